@@ -1,0 +1,326 @@
+"""The Python face of automix; the CLI (:mod:`automix.cli`) calls exactly these functions.
+
+>>> import automix
+>>> result = automix.mix("stems/", "mix.wav", model="path/to/model.safetensors")  # doctest: +SKIP
+>>> result.output, result.duration, result.notes                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AUDIO_EXTENSIONS, AudioInfo, AudioStream, AudioWriter, probe, resample
+from .checkpoint import Model
+from .errors import AudioError, OutputError, StemMatchError
+from .files import check_output_path
+from .inference import DEFAULT_TILE, Precision, process, run_tiled
+from .stems import StemAssignment, load_mapping_file, match_stems, parse_mapping
+
+log = logging.getLogger("automix")
+
+StemsInput = str | os.PathLike | Sequence[str | os.PathLike]
+MappingInput = Mapping[str, str | Sequence[str]] | Sequence[str] | str | os.PathLike | None
+#: Peak below which a stem counts as silent (dBFS).
+SILENCE_DB = -90.0
+_SILENCE_AMPLITUDE = 10 ** (SILENCE_DB / 20)
+
+
+@dataclass
+class MixResult:
+    """What :func:`mix` did. ``audio`` is set only when no output file was asked for."""
+
+    output: Path | None
+    sample_rate: int
+    frames: int
+    model: str
+    assignment: StemAssignment
+    notes: list[str] = field(default_factory=list)
+    peak_db: float = -200.0
+    seconds: float = 0.0
+    audio: np.ndarray | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length of the mix in seconds."""
+        return self.frames / self.sample_rate
+
+    @property
+    def realtime_factor(self) -> float:
+        """Seconds of wall time per second of audio."""
+        return self.seconds / self.duration if self.frames else 0.0
+
+
+def collect_stem_files(stems: StemsInput) -> tuple[list[Path], list[str]]:
+    """Audio files from folders and/or files, and notes about what was skipped.
+
+    Folders are scanned (not recursively) for audio files; hidden files and non-audio files in
+    a folder are skipped with a note. A file named explicitly must be audio.
+    """
+    items = [stems] if isinstance(stems, (str, os.PathLike)) else list(stems)
+    if not items:
+        raise StemMatchError("no stems given; pass a folder of stems or the stem files")
+    files: list[Path] = []
+    notes: list[str] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found, skipped = [], []
+            for child in sorted(path.iterdir()):
+                if child.name.startswith(".") or not child.is_file():
+                    continue
+                (found if child.suffix.lower() in AUDIO_EXTENSIONS else skipped).append(child)
+            if skipped:
+                notes.append(f"skipped {len(skipped)} non-audio file(s) in {path}: " + ", ".join(p.name for p in skipped))
+            if not found:
+                exts = ", ".join(sorted(AUDIO_EXTENSIONS))
+                raise StemMatchError(f"folder {path} holds no audio files ({exts}); export the stems there first")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise AudioError(f"{path} does not exist")
+    seen: set[Path] = set()
+    unique = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    return unique, notes
+
+
+def _mapping(value: MappingInput) -> Mapping[str, str | Sequence[str]] | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return load_mapping_file(value)
+    return parse_mapping(list(value))
+
+
+class _StemReader:
+    """Reads the assigned files in lock-step and composes the model's slot channels."""
+
+    def __init__(self, assignment: StemAssignment, infos: Mapping[Path, AudioInfo], sample_rate: int):
+        self.slots = assignment.slots
+        used = sorted({src.path for sources in assignment.sources.values() for src in sources}, key=str)
+        self.streams = {}
+        try:
+            for path in used:
+                self.streams[path] = AudioStream(path, sample_rate)
+        except BaseException:
+            self.close()
+            raise
+        self.recipe = [[(src.path, src.channel) for src in assignment.sources.get(slot, [])] for slot in self.slots]
+        self.frames = max(s.frames for s in self.streams.values())
+        self.peaks = np.zeros(len(self.slots), dtype=np.float32)
+
+    def read(self, n: int) -> np.ndarray:
+        blocks = {path: stream.read(n) for path, stream in self.streams.items()}
+        out = np.zeros((len(self.slots), n), dtype=np.float32)
+        for i, sources in enumerate(self.recipe):
+            for path, channel in sources:
+                block = blocks[path]
+                out[i] += block[channel] if channel is not None else block.mean(axis=0)
+        if n:
+            np.maximum(self.peaks, np.abs(out).max(axis=1), out=self.peaks)
+        return out
+
+    def close(self) -> None:
+        for stream in self.streams.values():
+            stream.close()
+
+
+def _rate_and_length_notes(infos: Mapping[Path, AudioInfo], used: Sequence[Path], sample_rate: int) -> list[str]:
+    notes = []
+    for path in used:
+        info = infos[path]
+        if info.sample_rate != sample_rate:
+            notes.append(f"{path.name} is {info.sample_rate} Hz, the model runs at {sample_rate} Hz; resampled")
+    if used:
+        longest = max(infos[p].duration for p in used)
+        for path in used:
+            short = longest - infos[path].duration
+            if short > 1e-3:
+                notes.append(f"{path.name} is {short:.3f} s shorter than the longest stem; padded with silence")
+    return notes
+
+
+def mix(
+    stems: StemsInput,
+    output: str | os.PathLike | None = None,
+    *,
+    model: str | os.PathLike | Model | None = None,
+    mapping: MappingInput = None,
+    ignore_unmatched: bool = False,
+    force: bool = False,
+    device: str | None = None,
+    precision: Precision = "auto",
+    tile: int = DEFAULT_TILE,
+    batch_size: int = 1,
+    subtype: str = "PCM_24",
+    progress: bool | None = None,
+) -> MixResult:
+    """Mix a folder (or list) of stem files with a Mix-Wave-U-Net.
+
+    Args:
+        stems: a folder of stems exported from a DAW, or a list of files and folders.
+        output: WAV or FLAC file to write (atomically; refused if it exists unless ``force``).
+            ``None`` keeps the mix in memory as ``result.audio`` (``[2, T]`` float32).
+        model: an installed model name, a checkpoint path, or a loaded :class:`Model`;
+            ``None`` uses the default model.
+        mapping: explicit slot assignments overriding name matching: ``{"kick": "Kick In.wav"}``,
+            CLI-style ``["kick=Kick In.wav", "overhead_L=OH.wav:0"]``, or a JSON file path.
+        ignore_unmatched: skip files that match no slot instead of refusing them.
+        device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when present).
+        precision: ``auto`` (bf16 where the hardware runs it natively), ``fp32``, ``bf16``, ``fp16``.
+        tile: output samples per tile (memory grows with it; the result does not change).
+        subtype: ``PCM_16``, ``PCM_24`` or ``FLOAT`` for the written file.
+        progress: show a progress bar (``None``: when stderr is a terminal).
+
+    Returns a :class:`MixResult`; notes about what was fixed (resampled, padded, downmixed,
+    silent slots) are in ``result.notes`` and logged as warnings on the ``automix`` logger.
+    Raises :class:`~automix.errors.AutomixError` subclasses for input that cannot be used; no
+    output file is left behind then.
+    """
+    from . import pretrained
+
+    started = time.perf_counter()
+    if output is not None:
+        output = check_output_path(output, overwrite=force)
+        if output.suffix.lower() not in (".wav", ".wave", ".flac"):
+            raise OutputError(f"{output.name}: write the mix as .wav or .flac")
+    files, notes = collect_stem_files(stems)
+    infos = {path: probe(path) for path in files}
+    loaded = pretrained.load(model)
+    if loaded.task != "mix":
+        raise StemMatchError(f"model '{loaded.name}' is a {loaded.task} model; choose a mixing model")
+    assignment = match_stems(
+        files,
+        loaded.slots,
+        channels={path: info.channels for path, info in infos.items()},
+        mapping=_mapping(mapping),
+        ignore_unmatched=ignore_unmatched,
+    )
+    used = sorted({src.path for srcs in assignment.sources.values() for src in srcs}, key=str)
+    notes += assignment.notes + _rate_and_length_notes(infos, used, loaded.sample_rate)
+    for note in notes:
+        log.warning(note)
+    log.info("model %s; stems:\n%s", loaded.name, assignment.describe())
+
+    reader = _StemReader(assignment, infos, loaded.sample_rate)
+    total = reader.frames
+    sr = loaded.sample_rate
+    out_peak = np.zeros(1, dtype=np.float32)
+    parts: list[np.ndarray] = []
+    bar = _progress_bar(total / sr, progress, desc=f"mixing {len(used)} stems")
+    try:
+
+        def sink(block: np.ndarray) -> None:
+            np.maximum(out_peak, np.abs(block).max(), out=out_peak)
+            (writer.write if writer is not None else parts.append)(block)
+
+        writer = AudioWriter(output, sr, 2, subtype=subtype, overwrite=force) if output is not None else None
+        try:
+            run_tiled(
+                loaded.net,
+                reader.read,
+                total,
+                sink,
+                tile=tile,
+                device=device,
+                precision=precision,
+                batch_size=batch_size,
+                progress=(lambda k: bar.update(k / sr)) if bar is not None else None,
+            )
+            _check_not_all_silent(reader, assignment)
+            if writer is not None:
+                writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    finally:
+        reader.close()
+        if bar is not None:
+            bar.close()
+    for i, slot in enumerate(assignment.slots):
+        if assignment.sources.get(slot) and reader.peaks[i] < _SILENCE_AMPLITUDE:
+            note = f"{slot} ({', '.join(s.label() for s in assignment.sources[slot])}) is silent"
+            notes.append(note)
+            log.warning(note)
+    peak = float(20 * np.log10(max(float(out_peak[0]), 1e-10)))
+    result = MixResult(
+        output=output,
+        sample_rate=sr,
+        frames=total,
+        model=loaded.name,
+        assignment=assignment,
+        notes=notes,
+        peak_db=peak,
+        seconds=time.perf_counter() - started,
+        audio=np.concatenate(parts, axis=1) if output is None else None,
+    )
+    return result
+
+
+def _check_not_all_silent(reader: _StemReader, assignment: StemAssignment) -> None:
+    if float(reader.peaks.max(initial=0.0)) < _SILENCE_AMPLITUDE:
+        names = ", ".join(sorted({s.path.name for srcs in assignment.sources.values() for s in srcs}))
+        raise AudioError(f"all stems are silent (peak below {SILENCE_DB:.0f} dBFS): {names}; nothing to mix")
+
+
+def mix_audio(
+    stems: np.ndarray | Mapping[str, np.ndarray],
+    sample_rate: int,
+    *,
+    model: str | os.PathLike | Model | None = None,
+    device: str | None = None,
+    precision: Precision = "auto",
+    tile: int = DEFAULT_TILE,
+) -> np.ndarray:
+    """Mix in-memory stems; returns ``[2, T]`` float32 at the model's sample rate.
+
+    ``stems`` is ``[n_slots, T]`` in the model's slot order, or ``{slot: [T] or [1, T]}``
+    (missing slots are silence). Audio at another ``sample_rate`` is resampled.
+    """
+    from . import pretrained
+
+    loaded = pretrained.load(model)
+    if isinstance(stems, Mapping):
+        unknown = sorted(set(stems) - set(loaded.slots))
+        if unknown:
+            raise StemMatchError(f"unknown slot(s) {unknown}; the model's slots are {list(loaded.slots)}")
+        arrays = {k: np.atleast_2d(np.asarray(v, dtype=np.float32)).mean(axis=0) for k, v in stems.items()}
+        length = max(a.shape[-1] for a in arrays.values())
+        data = np.zeros((len(loaded.slots), length), dtype=np.float32)
+        for i, slot in enumerate(loaded.slots):
+            if slot in arrays:
+                data[i, : arrays[slot].shape[-1]] = arrays[slot]
+    else:
+        data = np.asarray(stems, dtype=np.float32)
+        if data.ndim != 2 or data.shape[0] != len(loaded.slots):
+            raise StemMatchError(f"stems must be [{len(loaded.slots)}, samples] in slot order {list(loaded.slots)}")
+    if not np.isfinite(data).all():
+        raise AudioError("stems hold NaN or infinite samples")
+    if sample_rate != loaded.sample_rate:
+        data = resample(data, sample_rate, loaded.sample_rate)
+    return process(loaded.net, data, tile=tile, device=device, precision=precision)
+
+
+def _progress_bar(total_seconds: float, enabled: bool | None, desc: str):
+    if enabled is False:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=round(total_seconds, 2),
+        unit="s",
+        unit_scale=False,
+        desc=desc,
+        disable=None if enabled is None else False,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}, {rate_fmt}]",
+    )

@@ -1,0 +1,188 @@
+"""The ``automix`` command. Thin: every command is one call into :mod:`automix.api`.
+
+Exit status: 0 success, 1 a problem with the input (one ``error:`` line on stderr),
+2 a usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import textwrap
+from typing import Sequence
+
+from . import __version__
+from .errors import AutomixError
+
+log = logging.getLogger("automix")
+
+MIX_EXAMPLES = """\
+examples:
+  automix mix stems/ -o mix.wav
+  automix mix stems/ -o mix.flac --model path/to/drums.safetensors --force
+  automix mix "01 Kick In.wav" "02 Snare.wav" OH.wav -o mix.wav
+  automix mix stems/ -o mix.wav --map kick="Kick In.wav" --map overhead_L=OH.wav:0 --map overhead_R=OH.wav:1
+  automix mix stems/ -o mix.wav --ignore-unmatched --precision fp32 -v
+"""
+
+MODELS_EXAMPLES = """\
+examples:
+  automix models list
+  automix models show drums
+  automix models show path/to/model.safetensors
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help="print errors only (no progress, no warnings)")
+    g.add_argument("-v", "--verbose", action="store_true", help="print details (stem assignment, timings)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="automix",
+        description="Automatic mixing with Wave-U-Nets: DAW stems in, a stereo mix (and sessions) out.",
+        formatter_class=_Formatter,
+        epilog="run 'automix COMMAND --help' for a command's options and examples",
+    )
+    parser.add_argument("--version", action="version", version=f"automix {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "mix",
+        help="mix a folder of stems into a stereo file",
+        description="Mix stems exported from a DAW with a Mix-Wave-U-Net. Files are matched to the "
+        "model's slots by name (\"01 Kick In.wav\", \"OH L\", \"Tom 1\", \"HH\" ...); --map overrides.",
+        epilog=MIX_EXAMPLES,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("stems", nargs="+", metavar="STEMS_DIR_OR_FILES", help="a folder of stems, or stem files")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="mix file to write (.wav or .flac)")
+    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="installed model name or checkpoint path (default: the default model)")
+    p.add_argument("--map", action="append", default=[], metavar="SLOT=FILE[:CH][+FILE]", help="assign a file (channel) to a slot; repeatable")
+    p.add_argument("--map-file", default=None, metavar="MAP.json", help="JSON file {slot: file or [files]}")
+    p.add_argument("--ignore-unmatched", action="store_true", help="skip files that match no slot instead of refusing")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="compute precision (auto: bf16 where the hardware runs it natively)")
+    p.add_argument("--bit-depth", default="24", choices=["16", "24", "32f"], help="sample format of OUT")
+    p.add_argument("--tile-seconds", type=float, default=None, help="audio per tile; memory grows with it, the result does not change")
+    p.add_argument("--batch", type=int, default=1, help="tiles per forward pass (GPU)")
+    _add_common(p)
+
+    p = sub.add_parser("models", help="list installed models or show a model card", epilog=MODELS_EXAMPLES, formatter_class=_Formatter)
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.add_parser("list", help="installed models")
+    show = msub.add_parser("show", help="print a model card (JSON)")
+    show.add_argument("model", metavar="NAME_OR_PATH")
+    _add_common(p)
+    return parser
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.ERROR if getattr(args, "quiet", False) else logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LevelFormatter())
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+class _LevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            return f"error: {message}"
+        if record.levelno >= logging.WARNING:
+            return f"warning: {message}"
+        return message
+
+
+def _cmd_mix(args: argparse.Namespace) -> int:
+    from .api import mix
+
+    mapping = None
+    if args.map_file and args.map:
+        raise AutomixError("use either --map or --map-file, not both")
+    if args.map_file:
+        mapping = args.map_file
+    elif args.map:
+        mapping = args.map
+    tile = None
+    if args.tile_seconds is not None:
+        if args.tile_seconds <= 0:
+            raise AutomixError("--tile-seconds must be positive")
+        tile = int(args.tile_seconds * 44100)
+    subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[args.bit_depth]
+    kwargs = dict(tile=tile) if tile else {}
+    result = mix(
+        args.stems,
+        args.output,
+        model=args.model,
+        mapping=mapping,
+        ignore_unmatched=args.ignore_unmatched,
+        force=args.force,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch,
+        subtype=subtype,
+        progress=False if args.quiet else None,
+        **kwargs,
+    )
+    if not args.quiet:
+        print(
+            f"wrote {result.output} ({result.duration:.1f} s, {result.sample_rate} Hz, peak {result.peak_db:.1f} dBFS) "
+            f"with model {result.model} in {result.seconds:.1f} s ({result.realtime_factor:.3f} x real time)"
+        )
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from . import pretrained
+    from .checkpoint import checkpoint_paths, read_card
+
+    if args.models_command in (None, "list"):
+        cards = pretrained.list_models()
+        if not cards:
+            print("no models installed; pass --model PATH to use a checkpoint")
+        for name, card in cards.items():
+            print(f"{name:16s} {card.task:8s} {len(card.input_names)} in -> {len(card.output_names)} out  {card.sample_rate} Hz  {card.description}")
+        return 0
+    path = pretrained.resolve(args.model)
+    card = read_card(checkpoint_paths(path)[1])
+    print(card.model_dump_json(indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    _setup_logging(args)
+    try:
+        if args.command == "mix":
+            return _cmd_mix(args)
+        if args.command == "models":
+            return _cmd_models(args)
+    except AutomixError as exc:
+        log.error(" ".join(str(exc).split()))
+        return 1
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 1
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

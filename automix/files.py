@@ -1,0 +1,56 @@
+"""Safe output files: refuse to overwrite unless asked, write to a temporary file, then rename.
+
+Torch-free; shared by the audio writer, checkpoints and session writers (daw_bridge).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import OutputError
+
+
+def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Check that ``path`` can be created; return it as an absolute :class:`Path`.
+
+    Raises :class:`OutputError` if it exists and ``overwrite`` is false, if it is a directory,
+    or if its folder is missing or not writable. Nothing is created.
+    """
+    path = Path(path).expanduser().absolute()
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give a file name for the output")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} exists; pass --force (overwrite=True) to replace it")
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    On any exception the temporary file is removed and ``path`` is left as it was, so a
+    reader never sees a half-written file. The suffix of ``path`` is kept on the temporary
+    file, so libraries that choose a format from the extension still work.
+    """
+    final = check_output_path(path, overwrite=overwrite)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if final.exists() and not overwrite:  # appeared while we were writing
+            raise OutputError(f"{final} appeared while writing; pass --force to replace it")
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise

@@ -35,19 +35,32 @@ STEREO = ("L", "R")
 
 
 def mix_wave_unet(
-    slots: Sequence[str] = DRUM_SLOTS,
+    slots: Sequence[str] | None = None,
     *,
-    sample_rate: int = PAPER_SAMPLE_RATE,
+    preset: str | None = None,
+    sample_rate: int | None = None,
     name: str = "mix-wave-u-net",
     description: str = "",
     **config,
 ) -> Model:
     """A new (untrained) Mix-Wave-U-Net with one input per slot and a stereo output.
 
-    ``config`` overrides :data:`PAPER_CONFIG` fields, e.g. ``levels=6, growth=12`` for a small
-    CPU model; ``in_channels`` follows ``slots``.
+    Starts from :data:`PAPER_CONFIG` (or the named preset under ``presets/models``, e.g.
+    ``"mix-wave-u-net-small"``); ``config`` overrides fields, e.g. ``levels=6, growth=12``;
+    ``in_channels`` follows ``slots`` (default: the drum slots).
     """
-    cfg = WaveUNetConfig.model_validate({**PAPER_CONFIG.model_dump(), **config, "in_channels": len(slots), "out_channels": 2})
+    base = PAPER_CONFIG.model_dump()
+    if preset is not None:
+        from .presets import load_model_preset
+
+        spec, preset_config = load_model_preset(preset)
+        base = preset_config.model_dump()
+        slots = spec.slots if slots is None else slots
+        sample_rate = spec.sample_rate if sample_rate is None else sample_rate
+        description = description or spec.description
+    slots = tuple(DRUM_SLOTS if slots is None else slots)
+    sample_rate = PAPER_SAMPLE_RATE if sample_rate is None else sample_rate
+    cfg = WaveUNetConfig.model_validate({**base, **config, "in_channels": len(slots), "out_channels": 2})
     card = ModelCard(
         name=name,
         task="mix",

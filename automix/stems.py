@@ -40,7 +40,7 @@ from pathlib import Path
 from .errors import StemMatchError
 
 __all__ = [
-    "AUDIO_EXTENSIONS",
+    "STRIPPED_EXTENSIONS",
     "DRUM_SLOTS",
     "EXPORT_SUFFIXES",
     "ROLE_ALIASES",
@@ -136,7 +136,7 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
 SIDE_ALIASES: dict[str, tuple[str, ...]] = {"L": ("l", "left"), "R": ("r", "right")}
 
 #: Extensions stripped from names (other dots are separators: Pro Tools "OH.L.wav").
-AUDIO_EXTENSIONS: frozenset[str] = frozenset(
+STRIPPED_EXTENSIONS: frozenset[str] = frozenset(
     {
         "wav", "wave", "aif", "aiff", "aifc", "flac", "mp3", "ogg", "oga", "opus", "m4a",
         "mp4", "aac", "caf", "w64", "rf64", "bwf", "wv", "sd2", "snd", "au", "alac",
@@ -179,7 +179,7 @@ def _tokenise(text: str) -> list[str]:
 
 def _strip_extension(name: str) -> str:
     stem, dot, ext = name.rpartition(".")
-    return stem if dot and stem and ext.lower() in AUDIO_EXTENSIONS else name
+    return stem if dot and stem and ext.lower() in STRIPPED_EXTENSIONS else name
 
 
 def _strip_suffixes(tokens: list[str]) -> list[str]:

@@ -1,0 +1,848 @@
+"""End-to-end tests of ``automix mix`` / ``automix models`` and of :func:`automix.mix`.
+
+Everything runs on a tiny untrained Mix-Wave-U-Net (levels=3) saved once per module, over
+~1.5 s of synthetic drum stems, so the whole file stays fast on a small CPU. The CLI is driven
+through ``automix.cli.main(argv)`` (stdout/stderr read with ``capsys``) and, for a few cases,
+through a real ``python -m automix`` process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import automix
+from automix.cli import main
+from automix.errors import AudioError, AutomixError, StemMatchError
+from automix.stems import DRUM_SLOTS
+
+SR = 44100
+SECONDS = 1.5
+N = int(SECONDS * SR)  # 66150 frames
+
+#: File name per slot, in the model's slot order (DRUM_SLOTS).
+DRUM_FILES = (
+    "01 Kick In.wav",
+    "02 Snare.wav",
+    "HH.wav",
+    "Tom 1.wav",
+    "Tom 2.wav",
+    "Floor Tom.wav",
+    "OH L.wav",
+    "OH R.wav",
+)
+SLOT_OF = dict(zip(DRUM_FILES, DRUM_SLOTS))
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def drum_signal(index: int, n: int = N, sr: int = SR, seed: int | None = None) -> np.ndarray:
+    """Mono float32 test stem: a decaying sine plus decaying noise bursts, peak about 0.5."""
+    rng = np.random.default_rng(index if seed is None else seed)
+    t = np.arange(n) / sr
+    period = 0.25 + 0.05 * (index % 4)
+    phase = t % period
+    tone = np.sin(2 * np.pi * (60.0 + 70.0 * index) * t) * np.exp(-6.0 * phase)
+    noise = rng.standard_normal(n) * np.exp(-25.0 * ((t + 0.1 * index) % 0.3))
+    x = 0.35 * tone + 0.08 * noise
+    return (0.5 * x / np.abs(x).max()).astype(np.float32)
+
+
+def write_wav(path: Path, audio: np.ndarray, sr: int = SR, subtype: str = "PCM_24") -> Path:
+    """Write ``audio`` (1-D mono or [C, T]) and return the path."""
+    arr = np.asarray(audio, dtype=np.float32)
+    sf.write(str(path), arr.T if arr.ndim == 2 else arr, sr, subtype=subtype)
+    return path
+
+
+def make_stems(
+    folder: Path,
+    names=DRUM_FILES,
+    *,
+    n: int = N,
+    sr: int = SR,
+    subtype: str = "PCM_24",
+) -> dict[str, np.ndarray]:
+    """Write one mono stem per name into ``folder``; return {name: audio as read back (float32)}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name in names:
+        index = DRUM_FILES.index(name) if name in DRUM_FILES else 8 + len(arrays)
+        path = write_wav(folder / name, drum_signal(index, n, sr), sr, subtype)
+        arrays[name] = read_mono(path)
+    return arrays
+
+
+def read_mono(path: Path) -> np.ndarray:
+    data, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    return data[:, 0].copy()
+
+
+def read_mix(path: Path) -> np.ndarray:
+    """A written mix as float32 [channels, frames]."""
+    data, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    return np.ascontiguousarray(data.T)
+
+
+def slot_array(arrays: dict[str, np.ndarray], length: int | None = None) -> np.ndarray:
+    """[8, T] stems in slot order from {file name: mono audio} (missing slots silent)."""
+    length = length or max(a.shape[-1] for a in arrays.values())
+    data = np.zeros((len(DRUM_SLOTS), length), dtype=np.float32)
+    for name, audio in arrays.items():
+        data[DRUM_SLOTS.index(SLOT_OF[name]), : audio.shape[-1]] = audio
+    return data
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    """Run ``automix ARGV`` in-process; return (exit code, stdout, stderr)."""
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def run_process(*argv, cwd=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run(
+        [sys.executable, "-m", "automix", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+def listing(folder: Path) -> list[str]:
+    """Every entry of ``folder``, hidden ones (temporary files) included."""
+    return sorted(os.listdir(folder))
+
+
+def assert_one_error(err: str, *needles: str) -> str:
+    lines = err.strip("\n").splitlines()
+    assert len(lines) == 1, f"expected exactly one stderr line, got {len(lines)}:\n{err}"
+    assert lines[0].startswith("error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def warnings_of(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("warning: ")]
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> str:
+    """Path of a tiny Mix-Wave-U-Net checkpoint (weights; the card lies beside it)."""
+    from automix.mixer import mix_wave_unet
+
+    folder = tmp_path_factory.mktemp("ckpt")
+    return str(mix_wave_unet(levels=3, growth=4, base_filters=4, name="tiny-mixer").save(folder / "tiny"))
+
+
+@pytest.fixture(scope="module")
+def ref(tmp_path_factory, ckpt):
+    """The standard 8-stem folder, its arrays in slot order, and mix_audio's fp32 mix of them."""
+    folder = tmp_path_factory.mktemp("ref") / "stems"
+    arrays = make_stems(folder)
+    data = slot_array(arrays)
+    expected = automix.mix_audio(data, SR, model=ckpt, precision="fp32")
+    return folder, arrays, data, expected
+
+
+@pytest.fixture(autouse=True)
+def _restore_automix_logger():
+    """main() points the 'automix' logger at the (captured) stderr of the moment; undo it."""
+    logger = logging.getLogger("automix")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
+
+
+@pytest.fixture
+def out_dir(tmp_path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+# --------------------------------------------------------------------------------------------
+# success
+
+
+@pytest.mark.parametrize(
+    "bit_depth, subtype",
+    [(None, "PCM_24"), ("24", "PCM_24"), ("16", "PCM_16"), ("32f", "FLOAT")],
+)
+def test_mix_writes_stereo_wav(capsys, ckpt, ref, out_dir, bit_depth, subtype):
+    stems, _, _, expected = ref
+    out = out_dir / "mix.wav"
+    extra = ["--bit-depth", bit_depth] if bit_depth else []
+    rc, stdout, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "--precision", "fp32", *extra)
+    assert rc == 0, stderr
+    assert listing(out_dir) == ["mix.wav"]  # no temporary file left beside it
+    info = sf.info(str(out))
+    assert (info.format, info.subtype, info.channels, info.samplerate, info.frames) == ("WAV", subtype, 2, SR, N)
+    mix = read_mix(out)
+    assert np.isfinite(mix).all()
+    assert np.abs(mix).max() > 1e-3  # not silent
+    quantum = {"PCM_16": 2.0**-15, "PCM_24": 2.0**-23, "FLOAT": 1e-6}[subtype]
+    assert np.abs(mix - np.clip(expected, -1, 1)).max() <= quantum + 1e-5
+    # one success line naming the output and the facts
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wrote ") and str(out) in lines[0]
+    assert "1.5 s" in lines[0] and "44100 Hz" in lines[0] and "tiny-mixer" in lines[0]
+    assert warnings_of(stderr) == []  # every slot has its file: nothing to warn about
+
+
+def test_mix_writes_flac(capsys, ckpt, ref, out_dir):
+    stems, _, _, expected = ref
+    out = out_dir / "mix.flac"
+    rc, stdout, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "--precision", "fp32", "-q")
+    assert rc == 0, stderr
+    assert (stdout, stderr) == ("", "")
+    info = sf.info(str(out))
+    assert (info.format, info.subtype, info.channels, info.samplerate, info.frames) == ("FLAC", "PCM_24", 2, SR, N)
+    assert np.abs(read_mix(out) - np.clip(expected, -1, 1)).max() < 1e-5
+    assert listing(out_dir) == ["mix.flac"]
+
+
+def test_cli_mix_equals_mix_audio(capsys, ckpt, ref, out_dir):
+    """The streamed, file-based mix equals mix_audio on the same arrays in slot order."""
+    stems, _, data, _ = ref
+    out = out_dir / "mix.wav"
+    rc, _, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "--precision", "fp32", "--bit-depth", "32f")
+    assert rc == 0, stderr
+    expected = automix.mix_audio(data, SR, model=ckpt, precision="fp32")
+    assert expected.shape == (2, N) and expected.dtype == np.float32
+    assert np.abs(read_mix(out) - expected).max() < 1e-3
+    # and mix_audio given {slot: audio} agrees with the [8, T] form
+    by_slot = automix.mix_audio(dict(zip(DRUM_SLOTS, data)), SR, model=ckpt, precision="fp32")
+    np.testing.assert_array_equal(by_slot, expected)
+
+
+def test_small_tiles_give_same_mix(capsys, ckpt, ref, tmp_path):
+    stems = ref[0]
+    a, b = tmp_path / "default.wav", tmp_path / "small.wav"
+    common = ["--model", ckpt, "--precision", "fp32", "--bit-depth", "32f", "-q"]
+    assert cli(capsys, "mix", stems, "-o", a, *common)[0] == 0
+    assert cli(capsys, "mix", stems, "-o", b, "--tile-seconds", "0.05", *common)[0] == 0
+    ma, mb = read_mix(a), read_mix(b)
+    assert ma.shape == mb.shape == (2, N)
+    assert np.abs(ma - mb).max() < 1e-4
+    assert np.abs(ma).max() > 1e-3
+
+
+def test_api_mix_in_memory(ckpt, ref):
+    stems, _, data, expected = ref
+    result = automix.mix(stems, None, model=ckpt, precision="fp32", progress=False)
+    assert result.output is None
+    assert isinstance(result.audio, np.ndarray)
+    assert result.audio.shape == (2, N) and result.audio.dtype == np.float32
+    assert (result.frames, result.sample_rate, result.model) == (N, SR, "tiny-mixer")
+    assert result.duration == pytest.approx(SECONDS)
+    assert np.abs(result.audio - expected).max() < 1e-5
+    assert result.peak_db == pytest.approx(20 * np.log10(np.abs(result.audio).max()), abs=1e-3)
+    assert result.assignment.missing == [] and result.assignment.unmatched == []
+    assert {slot: [s.path.name for s in srcs] for slot, srcs in result.assignment.sources.items()} == {
+        slot: [name] for name, slot in SLOT_OF.items()
+    }
+
+
+def test_api_mix_writes_file_and_accepts_loaded_model(ckpt, ref, out_dir):
+    stems, _, _, expected = ref
+    model = automix.load_model(ckpt)
+    result = automix.mix(stems, out_dir / "mix.wav", model=model, precision="fp32", subtype="FLOAT", progress=False)
+    assert result.output == (out_dir / "mix.wav").absolute()
+    assert result.audio is None
+    assert np.abs(read_mix(result.output) - expected).max() < 1e-5
+
+
+def test_api_errors_are_automix_errors(ckpt, tmp_path):
+    stems = tmp_path / "stems"
+    make_stems(stems, DRUM_FILES[:2] + ("Vocals.wav",))
+    with pytest.raises(StemMatchError, match="Vocals.wav"):
+        automix.mix(stems, tmp_path / "mix.wav", model=ckpt)
+    assert not (tmp_path / "mix.wav").exists()
+    with pytest.raises(AutomixError):
+        automix.mix_audio(np.zeros((3, 100), np.float32), SR, model=ckpt)  # wrong slot count
+    bad = np.zeros((8, 1000), np.float32)
+    bad[2, 10] = np.nan
+    with pytest.raises(AudioError, match="NaN"):
+        automix.mix_audio(bad, SR, model=ckpt)
+
+
+# --------------------------------------------------------------------------------------------
+# name matching through the CLI
+
+
+def test_files_given_individually(capsys, ckpt, ref, out_dir):
+    stems, _, _, expected = ref
+    out = out_dir / "mix.wav"
+    files = [stems / name for name in reversed(DRUM_FILES)]  # order of the arguments does not matter
+    rc, _, stderr = cli(capsys, "mix", *files, "-o", out, "--model", ckpt, "--precision", "fp32", "--bit-depth", "32f")
+    assert rc == 0, stderr
+    assert np.abs(read_mix(out) - expected).max() < 1e-5
+
+
+def test_stereo_overhead_file_is_split(capsys, ckpt, ref, tmp_path):
+    _, arrays, _, expected = ref
+    stems = tmp_path / "stems"
+    make_stems(stems, DRUM_FILES[:6])
+    write_wav(stems / "OH.wav", np.stack([arrays["OH L.wav"], arrays["OH R.wav"]]))
+    out = tmp_path / "mix.wav"
+    rc, _, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "--precision", "fp32", "--bit-depth", "32f")
+    assert rc == 0, stderr
+    assert any("OH.wav" in w and "left/right" in w for w in warnings_of(stderr)), stderr
+    # identical to the mix of two mono files holding its channels
+    np.testing.assert_allclose(read_mix(out), expected, atol=1e-6)
+
+
+def test_map_overrides_names(capsys, ckpt, ref, tmp_path):
+    """A file no rule recognises is refused, then placed with --map; OH channels swapped by --map."""
+    _, arrays, _, expected = ref
+    stems = tmp_path / "stems"
+    make_stems(stems, DRUM_FILES[1:6])
+    write_wav(stems / "Beater.wav", arrays["01 Kick In.wav"])
+    write_wav(stems / "OH.wav", np.stack([arrays["OH R.wav"], arrays["OH L.wav"]]))  # channels swapped
+    out = tmp_path / "mix.wav"
+    base = ["mix", stems, "-o", out, "--model", ckpt, "--precision", "fp32", "--bit-depth", "32f"]
+
+    rc, _, stderr = cli(capsys, *base)
+    assert rc == 1
+    assert_one_error(stderr, "Beater.wav")
+    assert not out.exists()
+
+    rc, _, stderr = cli(
+        capsys, *base, "--map", "kick=Beater.wav", "--map", "overhead_L=OH.wav:1", "--map", "overhead_R=OH.wav:0"
+    )
+    assert rc == 0, stderr
+    np.testing.assert_allclose(read_mix(out), expected, atol=1e-6)
+
+
+def test_map_file_json(capsys, ckpt, ref, tmp_path):
+    _, arrays, _, expected = ref
+    stems = tmp_path / "stems"
+    make_stems(stems, [n for n in DRUM_FILES if n != "01 Kick In.wav"])
+    write_wav(stems / "Beater.wav", arrays["01 Kick In.wav"])
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"kick": "Beater.wav"}))
+    out = tmp_path / "mix.wav"
+    rc, _, stderr = cli(
+        capsys, "mix", stems, "-o", out, "--model", ckpt, "--map-file", mapping, "--precision", "fp32", "--bit-depth", "32f"
+    )
+    assert rc == 0, stderr
+    np.testing.assert_allclose(read_mix(out), expected, atol=1e-6)
+    # --map and --map-file together are refused
+    rc, _, stderr = cli(capsys, "mix", stems, "-o", tmp_path / "b.wav", "--model", ckpt, "--map-file", mapping, "--map", "kick=Beater.wav")
+    assert rc == 1
+    assert_one_error(stderr, "--map-file")
+    assert not (tmp_path / "b.wav").exists()
+
+
+def test_unmatched_file_refused_then_ignored(capsys, ckpt, ref, tmp_path):
+    stems_ref, arrays, _, expected = ref
+    stems = tmp_path / "stems"
+    make_stems(stems)
+    write_wav(stems / "Vocals.wav", drum_signal(11))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "mix.wav"
+    base = ["mix", stems, "-o", out, "--model", ckpt, "--precision", "fp32", "--bit-depth", "32f"]
+
+    rc, stdout, stderr = cli(capsys, *base)
+    assert rc == 1 and stdout == ""
+    assert_one_error(stderr, "Vocals.wav", "--ignore-unmatched")
+    assert listing(out_dir) == []
+
+    rc, stdout, stderr = cli(capsys, *base, "--ignore-unmatched")
+    assert rc == 0, stderr
+    assert any("Vocals.wav" in w and "ignored" in w for w in warnings_of(stderr)), stderr
+    np.testing.assert_allclose(read_mix(out), expected, atol=1e-6)  # the vocal is not in the mix
+
+
+def test_missing_slots_warn_but_mix(capsys, ckpt, ref, tmp_path):
+    _, arrays, _, _ = ref
+    present = ("01 Kick In.wav", "02 Snare.wav", "HH.wav", "OH L.wav", "OH R.wav")
+    stems = tmp_path / "stems"
+    make_stems(stems, present)
+    out = tmp_path / "mix.wav"
+    rc, stdout, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "--precision", "fp32", "--bit-depth", "32f")
+    assert rc == 0, stderr
+    assert str(out) in stdout
+    warned = warnings_of(stderr)
+    assert len(warned) == len(stderr.strip().splitlines())  # every stderr line is a warning line
+    for slot in ("tom_1", "tom_2", "tom_3"):
+        assert sum(w.startswith(f"warning: {slot} has no file") for w in warned) == 1, stderr
+    expected = automix.mix_audio({SLOT_OF[n]: arrays[n] for n in present}, SR, model=ckpt, precision="fp32")
+    assert np.abs(read_mix(out) - expected).max() < 1e-5
+
+
+def test_quiet_prints_nothing(capsys, ckpt, tmp_path):
+    stems = tmp_path / "stems"
+    make_stems(stems, ("01 Kick In.wav", "02 Snare.wav"))  # six slots missing: warnings normally
+    out = tmp_path / "mix.wav"
+    rc, stdout, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "-q")
+    assert (rc, stdout, stderr) == (0, "", "")
+    assert sf.info(str(out)).frames == N
+    # the same without -q does warn
+    rc, stdout, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "--force")
+    assert rc == 0 and len(warnings_of(stderr)) == 6 and stdout.startswith("wrote ")
+
+
+def test_verbose_prints_assignment(capsys, ckpt, tmp_path):
+    stems = tmp_path / "stems"
+    make_stems(stems, [n for n in DRUM_FILES if n != "Tom 2.wav"])
+    rc, _, stderr = cli(capsys, "mix", stems, "-o", tmp_path / "mix.wav", "--model", ckpt, "-v")
+    assert rc == 0, stderr
+    lines = stderr.splitlines()
+    for name, slot in SLOT_OF.items():
+        source = "(silence)" if name == "Tom 2.wav" else name
+        assert any(re.fullmatch(rf"{re.escape(slot)}\s+{re.escape(source)}", line) for line in lines), (slot, stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# bad input: exit 1, one 'error:' line, nothing left in the output folder
+
+
+def _refused(capsys, out_dir: Path, argv, *needles: str) -> str:
+    before = listing(out_dir)
+    rc, stdout, stderr = cli(capsys, *argv)
+    assert rc == 1, stderr
+    assert stdout == ""
+    line = assert_one_error(stderr, *needles)
+    assert listing(out_dir) == before, "output or temporary file left behind"
+    return line
+
+
+def test_empty_folder(capsys, ckpt, tmp_path, out_dir):
+    (tmp_path / "empty").mkdir()
+    _refused(capsys, out_dir, ["mix", tmp_path / "empty", "-o", out_dir / "mix.wav", "--model", ckpt], "no audio files")
+
+
+def test_folder_with_only_text(capsys, ckpt, tmp_path, out_dir):
+    folder = tmp_path / "stems"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("kick is too loud\n")
+    _refused(capsys, out_dir, ["mix", folder, "-o", out_dir / "mix.wav", "--model", ckpt], str(folder))
+
+
+def test_text_file_given_explicitly(capsys, ckpt, ref, tmp_path, out_dir):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("kick is too loud\n")
+    files = [ref[0] / n for n in DRUM_FILES]
+    _refused(capsys, out_dir, ["mix", *files, notes, "-o", out_dir / "mix.wav", "--model", ckpt], "notes.txt", "not an audio file")
+
+
+def test_missing_stem_file(capsys, ckpt, ref, tmp_path, out_dir):
+    _refused(
+        capsys, out_dir, ["mix", ref[0] / DRUM_FILES[0], tmp_path / "Snare.wav", "-o", out_dir / "mix.wav", "--model", ckpt],
+        "Snare.wav", "does not exist",
+    )
+
+
+def test_garbage_wav(capsys, ckpt, tmp_path, out_dir):
+    stems = tmp_path / "stems"
+    make_stems(stems, DRUM_FILES[1:])
+    (stems / "01 Kick In.wav").write_bytes(os.urandom(5000))
+    _refused(capsys, out_dir, ["mix", stems, "-o", out_dir / "mix.wav", "--model", ckpt], "01 Kick In.wav")
+
+
+def test_truncated_wav(capsys, ckpt, tmp_path, out_dir):
+    stems = tmp_path / "stems"
+    make_stems(stems)
+    snare = stems / "02 Snare.wav"
+    snare.write_bytes(snare.read_bytes()[:-1000])
+    _refused(capsys, out_dir, ["mix", stems, "-o", out_dir / "mix.wav", "--model", ckpt], "02 Snare.wav", "truncated")
+
+
+def test_nan_stem(capsys, ckpt, tmp_path, out_dir):
+    stems = tmp_path / "stems"
+    make_stems(stems, [n for n in DRUM_FILES if n != "HH.wav"])
+    hh = drum_signal(2)
+    hh[441] = np.nan
+    write_wav(stems / "HH.wav", hh, subtype="FLOAT")
+    _refused(capsys, out_dir, ["mix", stems, "-o", out_dir / "mix.wav", "--model", ckpt], "HH.wav", "NaN", "0.010 s")
+
+
+def test_nan_late_in_stream(capsys, ckpt, tmp_path, out_dir, monkeypatch):
+    """A NaN met after several tiles were written: the partial file is removed."""
+    from automix.audio import AudioWriter
+
+    n = 3 * SR
+    stems = tmp_path / "stems"
+    make_stems(stems, [x for x in DRUM_FILES if x != "OH R.wav"], n=n)
+    oh = drum_signal(7, n)
+    oh[int(2.5 * SR)] = np.nan
+    write_wav(stems / "OH R.wav", oh, subtype="FLOAT")
+    written = []
+    original_write = AudioWriter.write
+
+    def spy(self, block):
+        original_write(self, block)
+        written.append(np.asarray(block).shape[-1])
+
+    monkeypatch.setattr(AudioWriter, "write", spy)
+    _refused(
+        capsys, out_dir, ["mix", stems, "-o", out_dir / "mix.wav", "--model", ckpt, "--tile-seconds", "0.1"],
+        "OH R.wav", "NaN", "2.500 s",
+    )
+    # the error came mid-stream: several tiles had gone into the (now removed) temporary file
+    assert len(written) >= 5 and sum(written) >= SR
+
+
+def test_infinite_sample(capsys, ckpt, tmp_path, out_dir):
+    stems = tmp_path / "stems"
+    make_stems(stems, DRUM_FILES[1:])
+    kick = drum_signal(0)
+    kick[1000] = -np.inf
+    write_wav(stems / "01 Kick In.wav", kick, subtype="FLOAT")
+    _refused(capsys, out_dir, ["mix", stems, "-o", out_dir / "mix.wav", "--model", ckpt], "01 Kick In.wav", "infinite")
+
+
+def test_all_stems_silent(capsys, ckpt, tmp_path, out_dir):
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    for name in DRUM_FILES:
+        write_wav(stems / name, np.zeros(N, np.float32))
+    _refused(capsys, out_dir, ["mix", stems, "-o", out_dir / "mix.wav", "--model", ckpt], "silent")
+
+
+def test_existing_output_needs_force(capsys, ckpt, ref, out_dir):
+    stems, _, _, expected = ref
+    out = out_dir / "mix.wav"
+    old = b"an older mix that must survive"
+    out.write_bytes(old)
+    _refused(capsys, out_dir, ["mix", stems, "-o", out, "--model", ckpt], str(out), "--force")
+    assert out.read_bytes() == old
+    rc, _, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "--force", "--precision", "fp32", "--bit-depth", "32f")
+    assert rc == 0, stderr
+    assert listing(out_dir) == ["mix.wav"]
+    assert np.abs(read_mix(out) - expected).max() < 1e-5
+
+
+def test_output_folder_missing(capsys, ckpt, ref, out_dir):
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "nope" / "mix.wav", "--model", ckpt], "does not exist")
+
+
+def test_output_folder_not_writable(capsys, ckpt, ref, out_dir):
+    locked = out_dir / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):
+            _refused(capsys, locked, ["mix", ref[0], "-o", locked / "mix.wav", "--model", ckpt], "not writable")
+        else:  # root writes anywhere: use a regular file as the "folder" instead
+            afile = out_dir / "somefile.txt"
+            afile.write_text("x")
+            _refused(capsys, out_dir, ["mix", ref[0], "-o", afile / "mix.wav", "--model", ckpt], "somefile.txt")
+            assert afile.read_text() == "x"
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_is_a_folder(capsys, ckpt, ref, out_dir):
+    (out_dir / "mix.wav").mkdir()
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", ckpt, "--force"], "folder")
+
+
+@pytest.mark.parametrize(
+    "name, extra, needle",
+    [("mix.mp3", [], ".wav or .flac"), ("mix.flac", ["--bit-depth", "32f"], "FLAC")],
+    ids=["mp3", "float-flac"],
+)
+def test_unsupported_output_format(capsys, ckpt, ref, out_dir, name, extra, needle):
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / name, "--model", ckpt, *extra], needle)
+
+
+@pytest.mark.parametrize("keep_hash", [True, False], ids=["hash-differs", "shapes-differ"])
+def test_card_and_weights_disagree(capsys, ref, tmp_path, out_dir, keep_hash):
+    from automix.mixer import mix_wave_unet
+
+    a = mix_wave_unet(levels=3, growth=4, base_filters=4).save(tmp_path / "a")
+    b = mix_wave_unet(levels=3, growth=6, base_filters=4).save(tmp_path / "b")
+    card_a, card_b = a.with_suffix(".json"), b.with_suffix(".json")
+    text_a, text_b = card_a.read_text(), card_b.read_text()
+    card_a.write_text(text_b)
+    card_b.write_text(text_a)
+    if not keep_hash:  # no hash to compare: the architecture check must catch it
+        card = json.loads(text_b)
+        card["weights_sha256"] = ""
+        card_a.write_text(json.dumps(card))
+    needle = "SHA-256" if keep_hash else "does not match"
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", a], "a.safetensors", needle)
+
+
+def test_pickled_checkpoint(capsys, ref, tmp_path, out_dir, monkeypatch):
+    import torch
+
+    from automix.mixer import mix_wave_unet
+
+    torch.save(mix_wave_unet(levels=3, growth=4, base_filters=4).net.state_dict(), tmp_path / "m.pt")
+    monkeypatch.chdir(tmp_path)
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", "m.pt"], "m.pt", "pickle")
+    # the same bytes named like weights are refused too (the card beside them is valid)
+    mix_wave_unet(levels=3, growth=4, base_filters=4).save(tmp_path / "p")
+    (tmp_path / "p.safetensors").write_bytes((tmp_path / "m.pt").read_bytes())
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", "p.safetensors"], "pickle")
+
+
+def test_unknown_model_name(capsys, ref, out_dir):
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", "no-such-model"], "unknown model 'no-such-model'")
+
+
+def test_bad_tile_seconds(capsys, ckpt, ref, out_dir):
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", ckpt, "--tile-seconds", "0"], "--tile-seconds")
+
+
+@pytest.mark.xfail(
+    reason="cli.py:121 int(args.tile_seconds * 44100) raises ValueError/OverflowError for nan/inf: traceback instead of one error line",
+    raises=(ValueError, OverflowError),
+    strict=True,
+)
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_non_finite_tile_seconds(capsys, ckpt, ref, out_dir, value):
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", ckpt, "--tile-seconds", value], "--tile-seconds")
+
+
+@pytest.mark.xfail(
+    reason="cli.py:76 accepts any int for --batch; inference.py:130 raises ValueError -> traceback, not an error line",
+    raises=ValueError,
+    strict=True,
+)
+def test_bad_batch(capsys, ckpt, ref, out_dir):
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", ckpt, "--batch", "0"], "--batch")
+
+
+@pytest.mark.xfail(
+    reason="inference.py:41 torch.device('foo') raises RuntimeError, not an AutomixError -> traceback",
+    raises=RuntimeError,
+    strict=True,
+)
+def test_bad_device(capsys, ckpt, ref, out_dir):
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", ckpt, "--device", "foo"], "foo")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(_cuda_available(), reason="needs a machine without CUDA")
+@pytest.mark.xfail(
+    reason="--device cuda without CUDA: torch raises AssertionError ('Torch not compiled with CUDA enabled') -> traceback",
+    raises=(AssertionError, RuntimeError),
+    strict=True,
+)
+def test_cuda_device_without_cuda(capsys, ckpt, ref, out_dir):
+    _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", ckpt, "--device", "cuda"], "cuda")
+
+
+@pytest.mark.xfail(
+    reason="api.py:73-78 collect_stem_files scans the output file itself when OUT is inside the stems folder, "
+    "so re-running the same command with --force refuses 'mix.wav (mix)'",
+    raises=AssertionError,
+    strict=True,
+)
+def test_rerun_with_output_inside_stems_folder(capsys, ckpt, tmp_path):
+    stems = tmp_path / "stems"
+    make_stems(stems)
+    out = stems / "mix.wav"
+    argv = ["mix", stems, "-o", out, "--model", ckpt, "-q"]
+    assert cli(capsys, *argv)[0] == 0
+    first = out.read_bytes()
+    rc, _, stderr = cli(capsys, *argv, "--force")
+    assert rc == 0, stderr
+    assert out.read_bytes() == first
+
+
+# --------------------------------------------------------------------------------------------
+# noted but successful
+
+
+def test_other_sample_rate_is_resampled(capsys, ckpt, ref, tmp_path):
+    _, arrays, _, _ = ref
+    from automix.audio import resample, resampled_length
+
+    stems = tmp_path / "stems"
+    make_stems(stems, [n for n in DRUM_FILES if n != "HH.wav"])
+    hh48 = drum_signal(2, n=int(1.7 * 48000), sr=48000)  # the longest stem, at 48 kHz
+    write_wav(stems / "HH.wav", hh48, sr=48000, subtype="FLOAT")
+    out = tmp_path / "mix.wav"
+    rc, _, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "--precision", "fp32", "--bit-depth", "32f")
+    assert rc == 0, stderr
+    warned = warnings_of(stderr)
+    assert any("HH.wav" in w and "48000 Hz" in w and "resampled" in w for w in warned), stderr
+    assert sum("padded" in w for w in warned) == 7  # the seven 1.5 s stems are shorter
+    length = resampled_length(hh48.size, 48000, SR)
+    assert length == 74970
+    info = sf.info(str(out))
+    assert (info.frames, info.samplerate, info.channels) == (length, SR, 2)
+    stems_44 = {n: a for n, a in arrays.items() if n != "HH.wav"} | {"HH.wav": resample(hh48, 48000, SR)}
+    expected = automix.mix_audio(slot_array(stems_44, length), SR, model=ckpt, precision="fp32")
+    assert np.abs(read_mix(out) - expected).max() < 1e-3
+
+
+def test_shorter_stem_is_padded(capsys, ckpt, ref, tmp_path):
+    _, arrays, _, _ = ref
+    stems = tmp_path / "stems"
+    make_stems(stems, [n for n in DRUM_FILES if n != "Tom 2.wav"])
+    write_wav(stems / "Tom 2.wav", arrays["Tom 2.wav"][:SR])  # 1.0 s of a 1.5 s session
+    out = tmp_path / "mix.wav"
+    rc, stdout, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt, "--precision", "fp32", "--bit-depth", "32f")
+    assert rc == 0, stderr
+    warned = warnings_of(stderr)
+    assert len(warned) == 1 and "Tom 2.wav" in warned[0] and "0.500 s shorter" in warned[0] and "padded" in warned[0]
+    assert sf.info(str(out)).frames == N
+    short = dict(arrays, **{"Tom 2.wav": arrays["Tom 2.wav"][:SR]})
+    expected = automix.mix_audio(slot_array(short, N), SR, model=ckpt, precision="fp32")
+    assert np.abs(read_mix(out) - expected).max() < 1e-5
+
+
+# --------------------------------------------------------------------------------------------
+# help and models
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "mix" in out and "models" in out and out.startswith("usage: automix")
+
+
+def test_mix_help_has_examples(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["mix", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "automix mix stems/ -o mix.wav" in out and "--ignore-unmatched" in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"automix {automix.__version__}"
+
+
+def test_no_command_is_usage_error(capsys):
+    assert main([]) == 2
+    assert "usage: automix" in capsys.readouterr().out
+
+
+def test_mix_without_output_is_usage_error(capsys, ref):
+    with pytest.raises(SystemExit) as exc:
+        main(["mix", str(ref[0])])
+    assert exc.value.code == 2
+    assert "-o/--output" in capsys.readouterr().err
+
+
+def test_models_list(capsys):
+    from automix.pretrained import list_models
+
+    rc, out, err = cli(capsys, "models", "list")
+    assert rc == 0 and err == ""
+    installed = list_models()
+    if installed:
+        assert all(any(line.startswith(name) for line in out.splitlines()) for name in installed)
+    else:
+        assert out.strip() == "no models installed; pass --model PATH to use a checkpoint"
+
+
+def test_models_show_path(capsys, ckpt):
+    rc, out, err = cli(capsys, "models", "show", ckpt)
+    assert rc == 0 and err == ""
+    card = json.loads(out)
+    assert card["task"] == "mix"
+    assert card["name"] == "tiny-mixer"
+    assert card["input_names"] == list(DRUM_SLOTS)
+    assert card["output_names"] == ["L", "R"]
+    assert card["sample_rate"] == SR
+    assert card["config"]["levels"] == 3
+    # the card path and the stem work too
+    assert json.loads(cli(capsys, "models", "show", ckpt.replace(".safetensors", ".json"))[1]) == card
+
+
+def test_models_show_unknown(capsys):
+    rc, out, err = cli(capsys, "models", "show", "no-such-model")
+    assert rc == 1 and out == ""
+    assert_one_error(err, "no-such-model")
+
+
+# --------------------------------------------------------------------------------------------
+# real processes
+
+
+def test_process_success(ckpt, ref, tmp_path):
+    out = tmp_path / "mix.wav"
+    proc = run_process("mix", ref[0], "-o", out, "--model", ckpt, "--precision", "fp32", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.startswith("wrote ") and str(out) in proc.stdout and len(proc.stdout.splitlines()) == 1
+    assert np.abs(read_mix(out) - np.clip(ref[3], -1, 1)).max() < 2.0**-23 + 1e-5
+    assert listing(tmp_path) == ["mix.wav"]
+
+
+def _process_vocals(tmp_path, ckpt):
+    stems = tmp_path / "stems"
+    make_stems(stems, DRUM_FILES[:3] + ("Vocals.wav",))
+    return [stems], ["Vocals.wav", "--ignore-unmatched"]
+
+
+def _process_nan_late(tmp_path, ckpt):
+    stems = tmp_path / "stems"
+    make_stems(stems, DRUM_FILES[:7], n=3 * SR)
+    oh = drum_signal(7, 3 * SR)
+    oh[int(2.5 * SR)] = np.nan
+    write_wav(stems / "OH R.wav", oh, subtype="FLOAT")
+    return [stems, "--tile-seconds", "0.1"], ["OH R.wav", "NaN", "2.500 s"]
+
+
+def _process_pickle(tmp_path, ckpt):
+    (tmp_path / "m.pt").write_bytes(b"\x80\x04" + b"\x00" * 64)
+    stems = tmp_path / "stems"
+    make_stems(stems, DRUM_FILES[:2])
+    return [stems, "--model", tmp_path / "m.pt"], ["pickle"]
+
+
+def _process_garbage(tmp_path, ckpt):
+    stems = tmp_path / "stems"
+    make_stems(stems, DRUM_FILES[1:])
+    (stems / "01 Kick In.wav").write_bytes(b"RIFF....WAVEjunk" * 100)
+    return [stems], ["01 Kick In.wav"]
+
+
+@pytest.mark.parametrize("case", [_process_vocals, _process_nan_late, _process_pickle, _process_garbage], ids=lambda f: f.__name__[9:])
+def test_process_error_is_one_line(ckpt, tmp_path, case):
+    argv, needles = case(tmp_path, ckpt)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    if "--model" not in argv:
+        argv += ["--model", ckpt]
+    proc = run_process("mix", *argv, "-o", out_dir / "mix.wav", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert_one_error(proc.stderr, *needles)
+    assert listing(out_dir) == []
+
+
+def test_process_no_command(tmp_path):
+    proc = run_process(cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "usage: automix" in proc.stdout + proc.stderr

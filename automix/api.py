@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from .audio import AUDIO_EXTENSIONS, AudioInfo, AudioStream, AudioWriter, probe,
 from .checkpoint import Model
 from .errors import AudioError, OutputError, StemMatchError
 from .files import check_output_path
-from .inference import DEFAULT_TILE, Precision, process, run_tiled
+from .inference import DEFAULT_TILE, Precision, pick_device, process, run_tiled
 from .stems import StemAssignment, load_mapping_file, match_stems, parse_mapping
 
 log = logging.getLogger("automix")
@@ -57,11 +58,13 @@ class MixResult:
         return self.seconds / self.duration if self.frames else 0.0
 
 
-def collect_stem_files(stems: StemsInput) -> tuple[list[Path], list[str]]:
+def collect_stem_files(stems: StemsInput, *, exclude: Path | None = None) -> tuple[list[Path], list[str]]:
     """Audio files from folders and/or files, and notes about what was skipped.
 
     Folders are scanned (not recursively) for audio files; hidden files and non-audio files in
-    a folder are skipped with a note. A file named explicitly must be audio.
+    a folder are skipped with a note, and so is ``exclude`` (the output being written, so that
+    a mix written into the stems folder is not taken for a stem on the next run).
+    A file named explicitly must be audio.
     """
     items = [stems] if isinstance(stems, (str, os.PathLike)) else list(stems)
     if not items:
@@ -74,6 +77,9 @@ def collect_stem_files(stems: StemsInput) -> tuple[list[Path], list[str]]:
             found, skipped = [], []
             for child in sorted(path.iterdir()):
                 if child.name.startswith(".") or not child.is_file():
+                    continue
+                if exclude is not None and child.resolve() == exclude.resolve():
+                    notes.append(f"skipped {child.name} in {path}: it is the output of this run")
                     continue
                 (found if child.suffix.lower() in AUDIO_EXTENSIONS else skipped).append(child)
             if skipped:
@@ -160,6 +166,7 @@ def mix(
     device: str | None = None,
     precision: Precision = "auto",
     tile: int = DEFAULT_TILE,
+    tile_seconds: float | None = None,
     batch_size: int = 1,
     subtype: str = "PCM_24",
     progress: bool | None = None,
@@ -178,6 +185,7 @@ def mix(
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when present).
         precision: ``auto`` (bf16 where the hardware runs it natively), ``fp32``, ``bf16``, ``fp16``.
         tile: output samples per tile (memory grows with it; the result does not change).
+        tile_seconds: the same in seconds at the model's rate (overrides ``tile``).
         subtype: ``PCM_16``, ``PCM_24`` or ``FLOAT`` for the written file.
         progress: show a progress bar (``None``: when stderr is a terminal).
 
@@ -193,9 +201,18 @@ def mix(
         output = check_output_path(output, overwrite=force)
         if output.suffix.lower() not in (".wav", ".wave", ".flac"):
             raise OutputError(f"{output.name}: write the mix as .wav or .flac")
-    files, notes = collect_stem_files(stems)
+        if output.suffix.lower() == ".flac" and subtype == "FLOAT":
+            raise OutputError(f"{output.name}: FLAC holds 16- or 24-bit samples; use .wav for float output")
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    if tile_seconds is not None and not (math.isfinite(tile_seconds) and tile_seconds > 0):
+        raise ValueError("tile_seconds must be a positive number")
+    files, notes = collect_stem_files(stems, exclude=output)
     infos = {path: probe(path) for path in files}
     loaded = pretrained.load(model)
+    device = pick_device(device)
+    if tile_seconds is not None:
+        tile = max(1, round(tile_seconds * loaded.sample_rate))
     if loaded.task != "mix":
         raise StemMatchError(f"model '{loaded.name}' is a {loaded.task} model; choose a mixing model")
     assignment = match_stems(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
-import textwrap
 from typing import Sequence
 
 from . import __version__
@@ -38,6 +38,33 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line: ``error: ... (see 'automix mix --help')``, exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("-q", "--quiet", action="store_true", help="print errors only (no progress, no warnings)")
@@ -45,14 +72,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="automix",
         description="Automatic mixing with Wave-U-Nets: DAW stems in, a stereo mix (and sessions) out.",
         formatter_class=_Formatter,
         epilog="run 'automix COMMAND --help' for a command's options and examples",
     )
     parser.add_argument("--version", action="version", version=f"automix {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser(
         "mix",
@@ -72,12 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="compute precision (auto: bf16 where the hardware runs it natively)")
     p.add_argument("--bit-depth", default="24", choices=["16", "24", "32f"], help="sample format of OUT")
-    p.add_argument("--tile-seconds", type=float, default=None, help="audio per tile; memory grows with it, the result does not change")
-    p.add_argument("--batch", type=int, default=1, help="tiles per forward pass (GPU)")
+    p.add_argument("--tile-seconds", type=_positive_float, default=None, help="audio per tile; memory grows with it, the result does not change")
+    p.add_argument("--batch", type=_positive_int, default=1, help="tiles per forward pass (GPU)")
     _add_common(p)
 
     p = sub.add_parser("models", help="list installed models or show a model card", epilog=MODELS_EXAMPLES, formatter_class=_Formatter)
-    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
     msub.add_parser("list", help="installed models")
     show = msub.add_parser("show", help="print a model card (JSON)")
     show.add_argument("model", metavar="NAME_OR_PATH")
@@ -114,13 +141,7 @@ def _cmd_mix(args: argparse.Namespace) -> int:
         mapping = args.map_file
     elif args.map:
         mapping = args.map
-    tile = None
-    if args.tile_seconds is not None:
-        if args.tile_seconds <= 0:
-            raise AutomixError("--tile-seconds must be positive")
-        tile = int(args.tile_seconds * 44100)
     subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[args.bit_depth]
-    kwargs = dict(tile=tile) if tile else {}
     result = mix(
         args.stems,
         args.output,
@@ -133,7 +154,7 @@ def _cmd_mix(args: argparse.Namespace) -> int:
         batch_size=args.batch,
         subtype=subtype,
         progress=False if args.quiet else None,
-        **kwargs,
+        tile_seconds=args.tile_seconds,
     )
     if not args.quiet:
         print(
@@ -164,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     _setup_logging(args)
     try:

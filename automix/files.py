@@ -26,6 +26,8 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
     if path.exists() and not overwrite:
         raise OutputError(f"{path} exists; pass --force (overwrite=True) to replace it")
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):

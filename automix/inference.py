@@ -24,6 +24,7 @@ from typing import Callable, Literal
 import numpy as np
 import torch
 
+from .errors import AutomixError
 from .unet import WaveUNet
 
 log = logging.getLogger("automix")
@@ -35,10 +36,25 @@ DEFAULT_TILE = 2**18
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/``"auto"``: CUDA when present, else CPU; otherwise ``torch.device(device)``."""
+    """``None``/``"auto"``: CUDA when present, else CPU; otherwise ``torch.device(device)``.
+
+    Raises :class:`~automix.errors.AutomixError` for an unknown device or a CUDA device that
+    this machine does not have.
+    """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise AutomixError(f"unknown device '{device}'; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise AutomixError(f"device '{device}' asked for, but CUDA is not available here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise AutomixError(f"device '{device}' asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type not in ("cpu", "mps", "xpu"):
+        raise AutomixError(f"unsupported device '{device}'; use cpu, cuda or cuda:N")
+    return dev
 
 
 def cpu_has_fast_bf16() -> bool:

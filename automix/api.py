@@ -233,33 +233,35 @@ def mix(
     sr = loaded.sample_rate
     out_peak = np.zeros(1, dtype=np.float32)
     parts: list[np.ndarray] = []
-    bar = _progress_bar(total / sr, progress, desc=f"mixing {len(used)} stems")
+    writer: AudioWriter | None = None
+    bar = None
     try:
+        writer = AudioWriter(output, sr, 2, subtype=subtype, overwrite=force) if output is not None else None
+        store = writer.write if writer is not None else parts.append
 
         def sink(block: np.ndarray) -> None:
             np.maximum(out_peak, np.abs(block).max(), out=out_peak)
-            (writer.write if writer is not None else parts.append)(block)
+            store(block)
 
-        writer = AudioWriter(output, sr, 2, subtype=subtype, overwrite=force) if output is not None else None
-        try:
-            run_tiled(
-                loaded.net,
-                reader.read,
-                total,
-                sink,
-                tile=tile,
-                device=device,
-                precision=precision,
-                batch_size=batch_size,
-                progress=(lambda k: bar.update(k / sr)) if bar is not None else None,
-            )
-            _check_not_all_silent(reader, assignment)
-            if writer is not None:
-                writer.close()
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
+        bar = _progress_bar(total / sr, progress, desc=f"mixing {len(used)} stems")
+        run_tiled(
+            loaded.net,
+            reader.read,
+            total,
+            sink,
+            tile=tile,
+            device=device,
+            precision=precision,
+            batch_size=batch_size,
+            progress=(lambda k: bar.update(k / sr)) if bar is not None else None,
+        )
+        _check_not_all_silent(reader, assignment)
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     finally:
         reader.close()
         if bar is not None:

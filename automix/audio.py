@@ -36,7 +36,6 @@ from types import TracebackType
 from typing import Sequence
 
 import numpy as np
-import pyloudnorm
 import soundfile as sf
 import soxr
 
@@ -690,12 +689,14 @@ class AudioStream:
 
 
 @functools.lru_cache(maxsize=32)
-def _meter(sample_rate: int) -> pyloudnorm.Meter:
+def _meter(sample_rate: int) -> "pyloudnorm.Meter":
     """One BS.1770-4 meter per sample rate (building its filters costs a little)."""
+    import pyloudnorm  # imported on first use: it pulls in scipy (+67 MB resident)
+
     return pyloudnorm.Meter(sample_rate)
 
 
-def _ungated_loudness(meter: pyloudnorm.Meter, data: np.ndarray) -> float:
+def _ungated_loudness(meter: "pyloudnorm.Meter", data: np.ndarray) -> float:
     """K-weighted loudness of ``data`` ``[frames, channels]`` (float64) taken as one block.
 
     Uses the meter's own K-weighting stages (high shelf, then high pass), the BS.1770

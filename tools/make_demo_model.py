@@ -892,8 +892,6 @@ def main(argv=None) -> int:
         for key in rows[0]:
             metrics[prefix + key] = round(float(np.mean([r[key] for r in rows])), 6)
     metrics["train_final_l1"] = round(history[-1]["train_l1"], 6)
-    for prefix in ("heldout_",):
-        pass
     log("held-out scores (mean of %d songs):" % len(held_idx))
     for prefix in per:
         log(f"  {prefix:24s} L1 {metrics[prefix + 'l1']:.5f}  SI-SDR {metrics[prefix + 'si_sdr_db']:6.2f} dB  "

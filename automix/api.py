@@ -31,6 +31,8 @@ MappingInput = Mapping[str, str | Sequence[str]] | Sequence[str] | str | os.Path
 #: Peak below which a stem counts as silent (dBFS).
 SILENCE_DB = -90.0
 _SILENCE_AMPLITUDE = 10 ** (SILENCE_DB / 20)
+#: A stem with at least this many samples at full scale (|x| >= 0.999) is reported as clipped.
+CLIPPED_SAMPLES = 8
 
 
 @dataclass
@@ -123,9 +125,12 @@ class _StemReader:
         self.recipe = [[(src.path, src.channel) for src in assignment.sources.get(slot, [])] for slot in self.slots]
         self.frames = max(s.frames for s in self.streams.values())
         self.peaks = np.zeros(len(self.slots), dtype=np.float32)
+        self.full_scale = dict.fromkeys(self.streams, 0)  # samples at |x| >= 0.999 per file
 
     def read(self, n: int) -> np.ndarray:
         blocks = {path: stream.read(n) for path, stream in self.streams.items()}
+        for path, block in blocks.items():
+            self.full_scale[path] += int(np.count_nonzero(np.abs(block) >= 0.999))
         out = np.zeros((len(self.slots), n), dtype=np.float32)
         for i, sources in enumerate(self.recipe):
             for path, channel in sources:
@@ -269,6 +274,11 @@ def mix(
     for i, slot in enumerate(assignment.slots):
         if assignment.sources.get(slot) and reader.peaks[i] < _SILENCE_AMPLITUDE:
             note = f"{slot} ({', '.join(s.label() for s in assignment.sources[slot])}) is silent"
+            notes.append(note)
+            log.warning(note)
+    for path, count in reader.full_scale.items():
+        if count >= CLIPPED_SAMPLES:
+            note = f"{path.name} looks clipped ({count} samples at full scale); the mix carries that distortion"
             notes.append(note)
             log.warning(note)
     peak = float(20 * np.log10(max(float(out_peak[0]), 1e-10)))

@@ -698,6 +698,27 @@ def test_shorter_stem_is_padded(capsys, ckpt, ref, tmp_path):
     assert np.abs(read_mix(out) - expected).max() < 1e-5
 
 
+def test_clipped_stem_is_noted(capsys, ckpt, ref, tmp_path):
+    _, arrays, _, _ = ref
+    stems = tmp_path / "stems"
+    make_stems(stems, [n for n in DRUM_FILES if n != "02 Snare.wav"])
+    hot = np.clip(arrays["02 Snare.wav"] * 50, -1.0, 1.0)  # driven into the rails
+    write_wav(stems / "02 Snare.wav", hot)
+    out = tmp_path / "mix.wav"
+    rc, _, stderr = cli(capsys, "mix", stems, "-o", out, "--model", ckpt)
+    assert rc == 0, stderr
+    warned = warnings_of(stderr)
+    clipped = [w for w in warned if "clipped" in w]
+    assert len(clipped) == 1 and "02 Snare.wav" in clipped[0]
+    count = int(clipped[0].split("(")[1].split()[0])
+    assert count == int(np.count_nonzero(np.abs(read_wav_back(stems / "02 Snare.wav")) >= 0.999))
+    assert sf.info(str(out)).frames == N
+
+
+def read_wav_back(path):
+    return sf.read(str(path), dtype="float32")[0]
+
+
 # --------------------------------------------------------------------------------------------
 # help and models
 

@@ -163,7 +163,8 @@ def save_model(model: Model, path: str | os.PathLike, *, overwrite: bool = False
         }
     )
     with atomic_output(weights_path, overwrite=overwrite) as tmp:
-        save_file(state, str(tmp), metadata={"format": "automix", "name": card.name})
+        # one metadata key: safetensors does not keep key order, and the file hash must be stable
+        save_file(state, str(tmp), metadata={"automix": card.name})
         card = card.model_copy(update={"weights_sha256": _sha256(tmp)})
         with atomic_output(card_path, overwrite=overwrite) as tmp_card:
             tmp_card.write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")

@@ -14,6 +14,12 @@ from typing import Iterator
 from .errors import OutputError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Check that ``path`` can be created; return it as an absolute :class:`Path`.
 
@@ -51,6 +57,9 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
         yield tmp
         if final.exists() and not overwrite:  # appeared while we were writing
             raise OutputError(f"{final} appeared while writing; pass --force to replace it")
+        # mkstemp (or a library rewriting the file) leaves it private (0600); give it the
+        # mode a plain open() would have given it
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -142,6 +142,16 @@ def main() -> None:
         print(f"| automix mix end to end, fp32 | {ours_fp32:.4f} | {base / ours_fp32:.2f}x |")
         print(f"| automix mix end to end, default precision ({'bf16' if cpu_has_fast_bf16() else 'fp32'}) | {ours_auto:.4f} | {base / ours_auto:.2f}x |")
 
+        # tile size: compute-only real-time factor in memory, default precision
+        x60 = np.stack([sf.read(stems / f"{n}.wav", frames=int(min(args.seconds, 30) * SR), dtype="float32")[0] for n in NAMES])
+        print(f"\n| output samples per tile | input samples per tile | real-time factor (compute, {min(args.seconds, 30):.0f} s) | vs baseline |")
+        print("|---|---|---|---|")
+        for tile in (2**16, 2**17, 2**18, 2**19):
+            t0 = time.perf_counter()
+            process(model.net, x60, tile=tile, precision="auto")
+            rtf = (time.perf_counter() - t0) / (x60.shape[1] / SR)
+            print(f"| {tile:,} | {model.net.input_length_for(tile).input_length:,} | {rtf:.4f} | {base / rtf:.2f}x |")
+
         # precision error on 20 s of the stems
         x = np.stack([sf.read(stems / f"{n}.wav", frames=20 * SR, dtype="float32")[0] for n in NAMES])
         y32 = process(model.net, x, precision="fp32")

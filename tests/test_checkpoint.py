@@ -109,3 +109,16 @@ def test_card_validation():
     data["output_names"] = ["L"]
     with pytest.raises(ValueError, match="output_names"):
         ModelCard.model_validate(data)
+
+
+def test_saved_files_are_deterministic_and_not_private(tmp_path):
+    import os
+    import stat
+
+    model = _small()
+    a = model.save(tmp_path / "a")
+    b = model.save(tmp_path / "b")
+    assert a.read_bytes() == b.read_bytes()  # same weights -> same bytes -> same hash
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(a.stat().st_mode) == 0o666 & ~mask

@@ -20,8 +20,9 @@ and (up to floating-point thread scheduling) the same model. Steps:
 3. **Reference mixes** (the style the model learns) with ``pedalboard``: per stem EQ,
    compression on kick and snare, a fixed gain and a constant-power pan (see
    :data:`REFERENCE_CHAIN`), summed to stereo, loudness-normalised to -18 LUFS (BS.1770,
-   :func:`automix.audio.normalize_loudness`) and scaled down to -1 dBFS sample peak when it
-   would exceed it.
+   :func:`automix.audio.normalize_loudness`), a bus limiter (``pedalboard.Limiter``, -1 dB,
+   60 ms release), normalised to -18 LUFS again (peaks then land near -4 dBFS) and, as a
+   safety net, scaled down to -1 dBFS sample peak if still louder.
 4. **Training** a small Mix-Wave-U-Net (:func:`automix.mixer.mix_wave_unet`) on CPU with a
    plain loop: L1 loss between the network's output for a random stem segment and the
    aligned part of the reference mix (random song weighted by length and random offset; no
@@ -54,7 +55,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import platform
 import shlex
 import shutil
@@ -82,8 +82,12 @@ from automix.stems import DRUM_SLOTS  # noqa: E402
 
 SR = 44100
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-#: FluidSynth renders quietly (synth gain 0.2); every render is multiplied by this.
+#: FluidSynth renders quietly (synth gain 0.2); every render is multiplied by this ...
 RENDER_GAIN = 4.0
+#: ... and these sources by this much more (dB): FluidR3's hi-hats are ~15 dB below its drums,
+#: far quieter than a close-miked hi-hat track usually is.
+RENDER_TRIM_DB = {"hi-hat": 10.0}
+BUS_LIMITER = (-1.0, 60.0)  # pedalboard.Limiter threshold dB, release ms
 TARGET_LUFS = -18.0
 PEAK_CEILING_DB = -1.0
 TAIL_S = 2.5  # silence (decay) rendered after the last bar
@@ -126,7 +130,7 @@ OH_CYMBALS = ("crash", "ride", "hi-hat")
 #: release ms). Pan -1 = hard left, +1 = hard right.
 REFERENCE_CHAIN: dict[str, dict] = {
     "kick": {
-        "gain_db": 0.0,
+        "gain_db": 2.0,
         "eq": [("highpass", 30.0, 0.0, 0.707), ("lowshelf", 70.0, 5.0, 0.707),
                ("peak", 350.0, -5.0, 1.2), ("peak", 3500.0, 4.0, 1.0)],
         "compressor": (-20.0, 4.0, 8.0, 90.0),
@@ -139,25 +143,25 @@ REFERENCE_CHAIN: dict[str, dict] = {
         "pan": 0.0,
     },
     "hi-hat": {
-        "gain_db": -6.0,
+        "gain_db": -9.0,
         "eq": [("highpass", 350.0, 0.0, 0.707), ("highshelf", 8000.0, 2.0, 0.707)],
         "compressor": None,
         "pan": -0.45,
     },
     "tom_1": {
-        "gain_db": -1.0,
+        "gain_db": -3.0,
         "eq": [("highpass", 70.0, 0.0, 0.707), ("peak", 5000.0, 3.0, 1.0)],
         "compressor": None,
         "pan": -0.35,
     },
     "tom_2": {
-        "gain_db": -1.0,
+        "gain_db": -3.0,
         "eq": [("highpass", 60.0, 0.0, 0.707), ("peak", 5000.0, 3.0, 1.0)],
         "compressor": None,
         "pan": 0.15,
     },
     "tom_3": {
-        "gain_db": 0.0,
+        "gain_db": -4.0,
         "eq": [("highpass", 50.0, 0.0, 0.707), ("lowshelf", 100.0, 2.0, 0.707), ("peak", 4000.0, 2.0, 1.0)],
         "compressor": None,
         "pan": 0.55,
@@ -384,7 +388,7 @@ def write_midi(song: Song, keys: tuple[int, ...], path: Path) -> None:
 # 2. Stems
 
 
-def render(fluidsynth: str, soundfont: str, midi: Path, wav: Path, length: int) -> np.ndarray:
+def render(fluidsynth: str, soundfont: str, midi: Path, wav: Path, length: int, gain: float = 1.0) -> np.ndarray:
     """Render ``midi`` with FluidSynth (no reverb/chorus); mono float32 of exactly ``length``."""
     cmd = [fluidsynth, "-ni", "-q", "-R", "0", "-C", "0", "-r", str(SR), "-O", "float", "-T", "wav",
            "-F", str(wav), soundfont, str(midi)]
@@ -392,7 +396,7 @@ def render(fluidsynth: str, soundfont: str, midi: Path, wav: Path, length: int) 
     audio, sr = sf.read(str(wav), dtype="float32", always_2d=True)
     if sr != SR:
         raise RuntimeError(f"FluidSynth wrote {sr} Hz, expected {SR}")
-    mono = audio.mean(axis=1) * RENDER_GAIN
+    mono = audio.mean(axis=1) * (RENDER_GAIN * gain)
     out = np.zeros(length, dtype=np.float32)
     n = min(length, mono.shape[0])
     out[:n] = mono[:n]
@@ -436,7 +440,8 @@ def render_song(song: Song, work: Path, fluidsynth: str, soundfont: str) -> np.n
         stem = f"song{song.index:03d}_{name}"
         midi, wav = work / f"{stem}.mid", work / f"{stem}.wav"
         write_midi(song, keys, midi)
-        sources[name] = render(fluidsynth, soundfont, midi, wav, length)
+        trim = 10 ** (RENDER_TRIM_DB.get(name, 0.0) / 20)
+        sources[name] = render(fluidsynth, soundfont, midi, wav, length, trim)
         wav.unlink()
     oh_l, oh_r = make_overheads(sources)
     stems = [sources[s] for s in ("kick", "snare", "hi-hat", "tom_1", "tom_2", "tom_3")] + [oh_l, oh_r]
@@ -479,6 +484,10 @@ def reference_mix(stems: np.ndarray) -> tuple[np.ndarray, dict]:
         out[0] += gl * y
         out[1] += gr * y
     mix, gain_db = normalize_loudness(out.astype(np.float32), SR, TARGET_LUFS)
+    thr, release = BUS_LIMITER
+    mix = pedalboard.Limiter(threshold_db=thr, release_ms=release)(mix, SR)
+    mix, gain2_db = normalize_loudness(mix, SR, TARGET_LUFS)
+    gain_db += gain2_db
     peak = float(np.max(np.abs(mix)))
     ceiling = 10 ** (PEAK_CEILING_DB / 20)
     limited = peak > ceiling
@@ -503,8 +512,10 @@ def chain_description() -> str:
     return (
         "Reference mix (pedalboard " + pedalboard.__version__ + "), per slot in order EQ -> compressor -> gain -> "
         "constant-power pan (L=cos, R=sin of (pan+1)*pi/4): " + "; ".join(parts) + f". Stereo sum loudness-normalised "
-        f"to {TARGET_LUFS:g} LUFS (BS.1770, automix.audio.normalize_loudness), then scaled down to "
-        f"{PEAK_CEILING_DB:g} dBFS sample peak if louder."
+        f"to {TARGET_LUFS:g} LUFS (BS.1770, automix.audio.normalize_loudness), then a bus limiter "
+        f"(pedalboard.Limiter threshold {BUS_LIMITER[0]:g} dB, release {BUS_LIMITER[1]:g} ms: JUCE's two-stage limiter "
+        f"with its fixed -10 dB 4:1 first stage, make-up gain and a clipper at 0 dBFS), loudness-normalised to "
+        f"{TARGET_LUFS:g} LUFS again, and scaled down to {PEAK_CEILING_DB:g} dBFS sample peak if still louder."
     )
 
 
@@ -616,7 +627,8 @@ def train(net, stems: list[np.ndarray], refs: list[np.ndarray], val: list[tuple[
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        running = float(loss) if running is None else 0.95 * running + 0.05 * float(loss)
+        lv = float(loss.detach())
+        running = lv if running is None else 0.95 * running + 0.05 * lv
         if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
             net.eval()
             with torch.inference_mode():
@@ -651,6 +663,7 @@ def write_examples(stems: np.ndarray, song: Song, args, soundfont: str) -> list[
     paths = []
     for slot, x in zip(DRUM_SLOTS, clip):
         paths.append(write_audio(out_dir / EXAMPLE_FILES[slot], x, SR, subtype="PCM_16", overwrite=args.overwrite))
+        paths[-1].chmod(0o644)  # atomic writes create 0600 files; these are shipped
     readme = Path(args.examples_dir) / "README.md"
     if readme.exists() and not args.overwrite:
         raise FileExistsError(f"{readme} exists (use --overwrite)")
@@ -687,9 +700,9 @@ python tools/make_demo_model.py --seed {args.seed} --overwrite
 
 ## Licence
 
-FluidR3_GM.sf2 is by Frank Wen and distributed under the MIT licence (see
-`/usr/share/doc/fluid-soundfont-gm/copyright`); these renders are released under the
-same terms as automix.
+The samples come from FluidR3_GM.sf2, Copyright (c) 2000-2002, 2008 Frank Wen (with
+contributors), released under the MIT licence (Debian: `/usr/share/doc/fluid-soundfont-gm/copyright`).
+These stems are renders of those samples; keep this notice with them. automix is MIT-licensed too.
 """)
     return paths + [readme]
 
@@ -776,10 +789,7 @@ Regenerate: `{meta['recipe']}` (needs `fluidsynth` and `fluid-soundfont-gm`).
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="See the module docstring (python -c 'import tools.make_demo_model as m; help(m)') for the recipe.",
-    )
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir", default=str(REPO / "automix" / "pretrained"),
                    help="where drums.safetensors, drums.json and drums.md are written (default: automix/pretrained)")
     p.add_argument("--examples-dir", default=str(REPO / "examples"),
@@ -789,8 +799,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed for grooves, initialisation and sampling (default: 0)")
     p.add_argument("--songs", type=int, default=26, help="songs to generate, held-out ones included (default: 26)")
     p.add_argument("--heldout", type=int, default=2, help="last songs kept out of training (default: 2)")
-    p.add_argument("--steps", type=int, default=1200, help="training steps (default: 1200)")
-    p.add_argument("--batch", type=int, default=12, help="segments per step (default: 12)")
+    p.add_argument("--steps", type=int, default=2000, help="training steps (default: 2000)")
+    p.add_argument("--batch", type=int, default=16, help="segments per step (default: 16)")
     p.add_argument("--segment", type=int, default=8192, help="wanted output samples per segment (default: 8192)")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
     p.add_argument("--lr-min", type=float, default=1e-5, help="final learning rate (default: 1e-5)")
@@ -831,6 +841,7 @@ def main(argv=None) -> int:
         if (out_dir / f"{args.name}{suffix}").exists() and not args.overwrite:
             sys.exit(f"{out_dir / (args.name + suffix)} exists; pass --overwrite to replace it")
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # decaying drum tails would otherwise hit slow denormal floats
     torch.manual_seed(args.seed)
     fs_version = subprocess.run([fluidsynth, "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
     sf_sha = _sha256(args.soundfont)
@@ -907,7 +918,7 @@ def main(argv=None) -> int:
     recipe = "python tools/make_demo_model.py " + " ".join(shlex.quote(a) for a in recipe_args)
     defaults = vars(parse_args([]))
     effective = {k: v for k, v in vars(args).items() if k not in ("out_dir", "examples_dir", "work_dir", "overwrite")}
-    style_counts = {s: sum(1 for i in train_idx if songs[i].style == s) for s in STYLES}
+    style_counts = ", ".join(f"{s} {sum(1 for i in train_idx if songs[i].style == s)}" for s in STYLES)
     heldout_desc = ", ".join(f"song {songs[i].index}: {songs[i].style} {songs[i].bpm:g} bpm {songs[i].length_s:.1f} s"
                              for i in held_idx)
     data = (
@@ -940,6 +951,8 @@ def main(argv=None) -> int:
         "metrics": metrics,
     })
     weights = model.save(out_dir / args.name, overwrite=args.overwrite)
+    for path in (weights, weights.with_suffix(".json")):
+        path.chmod(0o644)  # atomic writes create 0600 files; these are shipped
     file_mb = weights.stat().st_size / 1e6
     total_s = time.perf_counter() - t0
     write_model_card_md(out_dir / f"{args.name}.md", model, metrics, {

@@ -100,9 +100,21 @@ def time_mix(stems: Path, model_path: Path, precision: str, out: Path) -> float:
     return result.seconds / result.duration
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image (VmHWM).
+
+    Not ``getrusage().ru_maxrss``: on Linux that survives fork+exec, so a child would report
+    its parent's peak at fork time.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_child(stems: str, model: str, out: str) -> None:
     result = mix(stems, out, model=model, force=True, progress=False)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(json.dumps({"peak_mb": peak_mb, "duration": result.duration, "rtf": result.realtime_factor}))
 
 
@@ -171,6 +183,7 @@ def main() -> None:
                 print(f"bf16 vs fp32 (shipped 'drums' model, 20 s): relative RMS error {rel:.2e} ({20 * np.log10(rel):.1f} dB)")
 
         if args.memory_minutes > 0:
+            del x, x60, y32, y16
             long_stems = tmp / "long"
             long_stems.mkdir()
             write_stems(long_stems, args.memory_minutes * 60)

@@ -14,7 +14,6 @@ architecture does not build the stored tensors, and a card written for another w
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import CheckpointError
-from .files import atomic_output, check_output_path
+from .files import atomic_output, check_output_path, sha256_file
 from .unet import WaveUNet, WaveUNetConfig
 
 CARD_FORMAT = 1
@@ -129,14 +128,6 @@ def _version() -> str:
     return __version__
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     """(weights, card) paths for ``path`` given as the weights, the card, or their common stem."""
     path = Path(path).expanduser()
@@ -165,7 +156,7 @@ def save_model(model: Model, path: str | os.PathLike, *, overwrite: bool = False
     with atomic_output(weights_path, overwrite=overwrite) as tmp:
         # one metadata key: safetensors does not keep key order, and the file hash must be stable
         save_file(state, str(tmp), metadata={"automix": card.name})
-        card = card.model_copy(update={"weights_sha256": _sha256(tmp)})
+        card = card.model_copy(update={"weights_sha256": sha256_file(tmp)})
         with atomic_output(card_path, overwrite=overwrite) as tmp_card:
             tmp_card.write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
     model.card = card
@@ -218,7 +209,7 @@ def load_model(path: str | os.PathLike, *, verify_hash: bool = True) -> Model:
         raise CheckpointError(f"checkpoint weights {weights_path} do not exist")
     _refuse_pickle(weights_path)
     card = read_card(card_path)
-    if verify_hash and card.weights_sha256 and card.weights_sha256 != _sha256(weights_path):
+    if verify_hash and card.weights_sha256 and card.weights_sha256 != sha256_file(weights_path):
         raise CheckpointError(
             f"card {card_path.name} was written for other weights than {weights_path.name} (SHA-256 differs); "
             f"keep each .json beside the .safetensors it was saved with"

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import math
 import platform
@@ -76,6 +75,7 @@ if str(REPO) not in sys.path:  # run from a fresh clone without installing
 
 from automix.audio import measure_loudness, normalize_loudness, write_audio  # noqa: E402
 from automix.checkpoint import TrainingInfo  # noqa: E402
+from automix.files import sha256_file  # noqa: E402
 from automix.inference import process  # noqa: E402
 from automix.mixer import mix_wave_unet  # noqa: E402
 from automix.stems import DRUM_SLOTS  # noqa: E402
@@ -817,14 +817,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.perf_counter()
@@ -844,7 +836,7 @@ def main(argv=None) -> int:
     torch.set_flush_denormal(True)  # decaying drum tails would otherwise hit slow denormal floats
     torch.manual_seed(args.seed)
     fs_version = subprocess.run([fluidsynth, "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
-    sf_sha = _sha256(args.soundfont)
+    sf_sha = sha256_file(args.soundfont)
 
     # 1-3: grooves, stems, reference mixes
     rng = np.random.default_rng(args.seed)

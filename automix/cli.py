@@ -34,8 +34,15 @@ examples:
 """
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' layout; shows a default only where it says something."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, [], argparse.SUPPRESS) or action.option_strings == []:
+            return text
+        return f"{text} (default: {default})"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("stems", nargs="+", metavar="STEMS_DIR_OR_FILES", help="a folder of stems, or stem files")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="mix file to write (.wav or .flac)")
-    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="installed model name or checkpoint path (default: the default model)")
+    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="installed model name or checkpoint path (default: the default model, see 'automix models list')")
     p.add_argument("--map", action="append", default=[], metavar="SLOT=FILE[:CH][+FILE]", help="assign a file (channel) to a slot; repeatable")
     p.add_argument("--map-file", default=None, metavar="MAP.json", help="JSON file {slot: file or [files]}")
     p.add_argument("--ignore-unmatched", action="store_true", help="skip files that match no slot instead of refusing")

@@ -1,0 +1,9 @@
+"""Training data: ENST-drums, users' multitrack collections, and a generated drum corpus.
+
+* :mod:`automix.data.enst` — the ENST-drums loader (splits, loudness normalisation, segments);
+* :mod:`automix.data.collection` — any multitrack collection described by a manifest;
+* :mod:`automix.data.generate` — a realistic drum multitrack generator writing the ENST layout
+  (torch-free).
+
+Stem slots follow :data:`automix.stems.DRUM_SLOTS` (the Mix-Wave-U-Net's input order).
+"""

@@ -33,10 +33,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import soundfile as sf
+
+if TYPE_CHECKING:  # imported lazily at run time (it pulls in scipy)
+    import pyloudnorm
 import soxr
 
 from .errors import AudioError, OutputError

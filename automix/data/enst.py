@@ -1,0 +1,799 @@
+"""ENST-drums: training segments for the Mix-Wave-U-Net (8 mono drum stems in, a stereo mix out).
+
+ENST-drums (Gillet & Richard, ISMIR 2006) is laid out as::
+
+    ROOT/drummer_{1,2,3}/audio/<folder>/<take>.wav
+
+with the mono close/overhead microphones in the folders ``kick``, ``snare``, ``hi-hat``,
+``tom_1``, ``tom_2``, ``tom_3`` (drummer 3 only), ``overhead_L``, ``overhead_R``, the stereo
+mixes in ``dry_mix`` and ``wet_mix``, and ``accompaniment`` (ignored here). Take names look like
+``066_phrase_rock_complex_fast_sticks``; the word after the number is the category: ``hits``,
+``phrase``, ``minus-one``, ``MIDI-minus-one``, ``solo`` (:func:`take_category`). A take is
+named ``drummer_N/<take>`` everywhere (splits, ``skipped``, items).
+
+**Slots.** Stems come in :data:`SLOTS` order, which is :data:`automix.stems.DRUM_SLOTS`, the
+Mix-Wave-U-Net's input order: kick, snare, hi-hat, tom_1, tom_2, tom_3, overhead_L,
+overhead_R. A missing stem (tom_3 for drummers 1 and 2) is silence with mask 0. The mask says
+"this take has a file for the slot"; a file that exists but is silent keeps mask 1.
+
+**Target.** ``target="wet"`` (default: the produced mix with effects) or ``"dry"`` (the
+plain summed mix).
+
+**Loudness.** With ``normalize="take"`` (default) every stem is brought to ``stem_lufs``
+(-30 LUFS) and the mix to ``mix_lufs`` (-23 LUFS), each with one gain for the whole take,
+measured once per file (ITU-R BS.1770-4, pyloudnorm) and cached in a
+:class:`~automix.data.segments.LoudnessIndex` (by default in automix's cache folder, keyed by
+path + size + mtime; pass ``index_path``). Why these targets:
+
+* **-23 LUFS for the mix** is the EBU R 128 programme level. Acoustic drum mixes have a crest
+  factor of 15-20 dB, so at -23 LUFS their peaks sit around -8 to -3 dBFS: no clipping, no
+  limiter needed, and the target is within the range of the network's linear output.
+* **-30 LUFS for each stem**, 7 LU below the mix: eight stems of equal loudness sum to about
+  +9 LU over one stem when uncorrelated (less with the sparse toms and the gated
+  measurement), so eight stems at -30 LUFS add up to roughly -23 LUFS, the mix target. The
+  network then learns a balance with gains around unity instead of a fixed offset of
+  several dB, and the peakier close microphones (kick, snare, toms: crest factors above
+  20 dB) still stay below full scale.
+
+Gains are limited to +-``max_gain_db`` (30 dB) so a stem holding only bleed is not raised to
+the level of a played drum; silent (or fully gated) files get gain 0 dB (no NaN, mask stays
+1). ``normalize="segment"`` measures and normalises every stem window and mix window of each
+item instead (a take's gains are still used for the silence test); ``normalize=None`` leaves
+the files' levels.
+
+**Segments.** Sizes come from the model: give a :class:`~automix.unet.WaveUNet` (or a
+:class:`~automix.checkpoint.Model`) and ``output_length`` (default 88,200 = 2 s), or
+``input_length`` and ``output_length``. An item's stems cover input samples
+``[offset - context, offset - context + input_length)`` and its mix covers
+``[offset, offset + output_length)`` (``context = (input_length - output_length) // 2``): the
+mix lines up with the centre of the stems window, as the model's output does. Windows are
+zero-padded where they leave the take. ``mode="random"`` (training) draws a random take
+(weighted by length) and offset per item, retrying up to ``max_tries`` times while the
+mix window's RMS (after the take's mix gain) is below ``silence_db`` dBFS; ``len`` is
+``segments_per_epoch`` (default: as many as fixed segments). ``mode="fixed"`` (validation)
+uses a fixed hop (default ``output_length``) over every take, the last segment ending at the
+take's end.
+
+**Items** are dicts: ``stems`` float32 ``[8, input_length]``, ``mix`` float32
+``[2, output_length]``, ``mask`` float32 ``[8]`` (1 = the take has the file), ``take``
+(``"drummer_N/name"``), ``offset`` (first mix sample in the take, 44.1 kHz samples).
+
+**Odd files.** A file at another rate is resampled to 44.1 kHz (soxr HQ; the whole file is
+decoded once and kept in memory); files of different lengths are zero-padded to the longest
+one; a stereo stem is downmixed; a mono mix is duplicated. Each such fix is noted once
+(``dataset.notes`` and a warning on the ``automix`` logger). A take with an unreadable file,
+no target mix or no stem is skipped with a reason (``dataset.skipped``: ``(take, reason)``);
+a file that becomes unreadable during training skips its take from then on (noted in
+``skipped``) instead of ending the epoch.
+
+**Reading.** ``cache_audio=True`` decodes each take once and keeps it in memory (about
+1.8 MB per second of take: all of ENST-drums is some 24 GB, so use it for subsets); call
+:meth:`EnstDrums.preload` before forking DataLoader workers to share it. Otherwise each item
+reads just its windows (soundfile seek).
+
+**Splits.** :func:`make_enst_split` splits take names (sorted, qualified by drummer) with a
+seed into subsets, by default 80/10/10 % train/valid/test, excluding the ``hits`` takes, or
+with whole drummers held out (``by_drummer={"test": [3]}``); :meth:`Split.save` writes the
+split file (format in :mod:`automix.data.segments`) and ``EnstDrums(root, split=path,
+subset="train")`` reads it back. The split depends on the take names and the seed only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..audio import AUDIO_EXTENSIONS, measure_loudness, probe, read_audio, resampled_length
+from ..errors import AudioError, AutomixError
+from ..stems import DRUM_SLOTS
+from .segments import (
+    DEFAULT_FRACTIONS,
+    FileLoudness,
+    LoudnessIndex,
+    RandomSegmentSampler,
+    SegmentSizes,
+    Split,
+    as_channels,
+    fixed_segments,
+    gain_db_for,
+    make_split,
+    read_padded,
+    rms_db,
+    segment_sizes,
+    slice_padded,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "DATASET_NAME",
+    "MAX_GAIN_DB",
+    "MIX_FOLDERS",
+    "MIX_LUFS",
+    "SAMPLE_RATE",
+    "SILENCE_DB",
+    "SLOTS",
+    "STEM_LUFS",
+    "EnstDrums",
+    "EnstTake",
+    "make_enst_split",
+    "scan_enst",
+    "take_category",
+]
+
+logger = logging.getLogger("automix")
+
+DATASET_NAME = "enst-drums"
+SAMPLE_RATE = 44100
+#: Stem slots in model order (= :data:`automix.stems.DRUM_SLOTS`); also the ENST folder names.
+SLOTS: tuple[str, ...] = DRUM_SLOTS
+#: Target name -> ENST folder.
+MIX_FOLDERS: dict[str, str] = {"dry": "dry_mix", "wet": "wet_mix"}
+#: Take categories, in the order they are matched against the word after the take number.
+CATEGORIES: tuple[str, ...] = ("MIDI-minus-one", "minus-one", "phrase", "hits", "solo")
+
+#: Loudness targets (LUFS) and gain limit (dB); see the module docstring for why.
+STEM_LUFS = -30.0
+MIX_LUFS = -23.0
+MAX_GAIN_DB = 30.0
+#: Training segments whose mix RMS (after the take's mix gain) is below this (dBFS) are redrawn.
+SILENCE_DB = -50.0
+
+_DRUMMER_RE = re.compile(r"drummer_(\d+)")
+_LAYOUT = "ROOT/drummer_N/audio/<stem>/<take>.wav"
+_MAX_LOGGED = 5  # notes/skips logged one by one at construction; the rest summarised
+# audio extensions accepted for a take, preferred first when one take has several
+_EXTENSIONS = tuple(e for e in (".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg") if e in AUDIO_EXTENSIONS)
+
+
+# --------------------------------------------------------------------------------------------
+# Takes on disk
+
+
+def take_category(name: str) -> str:
+    """Category of an ENST take name (``"066_phrase_rock..."`` -> ``"phrase"``); ``"other"`` if unknown."""
+    rest = re.sub(r"^\d+_", "", name).lower()
+    for category in CATEGORIES:
+        c = category.lower()
+        if rest == c or rest.startswith(c + "_"):
+            return category
+    return "other"
+
+
+@dataclass(frozen=True)
+class EnstTake:
+    """One take's files: ``stems`` in :data:`SLOTS` order (None where the take has no file)."""
+
+    drummer: int
+    name: str
+    stems: tuple[Path | None, ...]
+    dry_mix: Path | None = None
+    wet_mix: Path | None = None
+
+    @property
+    def id(self) -> str:
+        """``"drummer_N/<take>"``: the name used in splits and items."""
+        return f"drummer_{self.drummer}/{self.name}"
+
+    @property
+    def category(self) -> str:
+        return take_category(self.name)
+
+    def mix(self, target: str) -> Path | None:
+        """The mix file for ``target`` (``"dry"`` or ``"wet"``)."""
+        return self.dry_mix if _target_folder(target) == "dry_mix" else self.wet_mix
+
+
+def _target_folder(target: str) -> str:
+    key = str(target).lower().removesuffix("_mix")
+    if key not in MIX_FOLDERS:
+        raise AutomixError(f"unknown ENST target '{target}' (expected 'dry' or 'wet')")
+    return MIX_FOLDERS[key]
+
+
+def _describe(root: Path) -> str:
+    """What a folder that is not an ENST layout holds, for the error message."""
+    if not root.exists():
+        return "no such folder"
+    if not root.is_dir():
+        return "a file"
+    try:
+        entries = sorted(root.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        return f"a folder that cannot be listed ({exc.strerror or exc})"
+    entries = [p for p in entries if not p.name.startswith(".")]
+    if not entries:
+        return "an empty folder"
+    names = [p.name + ("/" if p.is_dir() else "") for p in entries]
+    shown = ", ".join(names[:6]) + (f" (+{len(names) - 6} more)" if len(names) > 6 else "")
+    drummers = [p for p in entries if p.is_dir() and _DRUMMER_RE.fullmatch(p.name)]
+    if drummers:
+        return f"{shown}, but no audio/<stem>/<take>.wav inside the drummer folders"
+    if (root / "audio").is_dir():
+        return f"{shown} (this looks like one drummer's folder: pass the folder that holds drummer_1, drummer_2, ...)"
+    nested = [p for p in entries if p.is_dir() and any(_DRUMMER_RE.fullmatch(q.name) for q in _subdirs(p))]
+    if nested:
+        return f"{shown} (the ENST folder may be {nested[0]})"
+    return shown
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return [q for q in path.iterdir() if q.is_dir()]
+    except OSError:
+        return []
+
+
+def scan_enst(root: str | os.PathLike) -> list[EnstTake]:
+    """Every take under an ENST-drums root, sorted by id (``drummer_N/<take>``).
+
+    Only names are listed (no file is opened). Takes are the union of the file names in the
+    stem and mix folders (``accompaniment`` is ignored); ``.wav`` is expected, other audio
+    extensions are accepted (the first of ``.wav``, ``.flac``, ... wins for one take).
+    Raises :class:`AutomixError` when ``root`` holds no ENST layout.
+    """
+    root = Path(root).expanduser()
+    rank = {ext: i for i, ext in enumerate(_EXTENSIONS)}
+    found: dict[tuple[int, str], dict[str, Path]] = {}
+    if root.is_dir():
+        for drummer_dir in sorted(_subdirs(root), key=lambda p: p.name):
+            m = _DRUMMER_RE.fullmatch(drummer_dir.name)
+            audio = drummer_dir / "audio"
+            if not m or not audio.is_dir():
+                continue
+            drummer = int(m.group(1))
+            for folder in (*SLOTS, *MIX_FOLDERS.values()):
+                folder_dir = audio / folder
+                if not folder_dir.is_dir():
+                    continue
+                for f in folder_dir.iterdir():
+                    ext = f.suffix.lower()
+                    if ext not in rank or f.name.startswith(".") or not f.is_file():
+                        continue
+                    files = found.setdefault((drummer, f.stem), {})
+                    old = files.get(folder)
+                    if old is None or (rank[ext], f.name) < (rank[old.suffix.lower()], old.name):
+                        files[folder] = f
+    if not found:
+        raise AutomixError(f"{root} is not an ENST-drums folder: expected {_LAYOUT}; found {_describe(root)}")
+    takes = [
+        EnstTake(
+            drummer=drummer,
+            name=name,
+            stems=tuple(files.get(slot) for slot in SLOTS),
+            dry_mix=files.get("dry_mix"),
+            wet_mix=files.get("wet_mix"),
+        )
+        for (drummer, name), files in found.items()
+    ]
+    return sorted(takes, key=lambda t: (t.drummer, t.name))
+
+
+# --------------------------------------------------------------------------------------------
+# Splits
+
+
+def _take_ids(takes: str | os.PathLike | Iterable[str | EnstTake]) -> list[str]:
+    if isinstance(takes, (str, os.PathLike)):
+        return [t.id for t in scan_enst(takes)]
+    return [t.id if isinstance(t, EnstTake) else str(t) for t in takes]
+
+
+def _drummer_of(take_id: str) -> int | None:
+    m = re.match(r"drummer_(\d+)/", take_id)
+    return int(m.group(1)) if m else None
+
+
+def make_enst_split(
+    takes: str | os.PathLike | Iterable[str | EnstTake],
+    *,
+    seed: int = 0,
+    fractions: Mapping[str, float] | None = None,
+    exclude_categories: Sequence[str] = ("hits",),
+    by_drummer: Mapping[str, Iterable[int]] | None = None,
+) -> Split:
+    """Split ENST takes into subsets, reproducibly; save it with ``split.save(path)``.
+
+    ``takes`` is a root folder (scanned), or take ids (``"drummer_N/<take>"``) or
+    :class:`EnstTake` objects. Takes of ``exclude_categories`` (default: the ``hits`` takes,
+    isolated strokes that are no mixing material) are left out. ``by_drummer`` maps a subset
+    to drummers whose takes all go there (e.g. ``{"test": [3]}``); the other drummers' takes
+    are split by ``fractions`` (default 0.8/0.1/0.1 train/valid/test, or with ``by_drummer``
+    the defaults for the subsets it does not name, rescaled: ``{"test": [3]}`` gives
+    train/valid 8:1). The order is a seeded hash of the names: the same names and seed give
+    the same split whatever the file system lists.
+    """
+    ids = sorted(set(_take_ids(takes)))
+    excluded = {c.lower() for c in exclude_categories}
+    kept = [t for t in ids if take_category(t.split("/", 1)[-1]).lower() not in excluded]
+    fixed: dict[str, str] = {}
+    drummer_subsets: dict[str, list[int]] | None = None
+    if by_drummer:
+        drummer_subsets = {name: sorted({int(d) for d in ds}) for name, ds in by_drummer.items()}
+        owner: dict[int, str] = {}
+        for name, ds in drummer_subsets.items():
+            for d in ds:
+                if d in owner:
+                    raise AutomixError(f"drummer {d} is given to both '{owner[d]}' and '{name}'")
+                owner[d] = name
+        fixed = {t: owner[d] for t in kept if (d := _drummer_of(t)) in owner}
+        if fractions is None:
+            rest = {k: v for k, v in DEFAULT_FRACTIONS.items() if k not in drummer_subsets}
+            total = sum(rest.values())
+            fractions = {k: v / total for k, v in rest.items()} if total > 0 else {"train": 1.0}
+    split = make_split(
+        kept,
+        seed=seed,
+        fractions=fractions,
+        fixed=fixed,
+        dataset=DATASET_NAME,
+        options={
+            "exclude_categories": sorted(exclude_categories),
+            "by_drummer": drummer_subsets,
+            "takes_found": len(ids),
+            "takes_excluded": len(ids) - len(kept),
+        },
+    )
+    return split
+
+
+# --------------------------------------------------------------------------------------------
+# The dataset
+
+
+@dataclass
+class _File:
+    path: Path
+    rate: int
+    channels: int
+    frames: int  # at the file's rate
+    length: int  # at the dataset's rate
+    want: int  # channels the loader uses: 1 for stems, 2 for mixes
+    lufs: float  # of the file seen with `want` channels (nan when not measured)
+
+
+@dataclass
+class _Take:
+    id: str
+    stems: list[_File | None]
+    mix: _File
+    length: int
+    stem_gains: np.ndarray  # [N] linear, take level
+    mix_gain: float
+    mask: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mask = np.array([0.0 if f is None else 1.0 for f in self.stems], dtype=np.float32)
+
+
+class EnstDrums(Dataset):
+    """ENST-drums segments for training or validating a Mix-Wave-U-Net (see the module docstring).
+
+    Parameters (all but ``root`` keyword-only):
+
+    * ``subset``, ``split``: which takes. ``split`` is a :class:`Split`, a split file's path
+      or the name of one under ``datasets/splits``; ``subset`` one of its subsets (None: all
+      of them). Without ``split``, ``subset`` picks from :func:`make_enst_split` of the root
+      with its defaults; with neither, all takes not in ``exclude_categories``.
+    * ``target``: ``"wet"`` or ``"dry"``.
+    * ``model`` / ``input_length`` / ``output_length``: segment sizes
+      (:func:`~automix.data.segments.segment_sizes`).
+    * ``mode``: ``"random"`` (training) or ``"fixed"`` (validation); ``segments_per_epoch``
+      (random) and ``hop`` (fixed).
+    * ``normalize``: ``"take"``, ``"segment"`` or None; ``stem_lufs``, ``mix_lufs``,
+      ``max_gain_db``.
+    * ``silence_db``, ``max_tries``: the near-silence test of random segments.
+    * ``seed``: random segments (each DataLoader worker mixes in its own seed).
+    * ``cache_audio``: keep decoded takes in memory.
+    * ``index_path``: loudness index file (None: automix's cache folder; False: in memory).
+
+    Attributes: ``takes`` (ids used), ``skipped`` ((take, reason) pairs), ``notes`` (fixes
+    applied), ``sizes`` (:class:`SegmentSizes`), ``index`` (the loudness index or None),
+    ``slots``, ``sample_rate``.
+    """
+
+    slots: tuple[str, ...] = SLOTS
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        subset: str | None = None,
+        split: Split | str | os.PathLike | None = None,
+        target: str = "wet",
+        model: Any = None,
+        input_length: int | None = None,
+        output_length: int | None = None,
+        mode: Literal["random", "fixed"] = "random",
+        segments_per_epoch: int | None = None,
+        hop: int | None = None,
+        normalize: Literal["take", "segment"] | None = "take",
+        stem_lufs: float = STEM_LUFS,
+        mix_lufs: float = MIX_LUFS,
+        max_gain_db: float = MAX_GAIN_DB,
+        silence_db: float = SILENCE_DB,
+        max_tries: int = 10,
+        seed: int = 0,
+        cache_audio: bool = False,
+        index_path: str | os.PathLike | None | Literal[False] = None,
+        exclude_categories: Sequence[str] = ("hits",),
+        sample_rate: int = SAMPLE_RATE,
+    ):
+        super().__init__()
+        if mode not in ("random", "fixed"):
+            raise AutomixError(f"mode must be 'random' or 'fixed', got {mode!r}")
+        if normalize not in ("take", "segment", None):
+            raise AutomixError(f"normalize must be 'take', 'segment' or None, got {normalize!r}")
+        for name, value in (("stem_lufs", stem_lufs), ("mix_lufs", mix_lufs), ("silence_db", silence_db)):
+            if not math.isfinite(float(value)):
+                raise AutomixError(f"{name} must be finite, got {value}")
+        if not float(max_gain_db) >= 0:
+            raise AutomixError(f"max_gain_db must be >= 0, got {max_gain_db}")
+        self.root = Path(root).expanduser()
+        self.target_folder = _target_folder(target)
+        self.target = self.target_folder.removesuffix("_mix")
+        self.sizes: SegmentSizes = segment_sizes(model, input_length=input_length, output_length=output_length)
+        self.mode = mode
+        self.normalize = normalize
+        self.stem_lufs, self.mix_lufs, self.max_gain_db = float(stem_lufs), float(mix_lufs), float(max_gain_db)
+        self.silence_db, self.max_tries, self.seed = float(silence_db), int(max_tries), int(seed)
+        self.cache_audio = bool(cache_audio)
+        self.sample_rate = int(sample_rate)
+        self.skipped: list[tuple[str, str]] = []
+        self.notes: list[str] = []
+
+        scanned = {t.id: t for t in scan_enst(self.root)}
+        wanted = self._select(scanned, subset, split, exclude_categories)
+
+        if normalize is None:
+            self.index: LoudnessIndex | None = None
+        else:
+            path = LoudnessIndex.default_path(self.root) if index_path is None else (index_path or None)
+            self.index = LoudnessIndex(path, root=self.root)
+        self._takes: list[_Take] = []
+        for take_id in wanted:
+            if take_id not in scanned:
+                self.skipped.append((take_id, f"listed in the split but not found under {self.root}"))
+                continue
+            prepared = self._prepare(scanned[take_id])
+            if prepared is not None:
+                self._takes.append(prepared)
+        if self.index is not None:
+            self.index.save()
+        self._log_construction()
+        if not self._takes:
+            first = f"; first: {self.skipped[0][0]}: {self.skipped[0][1]}" if self.skipped else ""
+            which = f"subset '{subset}' of " if subset else ""
+            raise AutomixError(f"no usable takes in {which}{self.root} ({len(self.skipped)} skipped{first})")
+
+        lengths = [t.length for t in self._takes]
+        self._fixed = fixed_segments(lengths, self.sizes.output_length, hop)
+        self._sampler = RandomSegmentSampler(lengths, self.sizes.output_length)
+        if segments_per_epoch is not None and int(segments_per_epoch) < 1:
+            raise AutomixError(f"segments_per_epoch must be >= 1, got {segments_per_epoch}")
+        self.segments_per_epoch = len(self._fixed) if segments_per_epoch is None else int(segments_per_epoch)
+        self._bad: set[int] = set()
+        self._audio: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # take -> (stems [N, L], mix [2, L]), raw
+        self._resampled: dict[Path, np.ndarray] = {}  # files at another rate, decoded and resampled
+        self._generator: np.random.Generator | None = None
+        self._generator_key: object = object()
+
+    # ------------------------------------------------------------------ construction
+    def _select(
+        self,
+        scanned: Mapping[str, EnstTake],
+        subset: str | None,
+        split: Split | str | os.PathLike | None,
+        exclude_categories: Sequence[str],
+    ) -> list[str]:
+        if split is not None:
+            split = split if isinstance(split, Split) else Split.load(split)
+            if subset is None:
+                return sorted({t for items in split.subsets.values() for t in items})
+            return split.items(subset)
+        if subset is not None:
+            return make_enst_split(list(scanned), exclude_categories=exclude_categories).items(subset)
+        excluded = {c.lower() for c in exclude_categories}
+        return [t for t, take in scanned.items() if take.category.lower() not in excluded]
+
+    def _measure(self, path: Path, want: int) -> FileLoudness:
+        if self.index is not None:
+            return self.index.get(path, channels=want)
+        info = probe(path)
+        return FileLoudness(path, info.sample_rate, info.channels, info.frames, float("nan"))
+
+    def _prepare(self, take: EnstTake) -> _Take | None:
+        """Probe/measure a take's files; None (and a ``skipped`` entry) if it cannot be used."""
+        mix_path = take.mix(self.target)
+        if mix_path is None:
+            self.skipped.append((take.id, f"no {self.target_folder} file"))
+            return None
+        if not any(take.stems):
+            self.skipped.append((take.id, "no stem files"))
+            return None
+        notes: list[str] = []
+        try:
+            files: list[_File | None] = []
+            for slot, path in [*zip(SLOTS, take.stems), (self.target_folder, mix_path)]:
+                if path is None:
+                    files.append(None)
+                    continue
+                want = 2 if slot == self.target_folder else 1
+                m = self._measure(path, want)
+                if want == 2 and m.channels > 2:
+                    self.skipped.append((take.id, f"{path} has {m.channels} channels; expected a stereo mix"))
+                    return None
+                if want == 1 and m.channels > 1:
+                    notes.append(f"{take.id}: {slot} has {m.channels} channels, downmixed to mono")
+                if want == 2 and m.channels == 1:
+                    notes.append(f"{take.id}: {slot} is mono, used on both channels")
+                if m.sample_rate != self.sample_rate:
+                    notes.append(
+                        f"{take.id}: {slot} is {m.sample_rate} Hz, resampled to {self.sample_rate} Hz"
+                    )
+                length = resampled_length(m.frames, m.sample_rate, self.sample_rate)
+                files.append(_File(path, m.sample_rate, m.channels, m.frames, length, want, m.lufs))
+        except AudioError as exc:
+            self.skipped.append((take.id, str(exc)))
+            return None
+        present = [f for f in files if f is not None]
+        lengths = [f.length for f in present]
+        length = max(lengths)
+        if min(lengths) != length:
+            short = [slot for slot, f in zip((*SLOTS, self.target_folder), files) if f is not None and f.length < length]
+            notes.append(
+                f"{take.id}: lengths differ ({min(lengths)}..{length} samples at {self.sample_rate} Hz); "
+                f"{', '.join(short)} padded with silence to {length}"
+            )
+        stems, mix = files[:-1], files[-1]
+        assert mix is not None
+        if self.normalize is None:
+            stem_gains = np.ones(len(SLOTS), dtype=np.float32)
+            mix_gain = 1.0
+        else:
+            stem_gains = np.array(
+                [0.0 if f is None else self._gain(f.lufs, self.stem_lufs) for f in stems], dtype=np.float32
+            )
+            mix_gain = self._gain(mix.lufs, self.mix_lufs)
+        self.notes.extend(notes)
+        return _Take(take.id, stems, mix, length, stem_gains, mix_gain)
+
+    def _gain(self, lufs: float, target: float) -> float:
+        return float(10.0 ** (gain_db_for(lufs, target, self.max_gain_db) / 20.0))
+
+    def _log_construction(self) -> None:
+        for note in self.notes[:_MAX_LOGGED]:
+            logger.warning("ENST: %s", note)
+        if len(self.notes) > _MAX_LOGGED:
+            logger.warning("ENST: %d more notes (see dataset.notes)", len(self.notes) - _MAX_LOGGED)
+        for take_id, reason in self.skipped[:_MAX_LOGGED]:
+            logger.warning("ENST: skipped %s: %s", take_id, reason)
+        if len(self.skipped) > _MAX_LOGGED:
+            logger.warning("ENST: %d more takes skipped (see dataset.skipped)", len(self.skipped) - _MAX_LOGGED)
+
+    # ------------------------------------------------------------------ public info
+    @property
+    def takes(self) -> list[str]:
+        """Ids of the takes in use (``"drummer_N/<take>"``)."""
+        return [t.id for t in self._takes]
+
+    @property
+    def context(self) -> int:
+        return self.sizes.context
+
+    @property
+    def fixed_positions(self) -> list[tuple[str, int]]:
+        """``(take, offset)`` of every fixed (validation) segment, in item order."""
+        return [(self._takes[t].id, o) for t, o in self._fixed]
+
+    def take_length(self, take: str | int) -> int:
+        """Length of a take in samples at the dataset's rate (the longest of its files)."""
+        return self._takes[self._take_index(take)].length
+
+    def gains_db(self, take: str | int) -> tuple[np.ndarray, float]:
+        """Take-level gains (dB) of the stems (``[N]``, 0 for missing) and of the mix."""
+        t = self._takes[self._take_index(take)]
+        with np.errstate(divide="ignore"):
+            stems = np.where(t.stem_gains > 0, 20.0 * np.log10(np.maximum(t.stem_gains, 1e-30)), 0.0)
+        return stems.astype(np.float32), 20.0 * math.log10(t.mix_gain)
+
+    def __len__(self) -> int:
+        return len(self._fixed) if self.mode == "fixed" else self.segments_per_epoch
+
+    def __repr__(self) -> str:
+        return (
+            f"EnstDrums({str(self.root)!r}, takes={len(self._takes)}, skipped={len(self.skipped)}, "
+            f"target={self.target!r}, mode={self.mode!r}, items={len(self)}, input_length={self.sizes.input_length}, "
+            f"output_length={self.sizes.output_length}, normalize={self.normalize!r})"
+        )
+
+    def _take_index(self, take: str | int) -> int:
+        if isinstance(take, (int, np.integer)):
+            return int(take)
+        for i, t in enumerate(self._takes):
+            if t.id == take:
+                return i
+        raise KeyError(f"take {take!r} is not in this dataset")
+
+    # ------------------------------------------------------------------ reading
+    def _full_file(self, f: _File) -> np.ndarray:
+        """A whole file at the dataset's rate, ``want`` channels (kept for files at another rate)."""
+        cached = self._resampled.get(f.path)
+        if cached is not None:
+            return cached
+        audio, _ = read_audio(f.path, sample_rate=self.sample_rate)
+        audio = np.ascontiguousarray(as_channels(audio, f.want), dtype=np.float32)
+        if f.rate != self.sample_rate:
+            self._resampled[f.path] = audio
+        return audio
+
+    def _read(self, f: _File, start: int, length: int) -> np.ndarray:
+        """Raw ``[want, length]`` window of one file at the dataset's rate, zeros outside it."""
+        if f.rate != self.sample_rate:
+            return slice_padded(self._full_file(f), start, length)
+        return as_channels(read_padded(f.path, start, length, frames=f.frames), f.want)
+
+    def _decoded(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """A whole take, raw: stems ``[N, L]`` (zeros where missing), mix ``[2, L]``."""
+        cached = self._audio.get(t)
+        if cached is not None:
+            return cached
+        take = self._takes[t]
+        stems = np.zeros((len(SLOTS), take.length), dtype=np.float32)
+        for i, f in enumerate(take.stems):
+            if f is not None:
+                audio = self._full_file(f)
+                stems[i, : audio.shape[1]] = audio[0, : take.length]
+        mix_audio = self._full_file(take.mix)
+        mix = np.zeros((2, take.length), dtype=np.float32)
+        mix[:, : mix_audio.shape[1]] = mix_audio[:, : take.length]
+        if self.cache_audio:
+            self._audio[t] = (stems, mix)
+        return stems, mix
+
+    def _raw_mix(self, t: int, offset: int) -> np.ndarray:
+        if self.cache_audio:
+            return slice_padded(self._decoded(t)[1], offset, self.sizes.output_length)
+        return self._read(self._takes[t].mix, offset, self.sizes.output_length)
+
+    def _raw_stems(self, t: int, start: int) -> np.ndarray:
+        n = self.sizes.input_length
+        if self.cache_audio:
+            return slice_padded(self._decoded(t)[0], start, n)
+        take = self._takes[t]
+        stems = np.zeros((len(SLOTS), n), dtype=np.float32)
+        for i, f in enumerate(take.stems):
+            if f is not None:
+                stems[i] = self._read(f, start, n)[0]
+        return stems
+
+    def preload(self) -> int:
+        """Decode every take into memory now (with ``cache_audio``); returns the bytes held."""
+        if not self.cache_audio:
+            raise AutomixError("preload() needs cache_audio=True")
+        for t in range(len(self._takes)):
+            if t not in self._bad:
+                try:
+                    self._decoded(t)
+                except (AutomixError, OSError) as exc:
+                    self._mark_bad(t, exc)
+        return sum(s.nbytes + m.nbytes for s, m in self._audio.values())
+
+    def load_take(self, take: str | int, *, normalized: bool = True) -> dict[str, Any]:
+        """A whole take as numpy arrays: ``stems`` ``[N, L]``, ``mix`` ``[2, L]``, ``mask``, ``take``.
+
+        ``normalized`` applies the take-level gains (as ``normalize="take"`` does); with
+        ``normalize=None`` there are none. Useful for evaluation and to check levels.
+        """
+        t = self._take_index(take)
+        stems, mix = self._decoded(t)
+        info = self._takes[t]
+        if normalized:
+            stems = stems * info.stem_gains[:, None]
+            mix = mix * np.float32(info.mix_gain)
+        return {"stems": stems, "mix": mix, "mask": info.mask.copy(), "take": info.id}
+
+    def segment(self, take: str | int, offset: int) -> dict[str, Any]:
+        """The item for a segment whose mix starts at ``offset`` (numpy arrays instead of tensors)."""
+        t = self._take_index(take)
+        return self._segment(t, int(offset), self._raw_mix(t, int(offset)))
+
+    def _segment(self, t: int, offset: int, raw_mix: np.ndarray) -> dict[str, Any]:
+        take = self._takes[t]
+        raw_stems = self._raw_stems(t, self.sizes.input_start(offset))
+        if self.normalize == "segment":
+            stems = np.zeros_like(raw_stems)
+            for i, f in enumerate(take.stems):
+                if f is not None:
+                    lufs = measure_loudness(raw_stems[i], self.sample_rate)
+                    stems[i] = raw_stems[i] * np.float32(self._gain(lufs, self.stem_lufs))
+            mix = raw_mix * np.float32(self._gain(measure_loudness(raw_mix, self.sample_rate), self.mix_lufs))
+        else:
+            stems = raw_stems * take.stem_gains[:, None]
+            mix = raw_mix * np.float32(take.mix_gain)
+        return {
+            "stems": np.ascontiguousarray(stems, dtype=np.float32),
+            "mix": np.ascontiguousarray(mix, dtype=np.float32),
+            "mask": take.mask.copy(),
+            "take": take.id,
+            "offset": int(offset),
+        }
+
+    # ------------------------------------------------------------------ items
+    def _rng(self) -> np.random.Generator:
+        """This process's generator for random segments (a DataLoader worker mixes in its seed)."""
+        info = torch.utils.data.get_worker_info()
+        key = None if info is None else int(info.seed)
+        if self._generator is None or key != self._generator_key:
+            entropy = [self.seed] if key is None else [self.seed, key]
+            self._generator = np.random.default_rng(entropy)
+            self._generator_key = key
+        return self._generator
+
+    def _mark_bad(self, t: int, exc: BaseException) -> None:
+        if t in self._bad:
+            return
+        self._bad.add(t)
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        self.skipped.append((self._takes[t].id, f"unreadable during training: {reason}"))
+        logger.warning("ENST: skipping %s from now on: %s", self._takes[t].id, reason)
+        if len(self._bad) == len(self._takes):
+            raise AutomixError(f"every take of {self.root} became unreadable; last: {reason}")
+
+    def _level_db(self, t: int, raw_mix: np.ndarray) -> float:
+        gain = 1.0 if self.normalize is None else self._takes[t].mix_gain
+        return rms_db(raw_mix) + (20.0 * math.log10(gain) if gain > 0 else 0.0)
+
+    def _random_item(self) -> dict[str, Any]:
+        rng = self._rng()
+        windows: dict[tuple[int, int], np.ndarray] = {}
+
+        def level(t: int, offset: int) -> float:
+            if t in self._bad:
+                return -math.inf
+            try:
+                windows[(t, offset)] = self._raw_mix(t, offset)
+            except (AutomixError, OSError) as exc:
+                self._mark_bad(t, exc)
+                return -math.inf
+            return self._level_db(t, windows[(t, offset)])
+
+        for _ in range(4 * len(self._takes) + 16):
+            t, offset, lvl, _tries = self._sampler.draw_loud(rng, level, self.silence_db, self.max_tries)
+            if t in self._bad or lvl == -math.inf:
+                continue
+            try:
+                return self._segment(t, offset, windows[(t, offset)])
+            except (AutomixError, OSError) as exc:
+                self._mark_bad(t, exc)
+        raise AutomixError(f"could not read a segment from {self.root} ({len(self._bad)} takes unreadable)")
+
+    def _fixed_item(self, index: int) -> dict[str, Any]:
+        n = len(self._fixed)
+        for step in range(n):
+            t, offset = self._fixed[(index + step) % n]
+            if t in self._bad:
+                continue
+            try:
+                return self._segment(t, offset, self._raw_mix(t, offset))
+            except (AutomixError, OSError) as exc:
+                self._mark_bad(t, exc)
+        raise AutomixError(f"could not read a segment from {self.root} (every take unreadable)")
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} segments")
+        index %= len(self)
+        item = self._random_item() if self.mode == "random" else self._fixed_item(index)
+        item["stems"] = torch.from_numpy(item["stems"])
+        item["mix"] = torch.from_numpy(item["mix"])
+        item["mask"] = torch.from_numpy(item["mask"])
+        return item

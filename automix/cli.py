@@ -26,6 +26,14 @@ examples:
   automix mix stems/ -o mix.wav --ignore-unmatched --precision fp32 -v
 """
 
+DATASETS_EXAMPLES = """\
+examples:
+  automix datasets manifest my_songs/ -o my_songs/manifest.json
+  automix datasets manifest my_songs/ -o manifest.json --slots bass,drums,vocals,other
+  automix datasets split /data/ENST-drums -o enst-split.json --seed 0
+  automix datasets split /data/ENST-drums -o enst-by-drummer.json --test-drummer 3
+"""
+
 MODELS_EXAMPLES = """\
 examples:
   automix models list
@@ -110,6 +118,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive_int, default=1, help="tiles per forward pass (GPU)")
     _add_common(p)
 
+    p = sub.add_parser(
+        "datasets",
+        help="prepare training data (collection manifests, ENST-drums splits)",
+        description="Prepare training data. 'manifest' scans a folder of songs (one sub-folder of stems per "
+        "song) and writes a starter manifest to edit; 'split' writes a reproducible ENST-drums split file.",
+        epilog=DATASETS_EXAMPLES,
+        formatter_class=_Formatter,
+    )
+    dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", parser_class=_Parser, required=True)
+    man = dsub.add_parser("manifest", help="write a starter manifest for a multitrack collection", formatter_class=_Formatter)
+    man.add_argument("root", metavar="ROOT", help="folder with one sub-folder per song")
+    man.add_argument("-o", "--output", required=True, metavar="MANIFEST.json", help="manifest to write (.json, or .yaml with PyYAML)")
+    man.add_argument("--slots", default=None, help="comma-separated slot names (default: one slot per role found)")
+    man.add_argument("--force", action="store_true", help="overwrite the manifest if it exists")
+    _add_common(man)
+    spl = dsub.add_parser("split", help="write a seeded train/valid/test split of ENST-drums takes", formatter_class=_Formatter)
+    spl.add_argument("root", metavar="ENST_ROOT", help="ENST-drums root (drummer_1, drummer_2, drummer_3)")
+    spl.add_argument("-o", "--output", required=True, metavar="SPLIT.json", help="split file to write")
+    spl.add_argument("--seed", type=int, default=0, help="seed of the split")
+    spl.add_argument("--valid", type=_positive_float, default=0.1, help="fraction of takes for validation")
+    spl.add_argument("--test", type=_positive_float, default=0.1, help="fraction of takes for testing")
+    spl.add_argument("--include-hits", action="store_true", help="keep the isolated-hits takes (left out by default)")
+    spl.add_argument("--test-drummer", type=int, choices=[1, 2, 3], default=None, help="put all takes of this drummer in the test set")
+    spl.add_argument("--force", action="store_true", help="overwrite the split file if it exists")
+    _add_common(spl)
+
     p = sub.add_parser("models", help="list installed models or show a model card", epilog=MODELS_EXAMPLES, formatter_class=_Formatter)
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
     msub.add_parser("list", help="installed models")
@@ -171,6 +205,45 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from .files import check_output_path
+
+    check_output_path(args.output, overwrite=args.force)  # fail before scanning anything
+    if args.datasets_command == "manifest":
+        from .data.collection import scan_collection, write_manifest
+
+        manifest = scan_collection(args.root, slots=args.slots)
+        path = write_manifest(manifest, args.output, overwrite=args.force)
+        unassigned = sum(len(song.unassigned) for song in manifest.songs)
+        if not args.quiet:
+            print(
+                f"wrote {path}: {len(manifest.songs)} songs, slots {', '.join(manifest.slots)}"
+                + (f"; {unassigned} file(s) left unassigned: edit the manifest" if unassigned else "")
+            )
+        return 0
+    from .data.enst import make_enst_split
+
+    if args.valid + args.test >= 1:
+        raise AutomixError("--valid and --test together must leave takes for training (sum below 1)")
+    fractions = {"train": 1 - args.valid - args.test, "valid": args.valid, "test": args.test}
+    by_drummer = None
+    if args.test_drummer is not None:
+        fractions = {"train": 1 - args.valid, "valid": args.valid}
+        by_drummer = {"test": [args.test_drummer]}
+    split = make_enst_split(
+        args.root,
+        seed=args.seed,
+        fractions=fractions,
+        exclude_categories=() if args.include_hits else ("hits",),
+        by_drummer=by_drummer,
+    )
+    path = split.save(args.output, overwrite=args.force)
+    if not args.quiet:
+        sizes = ", ".join(f"{name} {len(split.items(name))}" for name in split.subsets)
+        print(f"wrote {path}: {sizes} takes (seed {args.seed})")
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from . import pretrained
     from .checkpoint import checkpoint_paths, read_card
@@ -200,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_mix(args)
         if args.command == "models":
             return _cmd_models(args)
+        if args.command == "datasets":
+            return _cmd_datasets(args)
     except AutomixError as exc:
         log.error(" ".join(str(exc).split()))
         return 1

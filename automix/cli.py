@@ -267,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    saved = (list(log.handlers), log.level, log.propagate)
     _setup_logging(args)
     try:
         if args.command == "mix":
@@ -283,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    finally:  # leave the logger as we found it (main() may be called from Python)
+        log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -28,6 +28,8 @@ examples:
 
 DATASETS_EXAMPLES = """\
 examples:
+  automix datasets drums --out corpus/ --songs 100 --seed 0
+  automix datasets drums --out corpus/ --songs 30 --seconds 30 --drummers 3 --force
   automix datasets manifest my_songs/ -o my_songs/manifest.json
   automix datasets manifest my_songs/ -o manifest.json --slots bass,drums,vocals,other
   automix datasets split /data/ENST-drums -o enst-split.json --seed 0
@@ -120,13 +122,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "datasets",
-        help="prepare training data (collection manifests, ENST-drums splits)",
-        description="Prepare training data. 'manifest' scans a folder of songs (one sub-folder of stems per "
-        "song) and writes a starter manifest to edit; 'split' writes a reproducible ENST-drums split file.",
+        help="prepare training data (drum corpus generator, collection manifests, ENST-drums splits)",
+        description="Prepare training data. 'drums' renders a realistic drum multitrack corpus in the ENST-drums "
+        "layout (DrumGizmo + Hydrogen's GMRockKit; dry and wet target mixes with their settings saved); "
+        "'manifest' scans a folder of songs (one sub-folder of stems per song) and writes a starter manifest to "
+        "edit; 'split' writes a reproducible ENST-drums split file.",
         epilog=DATASETS_EXAMPLES,
         formatter_class=_Formatter,
     )
     dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", parser_class=_Parser, required=True)
+    drums = dsub.add_parser(
+        "drums",
+        help="generate a drum multitrack corpus in the ENST-drums layout",
+        description="Render drum takes from generated MIDI grooves with DrumGizmo and a multi-mic kit built from "
+        "Hydrogen's GMRockKit (needs: apt-get install drumgizmo hydrogen-data), one mono stem per mic slot, plus "
+        "dry and wet mixes from a randomised mixing chain whose settings are saved per take. Deterministic for a seed.",
+        formatter_class=_Formatter,
+    )
+    drums.add_argument("--out", required=True, metavar="DIR", help="corpus folder (created; must be empty unless --force)")
+    drums.add_argument("--songs", type=_positive_int, required=True, help="number of takes")
+    drums.add_argument("--seed", type=int, default=0, help="random seed")
+    drums.add_argument("--seconds", type=_positive_float, default=20.0, help="length of every take in seconds")
+    drums.add_argument("--drummers", type=int, default=1, choices=(1, 2, 3), help="spread takes over drummer_1..N; only drummer 3 has tom_3 when N > 1")
+    drums.add_argument("--recipe", default=None, metavar="RECIPE.json", help="generator recipe (default: datasets/recipes/drums-default.json)")
+    drums.add_argument("--cache", default=None, metavar="DIR", help="folder for the samples and the DrumGizmo kit (default: ~/.cache/automix)")
+    drums.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing generated files")
+    _add_common(drums)
     man = dsub.add_parser("manifest", help="write a starter manifest for a multitrack collection", formatter_class=_Formatter)
     man.add_argument("root", metavar="ROOT", help="folder with one sub-folder per song")
     man.add_argument("-o", "--output", required=True, metavar="MANIFEST.json", help="manifest to write (.json, or .yaml with PyYAML)")
@@ -206,8 +227,27 @@ def _cmd_mix(args: argparse.Namespace) -> int:
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .files import check_output_path
 
+    if args.datasets_command == "drums":
+        from .data.generate import generate_corpus
+
+        summary = generate_corpus(
+            Path(args.out),
+            args.songs,
+            seed=args.seed,
+            seconds=args.seconds,
+            drummers=args.drummers,
+            overwrite=args.force,
+            progress=False if args.quiet else None,
+            cache=Path(args.cache) if args.cache else None,
+            recipe=args.recipe,
+        )
+        if not args.quiet:
+            print(f"wrote {len(summary.takes)} takes ({summary.seconds:g} s of audio, {len(summary.paths)} files) to {summary.out}")
+        return 0
     check_output_path(args.output, overwrite=args.force)  # fail before scanning anything
     if args.datasets_command == "manifest":
         from .data.collection import scan_collection, write_manifest

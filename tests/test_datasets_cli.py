@@ -109,3 +109,31 @@ def test_drums_generator_through_the_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["datasets", "drums", "--out", str(tmp_path / "x"), "--songs", "0"])
     assert exc.value.code == 2
+    capsys.readouterr()
+    assert main(["datasets", "drums", "--out", str(tmp_path / "x"), "--songs", "1", "--seconds", "1"]) == 1
+    assert "seconds" in _one_error(capsys.readouterr().err)
+    assert not (tmp_path / "x").exists()
+
+
+def test_committed_generated_split_matches_the_generator(tmp_path):
+    """datasets/splits/generated-drums-100-seed0.json names the takes `--songs 100 --seed 0` writes.
+
+    Take names depend only on the seed and the take number, so three short takes are enough to
+    check the first names; the file itself is the seeded split of all 100.
+    """
+    import shutil
+
+    from automix.data.enst import make_enst_split, scan_enst
+    from automix.data.segments import splits_dir
+
+    path = splits_dir() / "generated-drums-100-seed0.json"
+    split = Split.model_validate_json(path.read_text())
+    every = sorted(t for name in split.subsets for t in split.items(name))
+    assert len(every) == 100 == len(set(every))
+    assert (len(split.items("train")), len(split.items("valid")), len(split.items("test"))) == (80, 10, 10)
+    # the split is what make_enst_split gives for these names and seed
+    assert make_enst_split(every, seed=0).subsets == split.subsets
+    if shutil.which("drumgizmo") is None and not __import__("os").environ.get("CI"):
+        pytest.skip("drumgizmo not installed (CI installs it)")
+    assert main(["datasets", "drums", "--out", str(tmp_path / "c"), "--songs", "3", "--seconds", "2", "-q"]) == 0
+    assert [t.id for t in scan_enst(tmp_path / "c")] == every[:3]

@@ -461,8 +461,9 @@ def test_missing_drumgizmo_says_what_to_install(monkeypatch, tmp_path):
 
 def test_bad_arguments(tmp_path):
     for kwargs in ({"songs": 0}, {"songs": 1, "seconds": 1.0}, {"songs": 1, "drummers": 4}, {"songs": 1, "seed": -1}):
-        with pytest.raises(ValueError):
+        with pytest.raises(AutomixError):
             generate_corpus(tmp_path / "x", **kwargs)
+    assert not (tmp_path / "x").exists()
 
 
 def test_generator_modules_are_torch_free():

@@ -558,13 +558,13 @@ def generate_corpus(
     samples are missing (with the apt-get command to run).
     """
     if isinstance(songs, bool) or not isinstance(songs, int) or songs < 1:
-        raise ValueError(f"songs must be a positive integer, got {songs!r}")
+        raise AutomixError(f"songs must be a positive integer, got {songs!r}")
     if not 2.0 <= float(seconds) <= 600.0:
-        raise ValueError(f"seconds must be between 2 and 600, got {seconds}")
+        raise AutomixError(f"seconds must be between 2 and 600, got {seconds}")
     if drummers not in (1, 2, 3):
-        raise ValueError(f"drummers must be 1, 2 or 3, got {drummers}")
+        raise AutomixError(f"drummers must be 1, 2 or 3, got {drummers}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise AutomixError(f"seed must be a non-negative integer, got {seed!r}")
     out = _check_out(out, overwrite)
     rec = load_recipe(recipe)
     exe = drumkit.find_drumgizmo()

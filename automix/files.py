@@ -15,6 +15,17 @@ from typing import Iterator
 from .errors import OutputError
 
 
+def shipped_folder(name: str) -> Path:
+    """A top-level data folder of the project (``presets``, ``datasets``).
+
+    ``pip install .`` installs it as ``automix/_<name>``; a source checkout has it beside the
+    ``automix`` package. The installed copy wins.
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / f"_{name}"
+    return installed if installed.is_dir() else package.parent / name
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()

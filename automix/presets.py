@@ -12,15 +12,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import AutomixError
+from .files import shipped_folder
 from .unet import WaveUNetConfig
 
 
 def presets_dir() -> Path:
     """The presets folder (installed copy first, then the source checkout's)."""
-    installed = Path(__file__).with_name("_presets")
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parents[1] / "presets"
+    return shipped_folder("presets")
 
 
 class ModelPreset(BaseModel):

@@ -50,6 +50,7 @@ __all__ = [
     "guess_role",
     "load_mapping_file",
     "match_stems",
+    "natural_key",
     "normalise_name",
     "parse_mapping",
 ]
@@ -438,8 +439,8 @@ def load_mapping_file(path: str | os.PathLike[str]) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------- matching
 
 
-def _natural_key(path: Path) -> list[tuple[int, int | str]]:
-    """Sort key putting "Tom 2" before "Tom 10"."""
+def natural_key(path: Path) -> list[tuple[int, int | str]]:
+    """Sort key for file names putting "Tom 2" before "Tom 10"."""
     return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", path.name.lower()) if p]
 
 
@@ -671,7 +672,7 @@ class _Matcher:
     def _assign_family(self, role: str, paths: list[Path]) -> None:
         family = self._family(role)
         free = [s for s in family if not self.sources[s]]
-        paths = sorted(paths, key=_natural_key)
+        paths = sorted(paths, key=natural_key)
         placed = list(zip(paths, free))
         for path, slot in placed:
             self.sources[slot].append(ChannelSource(path, None))

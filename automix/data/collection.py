@@ -50,7 +50,6 @@ import json
 import logging
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -67,10 +66,11 @@ from ..audio import (
     read_audio,
     resample,
     resampled_length,
+    to_mono,
 )
 from ..errors import AutomixError, OutputError, StemMatchError
 from ..files import atomic_output
-from ..stems import ROLE_ALIASES, guess_role, match_stems, normalise_name
+from ..stems import ROLE_ALIASES, guess_role, match_stems, natural_key, normalise_name
 
 from .segments import RandomSegmentSampler, fixed_segments, gain_db_for, rms_db
 
@@ -392,16 +392,12 @@ def check_manifest_files(manifest: Manifest, manifest_dir: str | os.PathLike | N
 # Scanning a folder into a starter manifest
 
 
-def _natural_key(path: Path) -> list[tuple[int, int | str]]:
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", path.name.lower()) if p]
-
-
 def _audio_files(folder: Path) -> list[Path]:
     files = [
         p for p in folder.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in AUDIO_EXTENSIONS
     ]
-    return sorted(files, key=_natural_key)
+    return sorted(files, key=natural_key)
 
 
 def _is_mix_name(path: Path, song: str) -> bool:
@@ -494,7 +490,7 @@ def scan_collection(root: str | os.PathLike, slots: Sequence[str] | None = None)
         raise AutomixError(f"{base} is not a folder; give the folder holding one sub-folder per song")
     base = base.resolve()
     slot_list = None if slots is None else _check_slot_names(slots)
-    song_dirs = [d for d in sorted(base.iterdir(), key=_natural_key) if d.is_dir() and not d.name.startswith(".")]
+    song_dirs = [d for d in sorted(base.iterdir(), key=natural_key) if d.is_dir() and not d.name.startswith(".")]
     found: list[tuple[str, str, list[Path]]] = []  # (name, folder, files)
     for d in song_dirs:
         files = _audio_files(d)
@@ -569,7 +565,7 @@ def scan_collection(root: str | os.PathLike, slots: Sequence[str] | None = None)
                 folder=folder,
                 mix=mix.name if mix is not None else None,
                 stems=stem_entries,
-                unassigned=sorted((f.name for f in unassigned), key=lambda n: _natural_key(Path(n))),
+                unassigned=sorted((f.name for f in unassigned), key=lambda n: natural_key(Path(n))),
             )
         )
     return Manifest(root=base.as_posix(), slots=slot_list, songs=entries)
@@ -624,15 +620,11 @@ def _read(src: _Source, rate: int, start: int, n: int) -> np.ndarray:
     return out[src.channel : src.channel + 1] if src.channel is not None else out
 
 
-def _mono(audio: np.ndarray) -> np.ndarray:
-    return audio if audio.shape[0] == 1 else audio.mean(axis=0, keepdims=True, dtype=np.float32)
-
-
 def _stereo(audio: np.ndarray) -> np.ndarray:
     """Mono (or more than two channels, downmixed) in the centre; stereo as it is."""
     if audio.shape[0] == 2:
         return audio
-    return np.repeat(_mono(audio), 2, axis=0)
+    return np.repeat(to_mono(audio), 2, axis=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -990,7 +982,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         out = np.zeros((1 if kind == "mono" else 2, frames), dtype=np.float32)
         for src in sources:
             audio = _read(src, self.sample_rate, 0, frames)
-            out += _mono(audio) if kind == "mono" else _stereo(audio)
+            out += to_mono(audio) if kind == "mono" else _stereo(audio)
         return out
 
     def _lufs(self, index: _LoudnessIndex, kind: str, sources: Sequence[_Source], frames: int) -> float:
@@ -1048,13 +1040,13 @@ class MultitrackDataset(torch.utils.data.Dataset):
             for j, srcs in enumerate(song.slots):
                 for src in srcs:
                     audio = _read(src, rate, in_start, n_in)
-                    stems[j] += _mono(audio)[0]
+                    stems[j] += to_mono(audio)[0]
                     if song.mix is None:
                         mix += _stereo(audio[:, ctx : ctx + n_out])
             if song.mix is not None:
                 mix = _stereo(_read(song.mix, rate, start, n_out))
             stems *= song.stem_gain[:, None]
-            target = (mix if self.mix_channels == 2 else _mono(mix)) * np.float32(song.mix_gain)
+            target = (mix if self.mix_channels == 2 else to_mono(mix)) * np.float32(song.mix_gain)
             return stems, np.ascontiguousarray(target, dtype=np.float32)
         # separate
         stems = np.zeros((len(self.slots), n_out), dtype=np.float32)
@@ -1064,13 +1056,13 @@ class MultitrackDataset(torch.utils.data.Dataset):
                 for src in srcs:
                     audio = _read(src, rate, in_start, n_in)
                     mix += _stereo(audio)
-                    stems[j] += _mono(audio)[0, ctx : ctx + n_out]
+                    stems[j] += to_mono(audio)[0, ctx : ctx + n_out]
         else:
             mix = _stereo(_read(song.mix, rate, in_start, n_in))
             for j, srcs in enumerate(song.slots):
                 for src in srcs:
-                    stems[j] += _mono(_read(src, rate, start, n_out))[0]
-        mix = (mix if self.mix_channels == 2 else _mono(mix)) * np.float32(song.mix_gain)
+                    stems[j] += to_mono(_read(src, rate, start, n_out))[0]
+        mix = (mix if self.mix_channels == 2 else to_mono(mix)) * np.float32(song.mix_gain)
         stems *= song.stem_gain[:, None]
         return np.ascontiguousarray(mix, dtype=np.float32), stems
 

@@ -60,7 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..audio import SILENCE_LUFS, measure_loudness, read_audio, to_mono
 from ..errors import AudioError, AutomixError
-from ..files import atomic_output
+from ..files import atomic_output, shipped_folder
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -107,16 +107,8 @@ _SF_ERRORS: tuple[type[BaseException], ...] = (sf.SoundFileError, RuntimeError, 
 
 
 def datasets_dir() -> Path:
-    """The top-level ``datasets/`` folder (installed copy ``automix/_datasets`` first).
-
-    Mirrors :func:`automix.presets.presets_dir`: an installed package reads the copy that
-    packaging places at ``automix/_datasets``; a source checkout reads ``datasets/``.
-    """
-    package = Path(__file__).resolve().parents[1]
-    installed = package / "_datasets"
-    if installed.is_dir():
-        return installed
-    return package.parent / "datasets"
+    """The top-level ``datasets/`` folder (installed copy ``automix/_datasets`` first)."""
+    return shipped_folder("datasets")
 
 
 def splits_dir() -> Path:

@@ -36,6 +36,26 @@ examples:
   automix datasets split /data/ENST-drums -o enst-by-drummer.json --test-drummer 3
 """
 
+TRAIN_EXAMPLES = """\
+examples:
+  automix train --list
+  automix train mix-small-cpu --out runs/small           # generates its drum corpus on first use
+  automix train mix-wave-u-net-paper --data /data/ENST-drums --out runs/paper
+  automix train mix-wave-u-net-paper --data /data/ENST-drums --out runs/paper --resume
+  automix train my-recipe.json --data my_songs/manifest.json --set optimizer.lr=3e-4 --set steps=20000
+  torchrun --nproc_per_node=4 -m automix train mix-wave-u-net-paper --data /data/ENST-drums --out runs/ddp
+  tensorboard --logdir runs/
+"""
+
+EVALUATE_EXAMPLES = """\
+examples:
+  automix evaluate --estimate my_mix.wav --reference reference.wav
+  automix evaluate --estimate mix.wav --reference reference.wav --stems stems/ --out eval/
+  automix evaluate --model drums --data corpus/ --split generated-drums-100-seed0 --out eval-drums/
+  automix evaluate --model runs/paper/model.safetensors --data /data/ENST-drums --split enst-split.json --target dry
+  automix evaluate --model drums --data corpus/ --subset all --limit 5 --no-plots -q --out eval/ --force
+"""
+
 MODELS_EXAMPLES = """\
 examples:
   automix models list
@@ -165,6 +185,62 @@ def build_parser() -> argparse.ArgumentParser:
     spl.add_argument("--force", action="store_true", help="overwrite the split file if it exists")
     _add_common(spl)
 
+    p = sub.add_parser(
+        "train",
+        help="train a Mix-Wave-U-Net or a separation Wave-U-Net from a recipe",
+        description="Train from a recipe (a shipped name, see --list, or a JSON/YAML file): model, data, loss, "
+        "optimiser, schedule, steps, batch, segment length. Uses CUDA when present (mixed precision), several GPUs "
+        "under torchrun, else the CPU. Writes a run folder: recipe.json, model.safetensors + model.json (the best "
+        "model and its card), metrics.csv, tensorboard/, train.log, checkpoints/.",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("recipe", nargs="?", metavar="RECIPE", help="shipped recipe name or recipe file")
+    p.add_argument("--list", action="store_true", help="list the shipped recipes and exit")
+    p.add_argument("--data", default=None, metavar="DIR", help="data folder (ENST layout) or collection manifest; overrides the recipe's")
+    p.add_argument("--out", default=None, metavar="RUN_DIR", help="run folder (default: runs/RECIPE_NAME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its newest checkpoint")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides", help="override a recipe key, e.g. optimizer.lr=3e-4 (repeatable)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="shortcut for --set steps=N")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="shortcut for --set batch_size=N (global batch)")
+    p.add_argument("--lr", type=_positive_float, default=None, help="shortcut for --set optimizer.lr=X")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"], help="shortcut for --set precision=P")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--init", default=None, metavar="MODEL", help="start from this trained model (same architecture)")
+    _add_common(p)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score mixes against reference mixes (SI-SDR, MR-STFT, mix features)",
+        description="Score a mix against a reference mix (--estimate/--reference; with --stems also two baselines: "
+        "the plain sum of the stems and a loudness-equalised sum), or a model over the takes of an ENST-layout "
+        "dataset (--model/--data; the model's mix of each whole take beside the same baselines). Metrics: SI-SDR, "
+        "multi-resolution STFT distance, integrated loudness difference, and the mean absolute percentage error "
+        "of loudness, spectral, dynamics and panning features. Prints a Markdown table; --out also writes "
+        "metrics.json, report.md and plots.",
+        epilog=EVALUATE_EXAMPLES,
+        formatter_class=_Formatter,
+    )
+    pair = p.add_argument_group("a mix against its reference")
+    pair.add_argument("--estimate", default=None, metavar="MIX", help="the mix to score (audio file)")
+    pair.add_argument("--reference", default=None, metavar="MIX", help="the reference mix (audio file)")
+    pair.add_argument("--stems", nargs="+", default=None, metavar="DIR_OR_FILES", help="the mono stems of the song: adds the two baselines")
+    data = p.add_argument_group("a model over an ENST-layout dataset")
+    data.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="installed model name or checkpoint path (default: the default model)")
+    data.add_argument("--data", default=None, metavar="DIR", help="ENST-drums root or a corpus from 'automix datasets drums'")
+    data.add_argument("--split", default=None, metavar="FILE_OR_NAME", help="split file, or the name of a shipped split (default: a seeded split of DIR)")
+    data.add_argument("--subset", default=None, metavar="NAME", help="subset of the split to score, or 'all' (default: test)")
+    data.add_argument("--target", default=None, choices=["wet", "dry"], help="reference mix of each take (default: wet)")
+    data.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="score the first N takes only")
+    data.add_argument("--plot-take", default=None, metavar="TAKE", help="take to plot, e.g. drummer_1/001_phrase_rock (default: the first)")
+    data.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    data.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"], help="compute precision of the model (default: fp32)")
+    p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, report.md and plots here (created; must be empty unless --force)")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots into --out")
+    p.add_argument("--force", action="store_true", help="write into a non-empty --out folder, replacing the report files")
+    p.set_defaults(evaluate_parser=p)
+    _add_common(p)
+
     p = sub.add_parser("models", help="list installed models or show a model card", epilog=MODELS_EXAMPLES, formatter_class=_Formatter)
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
     msub.add_parser("list", help="installed models")
@@ -284,6 +360,96 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .recipes import list_recipes, load_recipe, recipes_dir
+
+    if args.list:
+        for name in list_recipes():
+            r = load_recipe(name)
+            print(f"{name:28s} {r.task:8s} {r.data.kind:10s} {r.steps:>8d} steps  batch {r.batch_size:<3d} {r.description.split('. ')[0].split(' (')[0]}")
+        print(f"(files in {recipes_dir()})")
+        return 0
+    if args.recipe is None:
+        raise AutomixError("give a RECIPE (see 'automix train --list')")
+    from .train import train
+
+    overrides = list(args.overrides)
+    for key, value in (("steps", args.steps), ("batch_size", args.batch_size), ("optimizer.lr", args.lr), ("precision", args.precision)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    result = train(
+        args.recipe,
+        data=args.data,
+        out=args.out,
+        resume=args.resume,
+        overrides=overrides,
+        device=args.device,
+        progress=False if args.quiet else None,
+        init=args.init,
+    )
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    usage = args.evaluate_parser.error  # prints one 'error:' line and exits 2
+    pair_mode = args.estimate is not None or args.reference is not None
+    split_options = ("split", "subset", "target", "limit", "plot_take", "device", "precision")
+    split_mode = args.data is not None or args.model is not None
+    if pair_mode and split_mode:
+        usage("give either --estimate/--reference or --model/--data, not both")
+    if not pair_mode and not split_mode:
+        usage("give --estimate MIX --reference MIX, or --model NAME_OR_PATH --data DIR")
+    if pair_mode:
+        if args.estimate is None or args.reference is None:
+            usage("--estimate and --reference go together")
+        given = [f"--{name.replace('_', '-')}" for name in split_options if getattr(args, name) is not None]
+        if given:
+            usage(f"{', '.join(given)} only apply with --model/--data")
+    else:
+        if args.data is None:
+            usage("--model needs --data DIR (an ENST-layout dataset)")
+        if args.stems is not None:
+            usage("--stems only applies with --estimate/--reference (a dataset's takes bring their stems)")
+    out = args.out
+    if args.no_plots and out is None:
+        log.warning("--no-plots has no effect without --out")
+    from .evaluate import evaluate_pair, evaluate_split
+
+    if pair_mode:
+        report = evaluate_pair(
+            args.estimate,
+            args.reference,
+            stems=args.stems,
+            out=out,
+            overwrite=args.force,
+            plots=not args.no_plots,
+        )
+    else:
+        subset = "test" if args.subset is None else args.subset
+        report = evaluate_split(
+            args.model,
+            args.data,
+            split=args.split,
+            subset=None if subset == "all" else subset,
+            target=args.target or "wet",
+            out=out,
+            overwrite=args.force,
+            plots=not args.no_plots,
+            limit=args.limit,
+            progress=False if args.quiet else None,
+            plot_take=args.plot_take,
+            device=args.device,
+            precision=args.precision or "fp32",
+        )
+    if not args.quiet:
+        sys.stdout.write(report.to_markdown())
+        if out is not None:
+            print(f"wrote the report to {out}", file=sys.stderr)
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from . import pretrained
     from .checkpoint import checkpoint_paths, read_card
@@ -316,6 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_models(args)
         if args.command == "datasets":
             return _cmd_datasets(args)
+        if args.command == "train":
+            return _cmd_train(args)
+        if args.command == "evaluate":
+            return _run_evaluate(args)
     except AutomixError as exc:
         log.error(" ".join(str(exc).split()))
         return 1

@@ -391,7 +391,8 @@ class EnstDrums(Dataset):
     * ``normalize``: ``"take"``, ``"segment"`` or None; ``stem_lufs``, ``mix_lufs``,
       ``max_gain_db``.
     * ``silence_db``, ``max_tries``: the near-silence test of random segments.
-    * ``seed``: random segments (each DataLoader worker mixes in its own seed).
+    * ``seed``: random segments: item ``i`` of epoch ``e`` is drawn from ``(seed, e, i)`` alone
+      (the same in every process and DataLoader worker); :meth:`set_epoch` picks the epoch.
     * ``cache_audio``: keep decoded takes in memory.
     * ``index_path``: loudness index file (None: automix's cache folder; False: in memory).
 
@@ -483,8 +484,7 @@ class EnstDrums(Dataset):
         self._bad: set[int] = set()
         self._audio: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # take -> (stems [N, L], mix [2, L]), raw
         self._resampled: dict[Path, np.ndarray] = {}  # files at another rate, decoded and resampled
-        self._generator: np.random.Generator | None = None
-        self._generator_key: object = object()
+        self.epoch = 0
 
     # ------------------------------------------------------------------ construction
     def _select(
@@ -728,15 +728,9 @@ class EnstDrums(Dataset):
         }
 
     # ------------------------------------------------------------------ items
-    def _rng(self) -> np.random.Generator:
-        """This process's generator for random segments (a DataLoader worker mixes in its seed)."""
-        info = torch.utils.data.get_worker_info()
-        key = None if info is None else int(info.seed)
-        if self._generator is None or key != self._generator_key:
-            entropy = [self.seed] if key is None else [self.seed, key]
-            self._generator = np.random.default_rng(entropy)
-            self._generator_key = key
-        return self._generator
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the random segments of ``epoch`` (each epoch draws different ones)."""
+        self.epoch = int(epoch)
 
     def _mark_bad(self, t: int, exc: BaseException) -> None:
         if t in self._bad:
@@ -752,8 +746,10 @@ class EnstDrums(Dataset):
         gain = 1.0 if self.normalize is None else self._takes[t].mix_gain
         return rms_db(raw_mix) + (20.0 * math.log10(gain) if gain > 0 else 0.0)
 
-    def _random_item(self) -> dict[str, Any]:
-        rng = self._rng()
+    def _random_item(self, index: int) -> dict[str, Any]:
+        # drawn from (seed, epoch, index) alone: the same in any process or DataLoader worker,
+        # so a resumed training run sees exactly the segments an uninterrupted one would
+        rng = np.random.default_rng([self.seed, self.epoch, index])
         windows: dict[tuple[int, int], np.ndarray] = {}
 
         def level(t: int, offset: int) -> float:
@@ -792,7 +788,7 @@ class EnstDrums(Dataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} segments")
         index %= len(self)
-        item = self._random_item() if self.mode == "random" else self._fixed_item(index)
+        item = self._random_item(index) if self.mode == "random" else self._fixed_item(index)
         item["stems"] = torch.from_numpy(item["stems"])
         item["mix"] = torch.from_numpy(item["mix"])
         item["mask"] = torch.from_numpy(item["mask"])

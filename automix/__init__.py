@@ -23,6 +23,11 @@ _LAZY = {
     "mix_wave_unet": ("automix.mixer", "mix_wave_unet"),
     "PAPER_CONFIG": ("automix.mixer", "PAPER_CONFIG"),
     "AutomixError": ("automix.errors", "AutomixError"),
+    "train": ("automix.train", "train"),
+    "TrainResult": ("automix.train", "TrainResult"),
+    "load_recipe": ("automix.recipes", "load_recipe"),
+    "evaluate_pair": ("automix.evaluate", "evaluate_pair"),
+    "evaluate_split": ("automix.evaluate", "evaluate_split"),
 }
 
 __all__ = ["__version__", *_LAZY]

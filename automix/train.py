@@ -314,21 +314,28 @@ def build_data(recipe: TrainRecipe, net: WaveUNet, sample_rate: int, root: Path)
             slots = tuple(DRUM_SLOTS)
         desc = f"{what}; split {d.split or 'default (seed 0, 80/10/10)'}: {d.train_subset} / {d.valid_subset}"
     else:
-        from .data.collection import MultitrackDataset
+        from .data.collection import MultitrackDataset, load_manifest
+        from .data.segments import make_split
 
-        manifest = _collection_manifest(root)
+        path = _collection_manifest(root)
+        manifest = load_manifest(path)
+        manifest = manifest.model_copy(update={"root": str((path.parent / manifest.root).absolute())})
+        notes_split = ""
+        if all(song.split is None for song in manifest.songs):
+            # a fresh manifest ('automix datasets manifest') assigns no splits: a seeded 80/10/10 by song name
+            split = make_split([song.name for song in manifest.songs], seed=0)
+            manifest = manifest.model_copy(update={"songs": [
+                song.model_copy(update={"split": split.subset_of(song.name)}) for song in manifest.songs]})
+            notes_split = "the manifest assigns no splits: songs split 80/10/10 by a seeded hash of their names"
         common = dict(input_length=sizes.input_length, output_length=sizes.output_length, mode=recipe.task,
                       loudness_target=d.loudness_target, sample_rate=sample_rate)
         train = MultitrackDataset(manifest, split=d.train_subset, segment="random",
                                   samples_per_epoch=d.segments_per_epoch, seed=recipe.seed, **common)
-        try:
+        valid = None
+        if any(song.split == d.valid_subset for song in manifest.songs):
             valid = MultitrackDataset(manifest, split=d.valid_subset, segment="sequential", **common)
-        except AutomixError as exc:
-            if "no song has split" not in str(exc):
-                raise
-            valid = None
         slots = tuple(train.slots)
-        desc = f"collection {manifest}: {d.train_subset} / {d.valid_subset}"
+        desc = f"collection {path}: {d.train_subset} / {d.valid_subset}" + (f" ({notes_split})" if notes_split else "")
     notes = []
     if valid is None:
         notes.append(f"no '{d.valid_subset}' data: no validation, the last model is kept")

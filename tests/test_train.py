@@ -423,3 +423,33 @@ def test_cli_lists_recipes(capsys):
     out = capsys.readouterr().out
     assert "mix-wave-u-net-paper" in out and "separate-small-cpu" in out
     assert main(["train"]) == 1
+
+
+def test_early_stopping_keeps_the_best_model(corpus, workdir, tmp_path):
+    # min_delta larger than any loss: only the first validation counts as an improvement
+    recipe = tiny_recipe(corpus, workdir / "split.json", steps=20, validate_every=2, checkpoint_every=100,
+                         early_stopping={"patience": 2, "min_delta": 10.0})
+    result = train(recipe, out=tmp_path / "run", progress=False)
+    assert result.stopped_early and result.steps == 6 and result.best_step == 2
+    assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [6]  # the stop writes a checkpoint
+    card = load_model(result.model_path).card
+    assert card.training.steps == 2 and "stopped early" in card.training.notes
+
+
+def test_trains_on_a_collection_manifest_without_splits(corpus, tmp_path, capsys):
+    songs = tmp_path / "songs"
+    for take in sorted((corpus / "drummer_1" / "audio" / "dry_mix").glob("*.wav")):
+        folder = songs / take.stem
+        folder.mkdir(parents=True)
+        for slot in ("kick", "snare", "overhead_L", "overhead_R"):
+            shutil.copy(corpus / "drummer_1" / "audio" / slot / take.name, folder / f"{slot}.wav")
+        shutil.copy(take, folder / "mix.wav")
+    assert main(["datasets", "manifest", str(songs), "-o", str(songs / "manifest.json"), "-q"]) == 0
+    manifest = json.loads((songs / "manifest.json").read_text())
+    assert all(song.get("split") is None for song in manifest["songs"]) and len(manifest["slots"]) == 4
+    recipe = tiny_recipe(songs, songs / "none.json", data={"kind": "collection", "root": str(songs), "split": None,
+                                                           "valid_subset": "valid"}, steps=4)
+    result = train(recipe, out=tmp_path / "run", progress=False)
+    model = load_model(result.model_path)
+    assert model.card.config.in_channels == 4 and list(model.slots) == manifest["slots"]
+    assert "split 80/10/10 by a seeded hash" in model.card.training.data

@@ -5,7 +5,7 @@
 
 * **Hardware.** CUDA when present (``device`` overrides), else the CPU. ``precision="auto"``:
   bf16 autocast on GPUs that have it, else fp16 with a gradient scaler; on the CPU bf16 where
-  it runs natively (AMX: about 20x faster than fp32 here), else fp32. Weights, optimiser
+  it runs natively (AMX: 2.3-2.5x the fp32 throughput here, see BENCHMARKS.md), else fp32. Weights, optimiser
   state and losses stay fp32. Started by ``torchrun --nproc_per_node=K`` (or on several machines),
   each process trains a :class:`~torch.nn.parallel.DistributedDataParallel` replica on its
   share of the global batch (NCCL on GPUs, gloo on CPUs); only rank 0 writes files.
@@ -145,7 +145,7 @@ def _pick_precision(precision: str, device: torch.device) -> torch.dtype:
         if device.type != "cuda":
             from .inference import cpu_has_fast_bf16
 
-            # bf16 autocast trains ~20x faster than fp32 on CPUs with AMX (weights stay fp32)
+            # bf16 autocast trains 2.3-2.5x faster than fp32 on CPUs with AMX (weights stay fp32)
             return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if precision == "fp16" and device.type != "cuda":

@@ -1102,7 +1102,10 @@ class Trainer:
                                             "train/segments_per_s": rate,
                                             **{f"train/{k}": v for k, v in term_means.items()}})
                     if bar is not None:
-                        bar.set_postfix(loss=f"{mean:.4g}", seg_s=f"{rate:.1f}", refresh=False)
+                        shown = {"loss": f"{mean:.4g}", "seg/s": f"{rate:.1f}"}
+                        if self.best_loss is not None:
+                            shown["best valid"] = f"{self.best_loss:.4g}"
+                        bar.set_postfix(shown, refresh=False)
                     window_loss, window_terms, window_n, window_t = 0.0, {}, 0, now
                 if self.data.valid is not None and (step % recipe.validate_every == 0 or step == recipe.steps):
                     stopped_early = self._after_validation(step)

@@ -39,7 +39,6 @@ sys.path.insert(0, str(ROOT))
 from automix.api import mix  # noqa: E402
 from automix.inference import cpu_has_fast_bf16, process  # noqa: E402
 from automix.mixer import PAPER_CONFIG, mix_wave_unet  # noqa: E402
-from automix.stems import DRUM_SLOTS  # noqa: E402
 
 NAMES = ["01 Kick", "02 Snare", "03 HH", "04 Tom 1", "05 Tom 2", "06 Floor Tom", "07 OH L", "08 OH R"]
 SR = 44100

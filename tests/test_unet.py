@@ -1,6 +1,5 @@
 """The Wave-U-Net core: size arithmetic, the paper configuration, variants, context."""
 
-import numpy as np
 import pytest
 import torch
 

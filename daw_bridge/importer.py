@@ -1,0 +1,210 @@
+"""Turn DAW exports into a :class:`~daw_bridge.session.Session`.
+
+:func:`import_stems` reads a folder of exported stems (one audio file per track) and builds a
+flat session: one track per file, role guessed from the file name, 0 dB, default pans, no
+plugins. Only file headers are read (:func:`automix.audio.probe`), so it is fast on any size.
+
+:func:`import_session_file` reads a saved automix session (JSON/YAML). Importing DAW project
+files (Ardour, REAPER) will come later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from automix.audio import AUDIO_EXTENSIONS, AudioInfo, probe, resampled_length
+from automix.errors import AutomixError
+from automix.stems import DRUM_SLOTS, guess_role, natural_key
+
+from .session import Session, Track, load_session
+
+__all__ = ["DEFAULT_PANS", "StemImportError", "import_session_file", "import_stems"]
+
+#: Default pan of a track by role (-1 left .. +1 right); roles not listed sit in the centre.
+#: The overhead pair is spread to 70 %, not hard left/right, so the kit keeps some width
+#: without the cymbals sounding detached from the close mics.
+DEFAULT_PANS: dict[str, float] = {"overhead_L": -0.7, "overhead_R": 0.7}
+
+
+class StemImportError(AutomixError):
+    """Stems could not be imported (missing or empty folder, no audio, bad mapping)."""
+
+
+def _list_audio(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> tuple[list[Path], str]:
+    """The audio files to import, in natural order, and a name for the session."""
+    if isinstance(source, (str, os.PathLike)):
+        folder = Path(source).expanduser()
+        if not folder.exists():
+            raise StemImportError(f"stems folder {folder} does not exist; check the path")
+        if not folder.is_dir():
+            raise StemImportError(f"{folder} is not a folder; give the folder of exported stems (or a list of files)")
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        if not entries:
+            raise StemImportError(f"stems folder {folder} is empty; export the tracks from your DAW into it")
+        files = [p for p in entries if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS]
+        if not files:
+            exts = ", ".join(sorted(AUDIO_EXTENSIONS))
+            raise StemImportError(f"stems folder {folder} has no audio files ({exts}); export the tracks into it")
+        name = folder.absolute().name or "session"
+    else:
+        files = [Path(p).expanduser() for p in source]
+        if not files:
+            raise StemImportError("no stem files given; pass a folder or a list of audio files")
+        name = "session"
+    files = sorted((p.absolute() for p in files), key=natural_key)
+    return files, name
+
+
+def _track_names(files: Sequence[Path]) -> list[str]:
+    """File name without extension; the whole file name where two stems would share one."""
+    stems = Counter(p.stem for p in files)
+    names = [p.stem if stems[p.stem] == 1 else p.name for p in files]
+    counts = Counter(names)
+    if len(counts) != len(names):  # same file name in different folders
+        dupes = sorted(n for n, c in counts.items() if c > 1)
+        raise StemImportError(
+            f"several stems are named {', '.join(dupes)}; rename them so each track has its own name"
+        )
+    return names
+
+
+def _slot_role(file: Path, slots: Sequence[str]) -> str | None:
+    """The role of a stem: the slot with the same guessed role and side, else the guessed role."""
+    role, side = guess_role(file)
+    if role is None:
+        return None
+    by_role = {guess_role(s): s for s in slots}
+    return by_role.get((role, side)) or by_role.get((role, None)) or role
+
+
+def _read_mapping(mapping: Mapping[str, str | None] | str | os.PathLike[str]) -> dict[str, str | None]:
+    if isinstance(mapping, Mapping):
+        return dict(mapping)
+    path = Path(mapping).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StemImportError(f"role mapping file {path} does not exist; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StemImportError(f"cannot read role mapping file {path}: {' '.join(str(exc).split())}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise StemImportError(
+                f"reading {path} needs PyYAML; run `pip install pyyaml` or write it as JSON"
+            ) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise StemImportError(f"role mapping file {path} is not valid YAML") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StemImportError(
+                f"role mapping file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            ) from None
+    if not isinstance(data, dict):
+        raise StemImportError(f'role mapping file {path} must hold an object like {{"Kick In.wav": "kick"}}')
+    return data
+
+
+def _apply_mapping(
+    mapping: Mapping[str, object], files: Sequence[Path], names: Sequence[str], roles: list[str | None]
+) -> None:
+    """Override ``roles`` in place from ``{track name or file name: role or None}``."""
+    index: dict[str, int] = {}
+    for i, (file, name) in enumerate(zip(files, names)):
+        for key in (name, file.name):
+            index.setdefault(key, i)
+            index.setdefault(key.casefold(), i)
+    for key, role in mapping.items():
+        i = index.get(str(key), index.get(str(key).casefold()))
+        if i is None:
+            have = ", ".join(p.name for p in files)
+            raise StemImportError(f"role mapping names {key!r}, which is not among the stems ({have})")
+        if role is None or (isinstance(role, str) and role.strip().lower() in ("", "none")):
+            roles[i] = None
+        elif isinstance(role, str):
+            roles[i] = role.strip()
+        else:
+            raise StemImportError(f"role mapping for {key!r} must be a role name (e.g. 'kick') or null, got {role!r}")
+
+
+def import_stems(
+    folder_or_files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    mapping: Mapping[str, str | None] | str | os.PathLike[str] | None = None,
+    slots: Sequence[str] | None = None,
+    sample_rate: int | None = None,
+    name: str | None = None,
+) -> Session:
+    """Build a session from a folder (or list) of stems exported from a DAW.
+
+    One track per audio file (:data:`automix.audio.AUDIO_EXTENSIONS`; hidden files and other
+    files in the folder are skipped), in natural file-name order ("Tom 2" before "Tom 10"). The
+    track name is the file name without its extension; ``file`` is its absolute path.
+
+    Roles: guessed from the file name (:func:`automix.stems.guess_role`), then named after a
+    slot of ``slots`` (default :data:`automix.stems.DRUM_SLOTS`) with the same role and side,
+    so "OH L.wav" gets ``"overhead_L"``; a role with no slot keeps its own name
+    (``"vocal"``); an unknown one is ``None``. ``mapping`` (a dict, or a JSON/YAML file of
+    ``{track name or file name: role or null}``) overrides any guess; a key that names no stem
+    is an error.
+
+    Levels: every track at 0 dB, no plugins, pan from :data:`DEFAULT_PANS` by role (else 0).
+
+    Rates and lengths (from the headers): the session's ``sample_rate`` is the argument, or
+    else the most common rate among the files (ties: the highest). Each file at another rate,
+    and each file shorter than the longest (compared at the session rate), gets a one-line
+    note in ``Session.notes``; the renderer resamples and pads them.
+
+    Raises :class:`~automix.errors.AutomixError` (one line) for a missing or empty folder, a
+    folder with no audio, an unreadable or corrupt file (:func:`automix.audio.probe`), or a
+    bad mapping.
+    """
+    files, folder_name = _list_audio(folder_or_files)
+    infos: list[AudioInfo] = [probe(p) for p in files]
+    names = _track_names(files)
+    roles = [_slot_role(p, DRUM_SLOTS if slots is None else slots) for p in files]
+    if mapping is not None:
+        _apply_mapping(_read_mapping(mapping), files, names, roles)
+
+    if sample_rate is None:
+        counts = Counter(info.sample_rate for info in infos)
+        rate = max(counts, key=lambda r: (counts[r], r))
+    else:
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+            raise StemImportError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+        rate = sample_rate
+
+    notes: list[str] = []
+    for info in infos:
+        if info.sample_rate != rate:
+            notes.append(
+                f"{info.path.name} is {info.sample_rate} Hz, the session {rate} Hz: resampled when rendering"
+            )
+    lengths = [resampled_length(info.frames, info.sample_rate, rate) for info in infos]
+    longest = max(lengths)
+    for info, length in zip(infos, lengths):
+        if length != longest:
+            notes.append(
+                f"{info.path.name} is {length / rate:.3f} s, the longest stem {longest / rate:.3f} s: "
+                "padded with silence when rendering"
+            )
+
+    tracks = [
+        Track(name=n, file=info.path, role=role, pan=DEFAULT_PANS.get(role or "", 0.0))
+        for n, info, role in zip(names, infos, roles)
+    ]
+    return Session(name=name or folder_name, sample_rate=rate, tracks=tracks, notes=notes)
+
+
+def import_session_file(path: str | os.PathLike[str]) -> Session:
+    """Read a saved automix session (``.json``/``.yaml``); same as :func:`~daw_bridge.session.load_session`."""
+    return load_session(path)

@@ -1,18 +1,20 @@
-"""Safe output files: refuse to overwrite unless asked, write to a temporary file, then rename.
+"""Safe output files (refuse to overwrite unless asked, write to a temporary file, then rename)
+and settings files in (JSON or YAML, read with one-line errors).
 
-Torch-free; shared by the audio writer, checkpoints and session writers (daw_bridge).
+Torch-free; shared by the audio writer, checkpoints, recipes and daw_bridge's sessions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from .errors import OutputError
+from .errors import AutomixError, OutputError
 
 
 def shipped_folder(name: str) -> Path:
@@ -86,3 +88,53 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def read_settings_file(
+    path: str | os.PathLike,
+    what: str,
+    *,
+    error: type[AutomixError] = AutomixError,
+    shape: str = "an object of settings",
+) -> dict[str, Any]:
+    """The mapping held by a JSON file, or a YAML file (``.yaml``/``.yml``, needs PyYAML).
+
+    ``what`` names the file in messages (``"recipe"``, ``"session file"``); every problem
+    (missing, a folder, unreadable, not valid JSON/YAML with line and column, not a mapping:
+    ``must hold {shape}``) raises ``error`` with one line saying what to do.
+    """
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise error(f"{path} is a folder; give the path of a {what}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {what} {path}: {' '.join(str(exc).split())}") from None
+    if path.suffix.lower() in YAML_SUFFIXES:
+        try:
+            import yaml
+        except ImportError:
+            raise error(f"reading {path} needs PyYAML, which is not installed; run `pip install pyyaml` "
+                        "or write it as JSON") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise error(f"{what} {path} is not valid YAML{where}: {problem}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise error(
+                f"{what} {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            ) from None
+    if not isinstance(data, dict):
+        raise error(f"{what} {path} must hold {shape}")
+    return data

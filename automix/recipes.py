@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import AutomixError
+from .files import read_settings_file
 from .losses import LossTerm, parse_loss
 from .presets import presets_dir
 
@@ -247,27 +248,7 @@ def resolve_recipe_path(spec: str | os.PathLike) -> Path:
 
 
 def read_recipe_data(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AutomixError(f"cannot read recipe {path}: {exc}") from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise AutomixError("YAML recipes need PyYAML (pip install pyyaml); or write the recipe as JSON") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise AutomixError(f"recipe {path} is not valid YAML: {' '.join(str(exc).split())}") from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AutomixError(f"recipe {path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise AutomixError(f"recipe {path} must hold an object of settings, not {type(data).__name__}")
-    return data
+    return read_settings_file(path, "recipe")
 
 
 def load_recipe(

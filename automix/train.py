@@ -64,7 +64,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from .checkpoint import Model, ModelCard, TrainingInfo, load_model, save_model
 from .errors import AutomixError
-from .files import atomic_output
+from .files import _umask, atomic_output
 from .losses import build_loss
 from .presets import load_model_preset
 from .recipes import (
@@ -1190,12 +1190,6 @@ class Trainer:
             segments_per_s=self.segments_done / max(1e-9, elapsed),
             metrics=metrics,
         )
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def train(

@@ -10,7 +10,6 @@ files (Ardour, REAPER) will come later.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from automix.audio import AUDIO_EXTENSIONS, AudioInfo, probe, resampled_length
 from automix.errors import AutomixError
+from automix.files import read_settings_file
 from automix.stems import DRUM_SLOTS, guess_role, natural_key
 
 from .session import Session, Track, load_session
@@ -84,34 +84,9 @@ def _slot_role(file: Path, slots: Sequence[str]) -> str | None:
 def _read_mapping(mapping: Mapping[str, str | None] | str | os.PathLike[str]) -> dict[str, str | None]:
     if isinstance(mapping, Mapping):
         return dict(mapping)
-    path = Path(mapping).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StemImportError(f"role mapping file {path} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StemImportError(f"cannot read role mapping file {path}: {' '.join(str(exc).split())}") from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise StemImportError(
-                f"reading {path} needs PyYAML; run `pip install pyyaml` or write it as JSON"
-            ) from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise StemImportError(f"role mapping file {path} is not valid YAML") from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StemImportError(
-                f"role mapping file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from None
-    if not isinstance(data, dict):
-        raise StemImportError(f'role mapping file {path} must hold an object like {{"Kick In.wav": "kick"}}')
-    return data
+    return read_settings_file(
+        mapping, "role mapping file", error=StemImportError, shape='an object like {"Kick In.wav": "kick"}'
+    )
 
 
 def _apply_mapping(

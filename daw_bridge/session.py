@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from automix.errors import AutomixError
-from automix.files import atomic_output
+from automix.files import atomic_output, read_settings_file
 
 __all__ = [
     "CONSTANT_POWER_LAW_DB",
@@ -335,32 +335,9 @@ class Session(_Model):
         suffix = path.suffix.lower()
         if suffix not in _JSON_SUFFIXES + _YAML_SUFFIXES:
             raise SessionError(f"{path}: a session file must end in .json, .yaml or .yml")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SessionError(f"session file {path} does not exist; check the path") from None
-        except IsADirectoryError:
-            raise SessionError(f"{path} is a folder; give the path of a session file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SessionError(f"cannot read session file {path}: {' '.join(str(exc).split())}") from None
-        if suffix in _JSON_SUFFIXES:
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise SessionError(
-                    f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-                ) from None
-        else:
-            yaml = _import_yaml(f"reading {path}")
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-                problem = getattr(exc, "problem", None) or "syntax error"
-                raise SessionError(f"{path} is not valid YAML{where}: {problem}") from None
-        if not isinstance(data, dict):
-            raise SessionError(f"{path} must hold a mapping with format, name, sample_rate and tracks")
+        data = read_settings_file(
+            path, "session file", error=SessionError, shape="a mapping with format, name, sample_rate and tracks"
+        )
         session = cls.from_data(data, where=str(path))
         session._source = path
         return session

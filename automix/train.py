@@ -900,7 +900,11 @@ class Trainer:
     def run(self) -> TrainResult:
         try:
             self._start_processes()
-            return self._run()
+            result = self._run()
+            # every rank reaches this point before any leaves: a gloo peer that tears down its
+            # connections while the other still talks aborts that process
+            self._barrier()
+            return result
         finally:
             if self._tb is not None:
                 self._tb.close()

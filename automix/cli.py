@@ -24,6 +24,7 @@ examples:
   automix mix "01 Kick In.wav" "02 Snare.wav" OH.wav -o mix.wav
   automix mix stems/ -o mix.wav --map kick="Kick In.wav" --map overhead_L=OH.wav:0 --map overhead_R=OH.wav:1
   automix mix stems/ -o mix.wav --ignore-unmatched --precision fp32 -v
+  automix mix stems/ -o mix.wav --session mix-session/       # + an Ardour session to keep editing
 """
 
 DATASETS_EXAMPLES = """\
@@ -138,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bit-depth", default="24", choices=["16", "24", "32f"], help="sample format of OUT")
     p.add_argument("--tile-seconds", type=_positive_float, default=None, help="audio per tile; memory grows with it, the result does not change")
     p.add_argument("--batch", type=_positive_int, default=1, help="tiles per forward pass (GPU)")
+    p.add_argument("--session", default=None, metavar="DIR", help="also write a DAW session: the stems on tracks, the mix on a muted A/B track")
+    p.add_argument("--session-format", default="ardour", choices=["ardour", "reaper"], help="DAW of --session")
     _add_common(p)
 
     p = sub.add_parser(
@@ -247,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = msub.add_parser("show", help="print a model card (JSON)")
     show.add_argument("model", metavar="NAME_OR_PATH")
     _add_common(p)
+
+    from . import cli_daw  # render, session, presets, plugins (the DAW side; no torch)
+
+    cli_daw.add_commands(sub, formatter=_Formatter, parser_class=_Parser, add_common=_add_common, positive_int=_positive_int)
     return parser
 
 
@@ -280,6 +287,10 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     elif args.map:
         mapping = args.map
     subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[args.bit_depth]
+    if args.session is not None:
+        from daw_bridge.writing import check_output_folder
+
+        check_output_folder(args.session, force=args.force)  # fail before mixing
     result = mix(
         args.stems,
         args.output,
@@ -299,6 +310,17 @@ def _cmd_mix(args: argparse.Namespace) -> int:
             f"wrote {result.output} ({result.duration:.1f} s, {result.sample_rate} Hz, peak {result.peak_db:.1f} dBFS) "
             f"with model {result.model} in {result.seconds:.1f} s ({result.realtime_factor:.3f} x real time)"
         )
+    if args.session is not None:
+        from pathlib import Path
+
+        from daw_bridge import session_from_assignment, write_session
+
+        session = session_from_assignment(result.assignment, sample_rate=result.sample_rate, name=Path(args.output).stem)
+        written = write_session(session, args.session, format=args.session_format, mix=result.output, force=args.force)
+        for note in written.notes:
+            log.info(note)
+        if not args.quiet:
+            print(f"wrote {args.session_format} session {written.path} (the mix is on the muted 'AI mix' track)")
     return 0
 
 
@@ -486,6 +508,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_train(args)
         if args.command == "evaluate":
             return _run_evaluate(args)
+        from . import cli_daw
+
+        status = cli_daw.run(args)
+        if status is not None:
+            return status
     except AutomixError as exc:
         log.error(" ".join(str(exc).split()))
         return 1

@@ -22,7 +22,7 @@ from automix.stems import DRUM_SLOTS, guess_role, natural_key
 
 from .session import Session, Track, load_session
 
-__all__ = ["DEFAULT_PANS", "StemImportError", "import_session_file", "import_stems"]
+__all__ = ["DEFAULT_PANS", "StemImportError", "import_session_file", "import_stems", "session_from_assignment"]
 
 #: Default pan of a track by role (-1 left .. +1 right); roles not listed sit in the centre.
 #: The overhead pair is spread to 70 %, not hard left/right, so the kit keeps some width
@@ -183,3 +183,32 @@ def import_stems(
 def import_session_file(path: str | os.PathLike[str]) -> Session:
     """Read a saved automix session (``.json``/``.yaml``); same as :func:`~daw_bridge.session.load_session`."""
     return load_session(path)
+
+
+def session_from_assignment(assignment, *, sample_rate: int, name: str = "session") -> Session:
+    """A session with one track per file (channel) a model mixed, for writing back to a DAW.
+
+    ``assignment`` is an :class:`automix.stems.StemAssignment` (``automix.mix(...).assignment``):
+    each source of each slot becomes a track whose role is the slot, at 0 dB, panned by
+    :data:`DEFAULT_PANS`, with no plugins; a track name is the file name without its extension
+    (``:channel`` added for one channel of a file). Slots with no source get no track.
+    """
+    tracks: list[Track] = []
+    used: set[str] = set()
+    for slot in assignment.slots:
+        for source in assignment.sources.get(slot, []):
+            base = Path(source.path).stem + ("" if source.channel is None else f":{source.channel + 1}")
+            track_name, n = base, 2
+            while track_name in used:
+                track_name, n = f"{base} ({n})", n + 1
+            used.add(track_name)
+            tracks.append(
+                Track(
+                    name=track_name,
+                    file=Path(source.path).absolute(),
+                    channel=source.channel,
+                    role=slot,
+                    pan=DEFAULT_PANS.get(slot, 0.0),
+                )
+            )
+    return Session(name=name, sample_rate=sample_rate, tracks=tracks)

@@ -247,6 +247,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
         log.warning(warning)
     if not args.quiet:
         print(result.summary())
+    if result.failed_plugins:  # the mix is written, but it is not what the plan asked for
+        count = len(result.failed_plugins)
+        log.error(
+            f"{count} plugin{'s' if count > 1 else ''} failed while processing (see the warnings); {args.output} was "
+            "written without them: fix or remove them, or use --strict to stop at the first failure"
+        )
+        return 1
     return 0
 
 

@@ -179,7 +179,8 @@ class RenderResult:
     moved by ``gain_db``). ``warnings`` are problems worked around (a plugin rendered without,
     a missed target), ``notes`` what was done on the way (resampled files, latency
     compensated). ``seconds`` is the wall-clock time of the whole render, ``threads`` the
-    number of worker threads used (1: serial).
+    number of worker threads used (1: serial). ``failed_plugins`` names each plugin that failed
+    while processing and was left out (its message is in ``warnings`` too).
     """
 
     path: Path | None
@@ -197,6 +198,7 @@ class RenderResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     threads: int = 1
+    failed_plugins: list[str] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -1063,6 +1065,7 @@ def render(
     target = resolved.target_lufs if normalize else None
     two_passes = out_path is not None and target is not None
     warnings: list[str] = []
+    failed: list[str] = []
     disabled: set[tuple[int, int]] = set()
 
     while True:
@@ -1083,6 +1086,7 @@ def render(
                 raise RenderError(f"{fault.message}; nothing was written (strict)") from None
             disabled.add((fault.slot.track_index, fault.slot.position))  # type: ignore[arg-type]
             warnings.append(f"{fault.message}; rendered {fault.slot.owner} without it")
+            failed.append(fault.message)
             continue
         except BaseException:
             sink.discard()
@@ -1156,4 +1160,5 @@ def render(
         notes=notes,
         seconds=time.perf_counter() - started,
         threads=workers,
+        failed_plugins=failed,
     )

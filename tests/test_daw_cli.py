@@ -222,3 +222,21 @@ def test_usage_errors_exit_2(tmp_path, plan, capsys):
         cli(capsys, "render", plan, "-o", tmp_path / "m.wav", "--tail", "-1")
     assert exc.value.code == 2
     assert "error: argument --tail" in capsys.readouterr().err
+
+
+def test_render_a_failing_plugin_exits_1_with_the_mix_written(tmp_path, vst3_plugins, capsys):
+    from test_daw_render import faulty_session
+
+    plan = faulty_session(tmp_path, vst3_plugins).save(tmp_path / "faulty.json")
+    out = tmp_path / "mix.wav"
+    rc, _, err = cli(capsys, "render", plan, "-o", out)
+    assert rc == 1 and out.is_file()  # the rest of the render is not lost
+    lines = [line for line in err.splitlines() if line.startswith(("warning:", "error:"))]
+    assert lines[0] == (
+        "warning: track 'snare' plugin 2 (AutomixFaulty.vst3) produced NaN at 0.50 s; rendered track 'snare' without it"
+    )
+    assert lines[-1].startswith("error: 1 plugin failed while processing") and "--strict" in lines[-1]
+    strict = tmp_path / "strict.wav"
+    rc, _, err = cli(capsys, "render", plan, "-o", strict, "--strict")
+    assert rc == 1 and not strict.exists()
+    assert "nothing was written (strict)" in err

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from automix.errors import AutomixError
+from automix.files import _umask
 
 from .session import SessionError
 
@@ -57,12 +58,6 @@ def safe_file_name(name: str, default: str = "session") -> str:
     left."""
     cleaned = _UNSAFE_NAME.sub("_", name).strip().strip(".").strip()
     return cleaned or default
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _inside(path: Path, folder: Path) -> bool:

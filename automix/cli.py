@@ -25,6 +25,7 @@ examples:
   automix mix stems/ -o mix.wav --map kick="Kick In.wav" --map overhead_L=OH.wav:0 --map overhead_R=OH.wav:1
   automix mix stems/ -o mix.wav --ignore-unmatched --precision fp32 -v
   automix mix stems/ -o mix.wav --session mix-session/       # + an Ardour session to keep editing
+  automix mix band-stems/ -o mix.wav --model rules            # rule-based console: any stems, no weights
 """
 
 DATASETS_EXAMPLES = """\
@@ -129,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("stems", nargs="+", metavar="STEMS_DIR_OR_FILES", help="a folder of stems, or stem files")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="mix file to write (.wav or .flac)")
-    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="installed model name or checkpoint path (default: the default model, see 'automix models list')")
+    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="installed model name, checkpoint path, or 'rules' for the rule-based console (no weights; any stems) (default: the default model, see 'automix models list')")
     p.add_argument("--map", action="append", default=[], metavar="SLOT=FILE[:CH][+FILE]", help="assign a file (channel) to a slot; repeatable")
     p.add_argument("--map-file", default=None, metavar="MAP.json", help="JSON file {slot: file or [files]}")
     p.add_argument("--ignore-unmatched", action="store_true", help="skip files that match no slot instead of refusing")
@@ -291,6 +292,8 @@ def _cmd_mix(args: argparse.Namespace) -> int:
         from daw_bridge.writing import check_output_folder
 
         check_output_folder(args.session, force=args.force)  # fail before mixing
+    if args.model == "rules":
+        return _mix_with_rules(args, mapping, subtype)
     result = mix(
         args.stems,
         args.output,
@@ -322,6 +325,38 @@ def _cmd_mix(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"wrote {args.session_format} session {written.path} (the mix is on the muted 'AI mix' track)")
     return 0
+
+
+def _mix_with_rules(args: argparse.Namespace, mapping, subtype: str) -> int:
+    """``automix mix --model rules``: the rule-based console (no weights), rendered with pedalboard."""
+    from pathlib import Path
+
+    from daw_bridge.render import render
+
+    from .files import check_output_path
+    from .rules import rule_based_plan
+
+    if mapping is not None:
+        raise AutomixError("--map/--map-file assign model slots; with --model rules roles come from file names")
+    check_output_path(args.output, overwrite=args.force)
+    stems = args.stems[0] if len(args.stems) == 1 else args.stems
+    plan = rule_based_plan(stems, name=Path(args.output).stem)
+    for note in plan.notes:
+        log.info(note)
+    result = render(plan, args.output, overwrite=args.force, subtype=subtype, progress=not args.quiet)
+    for warning in result.warnings:
+        log.warning(warning)
+    if not args.quiet:
+        print(result.summary() + " (rule-based console)")
+    if args.session is not None:
+        from daw_bridge import write_session
+
+        written = write_session(plan, args.session, format=args.session_format, mix=result.path, force=args.force)
+        for note in written.notes:
+            log.info(note)
+        if not args.quiet:
+            print(f"wrote {args.session_format} session {written.path} (the plan's gains and pans; the mix on the muted 'AI mix' track)")
+    return 1 if result.failed_plugins else 0
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:

@@ -240,3 +240,21 @@ def test_render_a_failing_plugin_exits_1_with_the_mix_written(tmp_path, vst3_plu
     rc, _, err = cli(capsys, "render", plan, "-o", strict, "--strict")
     assert rc == 1 and not strict.exists()
     assert "nothing was written (strict)" in err
+
+
+def test_mix_with_the_rule_based_console(tmp_path, stems, capsys):
+    out = tmp_path / "rules.wav"
+    session_dir = tmp_path / "rules-session"
+    rc, stdout, err = cli(capsys, "mix", stems, "-o", out, "--model", "rules", "--session", session_dir, "--session-format", "reaper")
+    assert rc == 0, err
+    assert "rule-based console" in stdout
+    mix = read_mix(out)
+    assert abs(measure_loudness(mix, SR) - (-16.0)) < 0.2
+    back = daw_bridge.open_session(session_dir / "rules.rpp")
+    pans = {t.role: t.pan for t in back.tracks}
+    assert pans["overhead_L"] == pytest.approx(-0.7) and pans["overhead_R"] == pytest.approx(0.7)
+    assert pans["tom_1"] > pans["tom_2"] > pans["tom_3"]
+    assert len({round(t.gain_db, 3) for t in back.tracks}) > 3  # levels were set, not left at 0 dB
+    rc, _, err = cli(capsys, "mix", stems, "-o", tmp_path / "x.wav", "--model", "rules", "--map", "kick=HH.wav")
+    assert rc == 1
+    assert_one_error(err, "--model rules")

@@ -258,3 +258,27 @@ def test_mix_with_the_rule_based_console(tmp_path, stems, capsys):
     rc, _, err = cli(capsys, "mix", stems, "-o", tmp_path / "x.wav", "--model", "rules", "--map", "kick=HH.wav")
     assert rc == 1
     assert_one_error(err, "--model rules")
+
+
+def test_fit_recovers_gains_and_pans_from_a_target_mix(tmp_path, stems, capsys):
+    plan = daw_bridge.import_stems(stems)
+    gains = [0.0, -2.0, -4.0, -6.0, -3.0, -3.0, -5.0, -1.0]
+    pans = [0.0, 0.0, -0.5, 0.3, -0.7, 0.7, 0.4, 0.1]
+    for track, gain, pan in zip(plan.tracks, gains, pans):
+        track.gain_db, track.pan = gain, pan
+    target = tmp_path / "target.wav"
+    daw_bridge.render_session(plan, target, normalize=False, tail_s=0, subtype="FLOAT")
+    out, rendered = tmp_path / "fit.json", tmp_path / "fitted.wav"
+    rc, stdout, err = cli(capsys, "fit", stems, "--target", target, "-o", out, "--fit", "gain,pan", "--steps", "200", "--render", rendered, "-q")
+    assert rc == 0, err
+    fitted = daw_bridge.load_session(out)
+    for track, gain, pan in zip(fitted.tracks, gains, pans):
+        assert abs(track.gain_db - gain) < 0.5 and abs(track.pan - pan) < 0.05, track
+    assert read_mix(rendered).shape == read_mix(target).shape
+    # an existing plan stops the command before fitting
+    rc, _, err = cli(capsys, "fit", stems, "--target", target, "-o", out)
+    assert rc == 1
+    assert_one_error(err, "exists")
+    rc, _, err = cli(capsys, "fit", stems, "--target", target, "-o", tmp_path / "p.json", "--fit", "gain,volume")
+    assert rc == 1
+    assert_one_error(err, "volume")

@@ -27,6 +27,9 @@ _LAZY = {
     "TrainResult": ("automix.train", "TrainResult"),
     "load_recipe": ("automix.recipes", "load_recipe"),
     "evaluate_pair": ("automix.evaluate", "evaluate_pair"),
+    "fit_console": ("automix.fit", "fit_console"),
+    "rule_based_plan": ("automix.rules", "rule_based_plan"),
+    "mix_with_rules": ("automix.rules", "mix_with_rules"),
     "evaluate_split": ("automix.evaluate", "evaluate_split"),
 }
 

@@ -47,6 +47,8 @@ from .files import atomic_output, check_output_path
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "amplitude_db",
+    "check_output_format",
     "SILENCE_LUFS",
     "PEAK_FLOOR_DB",
     "WRITE_SUBTYPES",
@@ -381,7 +383,7 @@ def align_lengths(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
 # Writing
 
 
-def _output_format(path: str | os.PathLike, subtype: str) -> tuple[str, str]:
+def check_output_format(path: str | os.PathLike, subtype: str) -> tuple[str, str]:
     """Return ``(format, subtype)`` for writing ``path``; :class:`OutputError` if unsupported."""
     ext = Path(path).suffix.lower()
     fmt = _OUTPUT_FORMATS.get(ext)
@@ -399,7 +401,8 @@ def _output_format(path: str | os.PathLike, subtype: str) -> tuple[str, str]:
     return fmt, sub
 
 
-def _amplitude_db(amplitude: float) -> float:
+def amplitude_db(amplitude: float) -> float:
+    """Level of a linear amplitude in dBFS; 0 or less gives :data:`PEAK_FLOOR_DB`."""
     return 20.0 * math.log10(amplitude) if amplitude > 0 else PEAK_FLOOR_DB
 
 
@@ -434,7 +437,7 @@ class AudioWriter:
     ) -> None:
         self._file: sf.SoundFile | None = None
         self._stack: contextlib.ExitStack | None = None
-        fmt, sub = _output_format(path, subtype)
+        fmt, sub = check_output_format(path, subtype)
         self.sample_rate = _check_rate(sample_rate)
         if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
             raise ValueError(f"channels must be a positive integer, got {channels!r}")
@@ -510,7 +513,7 @@ class AudioWriter:
         if self._clipped:
             logger.warning(
                 "%s: clipped %d samples beyond [-1, 1] (peak %+.2f dBFS); lower the gain to avoid distortion",
-                self.path, self._clipped, _amplitude_db(self._clip_peak),
+                self.path, self._clipped, amplitude_db(self._clip_peak),
             )
         return self.path
 
@@ -565,7 +568,7 @@ def write_audio(
     unsupported extension/subtype, and ``ValueError`` for empty audio or NaN/Inf samples;
     in every error case nothing is written. Returns the absolute output path.
     """
-    _output_format(path, subtype)
+    check_output_format(path, subtype)
     arr = _as_2d(audio)
     if arr.shape[1] == 0:
         raise ValueError(f"no audio to write to {path} (0 frames)")
@@ -787,7 +790,7 @@ def peak_db(audio: np.ndarray) -> float:
     peak = float(np.max(np.abs(arr)))
     if not math.isfinite(peak):
         raise ValueError("cannot measure the peak of audio with NaN or infinite samples")
-    return max(_amplitude_db(peak), PEAK_FLOOR_DB)
+    return max(amplitude_db(peak), PEAK_FLOOR_DB)
 
 
 def is_silent(audio: np.ndarray, threshold_db: float = -90.0) -> bool:

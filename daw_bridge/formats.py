@@ -51,14 +51,6 @@ class WrittenSession:
     notes: list[str] = field(default_factory=list)
 
 
-def _ardour_file_in(folder: Path) -> Path | None:
-    found = sorted(p for p in folder.glob("*.ardour") if p.is_file())
-    if not found:
-        return None
-    named = folder / f"{folder.name}.ardour"
-    return named if named in found else found[0]
-
-
 def open_session(
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
@@ -85,9 +77,8 @@ def open_session(
         raise SessionError(f"{path} does not exist (give a plan file, an Ardour session, a .rpp project or a stems folder)")
     kind = "stems"
     if path.is_dir():
-        ardour = _ardour_file_in(path)
-        if ardour is not None:
-            kind, path = "ardour", ardour
+        if any(p.is_file() for p in path.glob("*.ardour")):
+            kind = "ardour"  # the reader picks the snapshot Ardour last used
     else:
         suffix = path.suffix.lower()
         if suffix in _PLAN_SUFFIXES:

@@ -120,10 +120,11 @@ import numpy as np
 from automix.audio import (
     PEAK_FLOOR_DB,
     SILENCE_LUFS,
-    WRITE_SUBTYPES,
     AudioInfo,
     AudioStream,
     AudioWriter,
+    amplitude_db,
+    check_output_format,
     probe,
     resampled_length,
 )
@@ -155,7 +156,6 @@ AUTO_TAIL_QUIET_S: float = 0.5
 #: ... and the tail is cut here (s after the content) at the latest.
 AUTO_TAIL_MAX_S: float = 30.0
 
-_OUTPUT_EXTENSIONS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC"}
 _INTEGER_SUBTYPES = frozenset({"PCM_16", "PCM_24"})
 _PROBE_FRAMES = 64  # silence a VST3 plugin processes once to be prepared at the session's rate
 _STALL_S = 10.0  # a chain that withholds this much more than its reported latency is broken
@@ -254,10 +254,6 @@ def _problems_error(problems: Sequence[str]) -> RenderError:
     return RenderError(f"cannot render: {_plural(len(problems), 'problem')}: " + "; ".join(problems))
 
 
-def _db(amplitude: float) -> float:
-    return 20.0 * math.log10(amplitude) if amplitude > 0 else PEAK_FLOOR_DB
-
-
 def _audible(session: Session) -> list[bool]:
     any_solo = any(t.solo for t in session.tracks)
     return [not t.mute and (t.solo or not any_solo) for t in session.tracks]
@@ -288,18 +284,11 @@ class _TrackPlan:
 
 
 def _check_format(out: Path, subtype: str) -> list[str]:
-    problems = []
-    fmt = _OUTPUT_EXTENSIONS.get(out.suffix.lower())
-    if fmt is None:
-        problems.append(f"cannot write {out}: unsupported extension '{out.suffix}' (use .wav or .flac)")
-    sub = str(subtype).upper()
-    if sub not in WRITE_SUBTYPES:
-        problems.append(
-            f"cannot write {out}: sample format '{subtype}' is not supported (use {', '.join(WRITE_SUBTYPES)})"
-        )
-    elif fmt == "FLAC" and sub == "FLOAT":
-        problems.append(f"cannot write {out}: FLAC cannot hold FLOAT samples; use PCM_24 or a .wav file")
-    return problems
+    try:
+        check_output_format(out, subtype)
+    except OutputError as exc:
+        return [str(exc)]
+    return []
 
 
 def _preflight(
@@ -1122,7 +1111,7 @@ def render(
     scale = np.float32(db_to_gain(gain_db))
     if out_path is not None and subtype in _INTEGER_SUBTYPES and stats.sample_peak * float(scale) > 1.0:
         warnings.append(
-            f"the mix peaks at {_db(stats.sample_peak * float(scale)):+.2f} dBFS: samples beyond full scale were "
+            f"the mix peaks at {amplitude_db(stats.sample_peak * float(scale)):+.2f} dBFS: samples beyond full scale were "
             f"clipped in the {subtype} file; lower the gains, set target_lufs, or add a Limiter"
         )
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as _dt
+import gc
 import json
 import logging
 import math
@@ -910,8 +911,22 @@ class Trainer:
                 self._tb.close()
                 self._tb = None
             self._teardown_logging()
-            if self._pg_started and dist.is_initialized():
-                dist.destroy_process_group()
+            self.close_processes()
+
+    def close_processes(self) -> None:
+        """Leave the process group (no-op for one process); call once every rank is done.
+
+        The DDP wrapper (its reducer holds the group and gloo work holding tensors) is freed
+        first, while the interpreter is fully alive: left to interpreter shutdown, freeing it
+        races gloo's threads and aborts the process now and then ("terminate called without
+        an active exception").
+        """
+        if getattr(self, "ddp_net", None) is not None and self.ddp_net is not self.net:
+            self.ddp_net = self.net
+            gc.collect()
+        if self._pg_started and dist.is_initialized():
+            dist.destroy_process_group()
+            self._pg_started = False
 
     def _build_model(self) -> None:
         """The network (its size decides the segment lengths and the space check)."""

@@ -374,7 +374,7 @@ grads = t.first_gradients()
 if dist.get_rank() == 0:
     save_file(grads, sys.argv[2] + "/ddp-grads.safetensors")
 dist.barrier()  # neither process tears down gloo while the other still uses it
-dist.destroy_process_group()
+t.close_processes()  # frees the DDP wrapper before leaving the group, not at interpreter shutdown
 """
 
 

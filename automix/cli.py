@@ -225,11 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "evaluate",
         help="score mixes against reference mixes (SI-SDR, MR-STFT, mix features)",
-        description="Score a mix against a reference mix (--estimate/--reference; with --stems also two baselines: "
-        "the plain sum of the stems and a loudness-equalised sum), or a model over the takes of an ENST-layout "
-        "dataset (--model/--data; the model's mix of each whole take beside the same baselines). Metrics: SI-SDR, "
-        "multi-resolution STFT distance, integrated loudness difference, and the mean absolute percentage error "
-        "of loudness, spectral, dynamics and panning features. Prints a Markdown table; --out also writes "
+        description="Score a mix against a reference mix (--estimate/--reference; with --stems also three "
+        "baselines), or a model over the takes of an ENST-layout dataset (--model/--data; the model's mix of each "
+        "whole take beside the same baselines). The baselines: the plain sum of the stems, a loudness-equalised "
+        "sum, and the rule-based console ('automix mix --model rules') at the reference's loudness. Metrics: "
+        "SI-SDR, multi-resolution STFT distance, integrated loudness difference, and the mean absolute percentage "
+        "error of loudness, spectral, dynamics and panning features. Prints a Markdown table; --out also writes "
         "metrics.json, report.md and plots.",
         epilog=EVALUATE_EXAMPLES,
         formatter_class=_Formatter,
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     pair = p.add_argument_group("a mix against its reference")
     pair.add_argument("--estimate", default=None, metavar="MIX", help="the mix to score (audio file)")
     pair.add_argument("--reference", default=None, metavar="MIX", help="the reference mix (audio file)")
-    pair.add_argument("--stems", nargs="+", default=None, metavar="DIR_OR_FILES", help="the mono stems of the song: adds the two baselines")
+    pair.add_argument("--stems", nargs="+", default=None, metavar="DIR_OR_FILES", help="the stems of the song: adds the baselines (roles read off the file names)")
     data = p.add_argument_group("a model over an ENST-layout dataset")
     data.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="installed model name or checkpoint path (default: the default model)")
     data.add_argument("--data", default=None, metavar="DIR", help="ENST-drums root or a corpus from 'automix datasets drums'")
@@ -250,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"], help="compute precision of the model (default: fp32)")
     p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, report.md and plots here (created; must be empty unless --force)")
     p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots into --out")
+    p.add_argument("--no-rules", action="store_true", help="leave the rule-based console baseline out (it renders every stem: the slowest)")
     p.add_argument("--force", action="store_true", help="write into a non-empty --out folder, replacing the report files")
     p.set_defaults(evaluate_parser=p)
     _add_common(p)
@@ -514,6 +516,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             out=out,
             overwrite=args.force,
             plots=not args.no_plots,
+            rules=not args.no_rules,
         )
     else:
         subset = "test" if args.subset is None else args.subset
@@ -531,6 +534,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             plot_take=args.plot_take,
             device=args.device,
             precision=args.precision or "fp32",
+            rules=not args.no_rules,
         )
     if not args.quiet:
         sys.stdout.write(report.to_markdown())

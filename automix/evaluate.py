@@ -3,7 +3,7 @@
 Two entry points, both returning an :class:`EvaluationReport`:
 
 * :func:`evaluate_pair`: one mix (the *estimate*, e.g. a model's output or an engineer's mix)
-  against a *reference* mix; with the stems, two baselines are scored beside it.
+  against a *reference* mix; with the stems, three baselines are scored beside it.
 * :func:`evaluate_split`: a model over the takes of an ENST-layout dataset (ENST-drums or the
   generated corpus): each take's stems and reference mix as training sees them
   (:meth:`automix.data.enst.EnstDrums.load_take`, loudness-normalised), the model's mix of
@@ -16,7 +16,12 @@ Two entry points, both returning an :class:`EvaluationReport`:
   pan): what "pressing play on all faders at 0 dB" gives;
 * :func:`loudness_equalised_sum`: every non-silent stem brought to the same integrated
   loudness, summed (both channels), and the sum scaled to the reference's integrated
-  loudness: a balance without any mixing decision beyond "everything equally loud".
+  loudness: a balance without any mixing decision beyond "everything equally loud";
+* :func:`rule_based_mix`: the rule-based console (:mod:`automix.rules`: loudness balance and
+  panning by role read off the stem names, high-pass, bus compression and limiting) rendered
+  by daw_bridge at the reference's loudness: what a mixing engineer's template gives with no
+  trained weights. Off with ``rules=False`` (``--no-rules``): it renders each stem, so it is
+  the slowest baseline (about a second per second of 8 stems on 2 cores).
 
 **Metrics** are those of :func:`automix.metrics.compare` (SI-SDR, MR-STFT distance,
 loudness difference, feature MAPEs, panning spectrum error); :data:`automix.metrics.METRICS`
@@ -47,9 +52,10 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -61,11 +67,13 @@ from .metrics import METRICS, compare_systems, integrated_loudness
 __all__ = [
     "LOUDNESS_EQUALISED_SUM",
     "MAX_LENGTH_DIFFERENCE_S",
+    "RULE_BASED_CONSOLE",
     "SUM_OF_STEMS",
     "EvaluationReport",
     "evaluate_pair",
     "evaluate_split",
     "loudness_equalised_sum",
+    "rule_based_mix",
     "sum_of_stems",
 ]
 
@@ -74,6 +82,7 @@ log = logging.getLogger("automix")
 #: System names of the baselines in reports.
 SUM_OF_STEMS = "sum of stems"
 LOUDNESS_EQUALISED_SUM = "loudness-equalised sum"
+RULE_BASED_CONSOLE = "rule-based console"
 #: Mixes whose lengths differ by more than this (seconds) are refused by :func:`evaluate_pair`.
 MAX_LENGTH_DIFFERENCE_S = 1.0
 #: Loudness every stem is brought to before the loudness-equalised sum (the value does not
@@ -125,6 +134,19 @@ def loudness_equalised_sum(stems: np.ndarray, sample_rate: int, reference_lufs: 
     if lufs <= SILENCE_LUFS:
         return mix
     return (mix * np.float32(10.0 ** ((reference_lufs - lufs) / 20.0))).astype(np.float32)
+
+
+def rule_based_mix(stems: np.ndarray, names: Sequence[str], sample_rate: int, reference_lufs: float) -> np.ndarray:
+    """The rule-based console's mix of mono stems ``[N, T]`` (:func:`automix.rules.mix_audio_with_rules`).
+
+    Its loudness target is the reference's (within [-60, -2] LUFS, under a -1 dBTP ceiling),
+    as the loudness-equalised sum's is, so the baselines differ in balance, pan and
+    processing, not in level. ``[2, T]`` float32.
+    """
+    from .rules import mix_audio_with_rules
+
+    target = float(np.clip(reference_lufs, -60.0, -2.0))
+    return mix_audio_with_rules(_stems_2d(stems), list(names), sample_rate, target_lufs=target, true_peak_db=-1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,13 +448,16 @@ def evaluate_pair(
     overwrite: bool = False,
     plots: bool = True,
     max_length_difference: float = MAX_LENGTH_DIFFERENCE_S,
+    rules: bool = True,
+    stem_names: Sequence[str] | None = None,
 ) -> EvaluationReport:
     """Score a mix (``estimate``) against a ``reference`` mix; see the module docstring.
 
     ``estimate``/``reference`` are audio file paths, or arrays ``[channels, samples]`` at
     ``sample_rate``. ``stems`` (a folder, a list of files, or an array ``[N, samples]`` at
     ``sample_rate``) adds the :func:`sum_of_stems` and :func:`loudness_equalised_sum`
-    baselines as systems. ``name`` is the estimate's row in the report. With ``out`` the
+    baselines as systems, and with ``rules`` the :func:`rule_based_mix` one (roles are read
+    off the stem file names, or off ``stem_names`` for an array). ``name`` is the estimate's row in the report. With ``out`` the
     report is saved there (:meth:`EvaluationReport.save`; the folder is checked before any
     work). Raises :class:`~automix.errors.AutomixError` subclasses with one-line messages.
     """
@@ -468,11 +493,19 @@ def evaluate_pair(
     if integrated_loudness(est, rate) <= SILENCE_LUFS:
         notes.append(f"{est_label} is silent (below {SILENCE_LUFS:g} LUFS)")
     systems = {name: est}
-    stem_names: list[str] = []
     if stems is not None:
-        stem_audio, stem_names = _load_stems(stems, rate, length, sample_rate, notes)
+        stem_audio, loaded_names = _load_stems(stems, rate, length, sample_rate, notes)
+        if stem_names is not None:
+            if len(stem_names) != stem_audio.shape[0]:
+                raise AutomixError(f"{len(stem_names)} stem names for {stem_audio.shape[0]} stems")
+            loaded_names = [str(n) for n in stem_names]
+        stem_names = loaded_names
         systems[SUM_OF_STEMS] = sum_of_stems(stem_audio)
         systems[LOUDNESS_EQUALISED_SUM] = loudness_equalised_sum(stem_audio, rate, ref_lufs)
+        if rules:
+            systems[RULE_BASED_CONSOLE] = rule_based_mix(stem_audio, stem_names, rate, ref_lufs)
+    else:
+        stem_names = []
     for note in notes:
         log.warning(note)
     try:
@@ -526,6 +559,7 @@ def evaluate_split(
     plot_take: str | None = None,
     device: str | None = None,
     precision: str = "fp32",
+    rules: bool = True,
 ) -> EvaluationReport:
     """Score a model over the takes of an ENST-layout dataset; see the module docstring.
 
@@ -537,7 +571,8 @@ def evaluate_split(
     ``"wet"`` or ``"dry"``. Takes with a silent reference are skipped with a note.
     ``progress``: a tqdm bar on stderr (``None``: when stderr is a terminal), or a callable
     given each take id. ``device``/``precision`` are passed to
-    :func:`automix.inference.process` (fp32 by default, for reproducible scores).
+    :func:`automix.inference.process` (fp32 by default, for reproducible scores). ``rules``
+    adds the rule-based console baseline (:func:`rule_based_mix`, the slowest one).
     ``report.systems`` holds the means over the takes, ``report.per_item`` each take.
     """
     if out is not None:
@@ -585,6 +620,8 @@ def evaluate_split(
                     SUM_OF_STEMS: sum_of_stems(stems),
                     LOUDNESS_EQUALISED_SUM: loudness_equalised_sum(stems, rate, ref_lufs),
                 }
+                if rules:
+                    systems[RULE_BASED_CONSOLE] = rule_based_mix(stems, SLOTS, rate, ref_lufs)
                 per_item[take] = compare_systems(systems, reference, rate)
                 samples += reference.shape[1]
                 if take == plot_take or (plot_take is None and not signals):

@@ -81,6 +81,7 @@ __all__ = [
     "UNKNOWN_ROLE_LU",
     "RulesError",
     "budget_key",
+    "mix_audio_with_rules",
     "mix_with_rules",
     "role_family",
     "role_level_lu",
@@ -632,3 +633,58 @@ def mix_with_rules(
     )  # fmt: skip
     result.notes = [*plan.notes, *result.notes]
     return result
+
+
+def mix_audio_with_rules(
+    stems: np.ndarray,
+    names: Sequence[str],
+    sample_rate: int,
+    *,
+    target_lufs: float = -16.0,
+    true_peak_db: float = -1.0,
+) -> np.ndarray:
+    """The rule-based mix of in-memory stems: ``[2, frames]`` float32, as long as the stems.
+
+    ``stems`` is ``[N, frames]`` (mono stems) or ``[N, channels, frames]``; ``names`` gives
+    each stem's name, from which its role is guessed as for files (``"kick"``,
+    ``"overhead_l.wav"``, ``"OH L"``...). The stems are written to a private temporary folder
+    (32-bit float WAV, nothing else touched), planned with the rules and rendered with
+    loudness normalisation and no effect tail. What the evaluation reports use as the
+    "rule-based console" baseline.
+    """
+    import tempfile
+
+    import soundfile as sf
+
+    from daw_bridge.importer import import_stems
+    from daw_bridge.render import render
+    from daw_bridge.writing import safe_file_name
+
+    arr = np.asarray(stems, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[:, None, :]
+    if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[2] == 0:
+        raise RulesError(f"stems must be [N, frames] or [N, channels, frames] with N >= 1, got shape {arr.shape}")
+    if len(names) != arr.shape[0]:
+        raise RulesError(f"{len(names)} names for {arr.shape[0]} stems")
+    if not np.isfinite(arr).all():
+        raise RulesError("the stems have NaN or infinite samples")
+    frames = arr.shape[2]
+    with tempfile.TemporaryDirectory(prefix="automix-rules-") as tmp:
+        files: list[Path] = []
+        used: Counter[str] = Counter()
+        for name, audio in zip(names, arr):
+            stem = safe_file_name(Path(str(name)).stem or "stem", default="stem")
+            used[stem] += 1
+            if used[stem] > 1:
+                stem = f"{stem} {used[stem]}"
+            path = Path(tmp) / f"{stem}.wav"
+            sf.write(str(path), audio.T, int(sample_rate), subtype="FLOAT")
+            files.append(path)
+        session = import_stems(files, sample_rate=int(sample_rate), name="stems")
+        plan = _plan(session, float(target_lufs), float(true_peak_db))
+        result = render(plan, None, normalize=True, tail_s=0.0)
+    out = np.zeros((2, frames), dtype=np.float32)
+    k = min(frames, result.audio.shape[1])
+    out[:, :k] = result.audio[:, :k]
+    return out

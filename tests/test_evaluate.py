@@ -22,6 +22,7 @@ from automix.cli import main
 from automix.errors import AudioError, AutomixError, OutputError
 from automix.evaluate import (
     LOUDNESS_EQUALISED_SUM,
+    RULE_BASED_CONSOLE,
     SUM_OF_STEMS,
     EvaluationReport,
     evaluate_pair,
@@ -159,7 +160,7 @@ def test_loudness_equalised_sum_balances_stems_and_matches_the_reference_loudnes
 def test_evaluate_pair_end_to_end_with_baselines_and_files(song, tmp_path):
     out = tmp_path / "eval"
     report = evaluate_pair(song["estimate"], song["reference"], stems=song["stems"], out=out)
-    assert list(report.systems) == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    assert list(report.systems) == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     for metrics in report.systems.values():
         assert set(metrics) == set(M.METRICS) and all(math.isfinite(v) for v in metrics.values())
     est = report.systems["estimate"]
@@ -172,13 +173,13 @@ def test_evaluate_pair_end_to_end_with_baselines_and_files(song, tmp_path):
     assert sorted(os.listdir(out)) == REPORT_FILES  # no temporary files left
     data = json.loads((out / "metrics.json").read_text())
     assert {"format", "info", "metrics", "systems", "per_item", "notes"} <= set(data)
-    assert set(data["systems"]) == {"estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM}
+    assert set(data["systems"]) == {"estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE}
     assert data["systems"]["estimate"]["si_sdr"] == pytest.approx(est["si_sdr"])
     assert data["metrics"]["si_sdr"] == {"label": "SI-SDR", "unit": "dB", "better": "higher"}
     assert data["info"]["kind"] == "pair" and data["info"]["sample_rate"] == SR
     markdown = (out / "report.md").read_text()
     rows = table_rows(markdown)
-    assert [r[0] for r in rows] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    assert [r[0] for r in rows] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     assert "higher is better" in markdown and "lower is better" in markdown
     for name in ("spectrograms.png", "loudness.png", "panning.png"):
         assert_png(out / name)
@@ -206,9 +207,35 @@ def test_identical_estimate_scores_perfectly(song):
 
 def test_arrays_work_with_a_sample_rate(song):
     report = evaluate_pair(song["estimate_audio"], song["reference_audio"], stems=np.stack(song["stem_arrays"]), sample_rate=SR, name="mine")
-    assert list(report.systems) == ["mine", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    assert list(report.systems) == ["mine", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     with pytest.raises(AutomixError, match="sample_rate"):
         evaluate_pair(song["estimate_audio"], song["reference_audio"])
+
+
+def test_rule_based_console_baseline(song, capsys):
+    from automix.rules import mix_audio_with_rules
+
+    names = ["Kick", "Snare", "OH L", "OH R"]
+    stems = np.stack(song["stem_arrays"])
+    report = evaluate_pair(song["estimate_audio"], song["reference_audio"], stems=stems, sample_rate=SR,
+                           stem_names=names, plots=False)
+    ref_lufs = M.integrated_loudness(song["reference_audio"], SR)
+    expected = mix_audio_with_rules(stems, names, SR, target_lufs=ref_lufs)
+    assert np.array_equal(report.signals[RULE_BASED_CONSOLE], expected)
+    rules_row = report.systems[RULE_BASED_CONSOLE]
+    assert rules_row == pytest.approx(M.compare(expected, song["reference_audio"], SR))
+    assert rules_row["loudness_diff_lu"] == pytest.approx(0.0, abs=0.3)  # at the reference's loudness
+    # it pans the overhead pair apart (OH L to the left), where the sum is centred
+    side, mid = expected[0] - expected[1], expected[0] + expected[1]
+    assert np.sum(side**2) > 0.01 * np.sum(mid**2)
+    assert np.dot(side, song["stem_arrays"][2]) > 0
+    without = evaluate_pair(song["estimate"], song["reference"], stems=song["stems"], plots=False, rules=False)
+    assert list(without.systems) == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    with pytest.raises(AutomixError, match="3 stem names for 4 stems"):
+        evaluate_pair(song["estimate_audio"], song["reference_audio"], stems=stems, sample_rate=SR, stem_names=names[:3])
+    assert main(["evaluate", "--estimate", str(song["estimate"]), "--reference", str(song["reference"]),
+                 "--stems", str(song["stems"]), "--no-rules"]) == 0
+    assert [r[0] for r in table_rows(capsys.readouterr().out)] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
 
 
 def test_fixes_are_noted(song, tmp_path, caplog):
@@ -330,7 +357,7 @@ def test_evaluate_split_scores_every_take(enst, tmp_path):
     out = tmp_path / "eval"
     report = evaluate_split(enst["ckpt"], enst["root"], subset=None, out=out, progress=seen.append)
     assert seen == enst["takes"] and list(report.per_item) == enst["takes"]
-    assert list(report.systems) == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    assert list(report.systems) == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     for system, metrics in report.systems.items():
         for key, value in metrics.items():
             per_take = [report.per_item[t][system][key] for t in enst["takes"]]
@@ -348,7 +375,7 @@ def test_evaluate_split_scores_every_take(enst, tmp_path):
     assert set(data["per_item"]) == set(enst["takes"])
     markdown = (out / "report.md").read_text()
     assert "mean over 2 takes" in markdown and f"### {enst['takes'][1]}" in markdown
-    assert [r[0] for r in table_rows(markdown)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    assert [r[0] for r in table_rows(markdown)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     assert_png(out / "spectrograms.png")
 
 
@@ -378,7 +405,7 @@ def test_cli_pair_prints_the_table_and_writes_files(song, tmp_path, capsys):
     out = tmp_path / "eval"
     rc, stdout, err = cli(capsys, "evaluate", "--estimate", song["estimate"], "--reference", song["reference"], "--stems", song["stems"], "--out", out)
     assert rc == 0, err
-    assert [r[0] for r in table_rows(stdout)] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    assert [r[0] for r in table_rows(stdout)] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     assert sorted(os.listdir(out)) == REPORT_FILES
     # existing --out without --force: exit 1, one error line, nothing touched
     before = (out / "metrics.json").read_bytes()
@@ -421,7 +448,7 @@ def test_cli_split_mode(enst, tmp_path, capsys):
     out = tmp_path / "eval"
     rc, stdout, err = cli(capsys, "evaluate", "--model", enst["ckpt"], "--data", enst["root"], "--subset", "all", "--limit", "1", "--out", out, "--no-plots")
     assert rc == 0, err
-    assert [r[0] for r in table_rows(stdout)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    assert [r[0] for r in table_rows(stdout)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     assert "mean over 1 take" in stdout
     assert sorted(os.listdir(out)) == ["metrics.json", "report.md"]
     rc, stdout, err = cli(capsys, "evaluate", "--model", tmp_path / "missing.safetensors", "--data", enst["root"])

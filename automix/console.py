@@ -16,10 +16,11 @@ plugins) and :func:`plan_to_console` reads such a plan back.
 
 Parameters and ranges
 ---------------------
-Every parameter is declared once in :data:`PARAMETER_RANGES` (minimum, maximum, default, unit,
-scale) in physical units. The module keeps an unconstrained float64 tensor per parameter and maps
-it with a sigmoid onto ``[minimum, maximum]`` (linearly, or on a log axis for frequencies, Q,
-ratio and times), so any optimiser step gives a valid setting. :meth:`Console.values` gives the
+Every parameter is declared once, in :mod:`daw_bridge.ranges` (:data:`PARAMETER_RANGES` here:
+minimum, maximum, default, unit, scale, shared with the mix plan's validation) in physical
+units. The module keeps an unconstrained float64 tensor per parameter and maps it with a
+sigmoid onto ``[minimum, maximum]`` (linearly, or on a log axis for frequencies, Q, ratio and
+times), so any optimiser step gives a valid setting. :meth:`Console.values` gives the
 physical values, :meth:`Console.set_values` sets them.
 
 Filters
@@ -70,13 +71,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from daw_bridge.ranges import CONSOLE_RANGES, ParamRange
 
 from .errors import AutomixError
 
@@ -107,49 +109,12 @@ class ConsoleError(AutomixError, ValueError):
     """A plan the console cannot represent, or parameters it cannot take."""
 
 
-@dataclass(frozen=True)
-class ParamRange:
-    """One console parameter: ``minimum``..``maximum`` (physical units), ``default``, ``unit``,
-    ``scale`` (``"lin"`` or ``"log"``: the axis the sigmoid maps onto)."""
-
-    minimum: float
-    maximum: float
-    default: float
-    unit: str
-    scale: Literal["lin", "log"] = "lin"
-
-
-_EQ_RANGES: dict[str, ParamRange] = {
-    "low_shelf_gain_db": ParamRange(-24.0, 24.0, 0.0, "dB"),
-    "low_shelf_freq_hz": ParamRange(20.0, 2000.0, 100.0, "Hz", "log"),
-    "low_shelf_q": ParamRange(0.1, 10.0, 0.7071067811865476, "", "log"),
-    "peak1_gain_db": ParamRange(-24.0, 24.0, 0.0, "dB"),
-    "peak1_freq_hz": ParamRange(20.0, 20000.0, 500.0, "Hz", "log"),
-    "peak1_q": ParamRange(0.1, 10.0, 0.7071067811865476, "", "log"),
-    "peak2_gain_db": ParamRange(-24.0, 24.0, 0.0, "dB"),
-    "peak2_freq_hz": ParamRange(20.0, 20000.0, 3000.0, "Hz", "log"),
-    "peak2_q": ParamRange(0.1, 10.0, 0.7071067811865476, "", "log"),
-    "high_shelf_gain_db": ParamRange(-24.0, 24.0, 0.0, "dB"),
-    "high_shelf_freq_hz": ParamRange(500.0, 20000.0, 8000.0, "Hz", "log"),
-    "high_shelf_q": ParamRange(0.1, 10.0, 0.7071067811865476, "", "log"),
-}
-_COMP_RANGES: dict[str, ParamRange] = {
-    "comp_threshold_db": ParamRange(-60.0, 0.0, 0.0, "dB"),
-    "comp_ratio": ParamRange(1.0, 20.0, 1.0, "", "log"),
-    "comp_attack_ms": ParamRange(0.1, 200.0, 10.0, "ms", "log"),
-    "comp_release_ms": ParamRange(5.0, 2000.0, 100.0, "ms", "log"),
-    "comp_knee_db": ParamRange(0.0, 24.0, 0.0, "dB"),
-    "comp_makeup_db": ParamRange(-12.0, 24.0, 0.0, "dB"),
-}
-
-#: Every parameter, declared once: name -> (minimum, maximum, default, unit, scale). Track
-#: parameters use every name; the master bus every name but ``gain_db`` and ``pan``.
-PARAMETER_RANGES: dict[str, ParamRange] = {
-    "gain_db": ParamRange(-60.0, 24.0, 0.0, "dB"),
-    "pan": ParamRange(-1.0, 1.0, 0.0, ""),
-    **_EQ_RANGES,
-    **_COMP_RANGES,
-}
+#: Every parameter, declared once in :mod:`daw_bridge.ranges` (shared with the mix plan):
+#: name -> (minimum, maximum, default, unit, scale). Track parameters use every name; the
+#: master bus every name but ``gain_db`` and ``pan``.
+PARAMETER_RANGES: dict[str, ParamRange] = CONSOLE_RANGES
+_EQ_RANGES = [k for k in CONSOLE_RANGES if k.split("_")[0] in ("low", "peak1", "peak2", "high")]
+_COMP_RANGES = [k for k in CONSOLE_RANGES if k.startswith("comp_")]
 EQ_PARAMETERS: tuple[str, ...] = tuple(_EQ_RANGES)
 COMPRESSOR_PARAMETERS: tuple[str, ...] = tuple(_COMP_RANGES)
 TRACK_PARAMETERS: tuple[str, ...] = tuple(PARAMETER_RANGES)

@@ -8,6 +8,7 @@ without the learning stack. Shared torch-free code (audio files, loudness) comes
 module                 job
 =====================  ==============================================================
 ``session``            the DAW-neutral session model / mix plan (pydantic, JSON/YAML)
+``ranges``             parameter ranges shared by the plan and automix's console
 ``importer``           stems folder -> session (roles from names, rates and lengths)
 ``formats``            open any source (plan, Ardour, REAPER, stems); write any format
 ``render``             render a plan with pedalboard (blocks, threads, tails, loudness)

@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from automix.errors import AutomixError
 from automix.files import atomic_output, read_settings_file
 
+from .ranges import FADER_DB, PAN
+
 __all__ = [
     "CONSTANT_POWER_LAW_DB",
     "MixPlan",
@@ -212,8 +214,8 @@ class Track(_Model):
     channel: int | None = Field(default=None, ge=0, description="0-based channel of the file, or all")
     role: str | None = None
     offset_s: float = Field(default=0.0, ge=0.0, description="start on the timeline, s")
-    gain_db: float = Field(default=0.0, ge=-120.0, le=24.0, description="fader, dB")
-    pan: float = Field(default=0.0, ge=-1.0, le=1.0, description="-1 left, 0 centre, +1 right")
+    gain_db: float = Field(default=FADER_DB.default, ge=FADER_DB.minimum, le=FADER_DB.maximum, description="fader, dB")
+    pan: float = Field(default=PAN.default, ge=PAN.minimum, le=PAN.maximum, description="-1 left, 0 centre, +1 right")
     mute: bool = False
     solo: bool = False
     plugins: list[PluginSpec] = Field(default_factory=list, description="insert chain, in order")

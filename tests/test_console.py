@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
+import automix.console as console_mod
 from automix.console import (
     KNEE_EPS_DB,
     MASTER_PARAMETERS,
@@ -323,3 +324,33 @@ def test_plan_to_console_refuses_other_plugins(tmp_path):
         plan_to_console(Session(sample_rate=SR, tracks=[Track(name="a", file=files[0], plugins=comp_first)]))
     with pytest.raises(ConsoleError, match="offset"):
         plan_to_console(Session(sample_rate=SR, tracks=[Track(name="a", file=files[0], offset_s=1.0)]))
+
+
+def test_ranges_are_declared_once_and_fit_inside_the_plan():
+    """One table (daw_bridge.ranges) for the console and the plan; console values are valid plan values."""
+    from daw_bridge import ranges
+    from daw_bridge.plugins import check_plugins
+    from daw_bridge.session import Session, Track
+
+    assert console_mod.PARAMETER_RANGES is ranges.CONSOLE_RANGES
+    assert set(ranges.PLAN_PLACES) == set(ranges.CONSOLE_RANGES)
+    assert ranges.check_console_ranges(44100.0) == []
+    assert ranges.check_console_ranges(22050.0) == ["peak1_freq_hz: [20.0, 20000.0] is not inside PeakFilter.cutoff_frequency_hz's [0.001, 11025.0]",
+                                                  "peak2_freq_hz: [20.0, 20000.0] is not inside PeakFilter.cutoff_frequency_hz's [0.001, 11025.0]",
+                                                  "high_shelf_freq_hz: [500.0, 20000.0] is not inside HighShelfFilter.cutoff_frequency_hz's [0.001, 11025.0]"]
+    # the plan's track fields are bounded by the same table
+    meta = {m.__class__.__name__: m for m in Track.model_fields["gain_db"].metadata}
+    assert (meta["Ge"].ge, meta["Le"].le) == (ranges.FADER_DB.minimum, ranges.FADER_DB.maximum)
+    meta = {m.__class__.__name__: m for m in Track.model_fields["pan"].metadata}
+    assert (meta["Ge"].ge, meta["Le"].le) == (ranges.PAN.minimum, ranges.PAN.maximum)
+    # every console parameter at both ends of its range becomes a valid plan that loads its plugins
+    for end in ("minimum", "maximum"):
+        c = Console(2, 44100)
+        values = {k: [getattr(r, end)] * 2 for k, r in ranges.CONSOLE_RANGES.items()}
+        c.set_values(values, "track")
+        c.set_values({k: v[0] for k, v in values.items() if k in console_mod.MASTER_PARAMETERS}, "master")
+        plan = console_to_plan(c, ["a.wav", "b.wav"], skip_neutral=False)
+        Session.model_validate(plan.model_dump())
+        assert check_plugins(plan) == []
+        for track in plan.tracks:
+            assert track.gain_db == pytest.approx(getattr(ranges.CONSOLE_RANGES["gain_db"], end), abs=1e-6)

@@ -1,0 +1,129 @@
+"""Mixing parameters, declared once: the ranges shared by the mix plan and the console.
+
+Torch-free. :data:`FADER_DB` and :data:`PAN` bound a plan's :class:`~daw_bridge.session.Track`
+fields; :data:`CONSOLE_RANGES` declares every parameter of the differentiable console
+(:mod:`automix.console`, which imports it) with its unit, default, the axis an optimiser moves
+it on, and *where it lives in a plan*: a Track field, or a parameter of one of pedalboard's
+built-in plugins (:data:`PLAN_PLACES`). The console's ranges sit inside what a plan accepts
+(:func:`check_console_ranges`, tested): whatever the console is set to, fitted or by hand,
+becomes a valid plan, and a plan whose values leave these ranges is refused by the console
+with the parameter's name (``automix.console.plan_to_console``).
+
+The console's fader range (-60..+24 dB) is narrower than a plan's (-120..+24 dB: -120 is
+"off" in a DAW): a fit has no use for levels under -60 dB, and a narrower range gives the
+optimiser's sigmoid a usable slope.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "CONSOLE_RANGES",
+    "FADER_DB",
+    "PAN",
+    "PLAN_PLACES",
+    "ParamRange",
+    "check_console_ranges",
+]
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """One parameter: ``minimum``..``maximum`` (physical units), ``default``, ``unit``,
+    ``scale`` (``"lin"`` or ``"log"``: the axis an optimiser's sigmoid maps onto)."""
+
+    minimum: float
+    maximum: float
+    default: float
+    unit: str
+    scale: Literal["lin", "log"] = "lin"
+
+    def contains(self, value: float) -> bool:
+        return math.isfinite(value) and self.minimum <= value <= self.maximum
+
+
+#: A track's fader in a plan, dB (-120 is "off").
+FADER_DB = ParamRange(-120.0, 24.0, 0.0, "dB")
+#: A track's pan in a plan: -1 left, 0 centre, +1 right.
+PAN = ParamRange(-1.0, 1.0, 0.0, "")
+
+_SQRT_HALF = 0.7071067811865476
+
+#: The console's parameters (track and master bus), in console order.
+CONSOLE_RANGES: dict[str, ParamRange] = {
+    "gain_db": ParamRange(-60.0, 24.0, 0.0, "dB"),
+    "pan": ParamRange(PAN.minimum, PAN.maximum, PAN.default, PAN.unit),
+    "low_shelf_gain_db": ParamRange(-24.0, 24.0, 0.0, "dB"),
+    "low_shelf_freq_hz": ParamRange(20.0, 2000.0, 100.0, "Hz", "log"),
+    "low_shelf_q": ParamRange(0.1, 10.0, _SQRT_HALF, "", "log"),
+    "peak1_gain_db": ParamRange(-24.0, 24.0, 0.0, "dB"),
+    "peak1_freq_hz": ParamRange(20.0, 20000.0, 500.0, "Hz", "log"),
+    "peak1_q": ParamRange(0.1, 10.0, _SQRT_HALF, "", "log"),
+    "peak2_gain_db": ParamRange(-24.0, 24.0, 0.0, "dB"),
+    "peak2_freq_hz": ParamRange(20.0, 20000.0, 3000.0, "Hz", "log"),
+    "peak2_q": ParamRange(0.1, 10.0, _SQRT_HALF, "", "log"),
+    "high_shelf_gain_db": ParamRange(-24.0, 24.0, 0.0, "dB"),
+    "high_shelf_freq_hz": ParamRange(500.0, 20000.0, 8000.0, "Hz", "log"),
+    "high_shelf_q": ParamRange(0.1, 10.0, _SQRT_HALF, "", "log"),
+    "comp_threshold_db": ParamRange(-60.0, 0.0, 0.0, "dB"),
+    "comp_ratio": ParamRange(1.0, 20.0, 1.0, "", "log"),
+    "comp_attack_ms": ParamRange(0.1, 200.0, 10.0, "ms", "log"),
+    "comp_release_ms": ParamRange(5.0, 2000.0, 100.0, "ms", "log"),
+    "comp_knee_db": ParamRange(0.0, 24.0, 0.0, "dB"),
+    "comp_makeup_db": ParamRange(-12.0, 24.0, 0.0, "dB"),
+}
+
+_EQ_BANDS = (("low_shelf", "LowShelfFilter"), ("peak1", "PeakFilter"), ("peak2", "PeakFilter"), ("high_shelf", "HighShelfFilter"))
+
+#: Where each console parameter lives in a plan: ``("track", field)`` or ``(plugin, parameter)``
+#: of a pedalboard built-in; ``None`` where a plan has no equivalent (the knee: pedalboard's
+#: compressor is hard-knee, and the console notes it when writing a plan).
+PLAN_PLACES: dict[str, tuple[str, str] | None] = {
+    "gain_db": ("track", "gain_db"),
+    "pan": ("track", "pan"),
+    **{
+        f"{band}_{what}": (plugin, param)
+        for band, plugin in _EQ_BANDS
+        for what, param in (("gain_db", "gain_db"), ("freq_hz", "cutoff_frequency_hz"), ("q", "q"))
+    },
+    "comp_threshold_db": ("Compressor", "threshold_db"),
+    "comp_ratio": ("Compressor", "ratio"),
+    "comp_attack_ms": ("Compressor", "attack_ms"),
+    "comp_release_ms": ("Compressor", "release_ms"),
+    "comp_knee_db": None,
+    "comp_makeup_db": ("Gain", "gain_db"),
+}
+
+
+def check_console_ranges(sample_rate: float = 44100.0) -> list[str]:
+    """Problems with the console's ranges against what a plan accepts (empty: none).
+
+    Each console range must lie inside its plan place's range: :data:`FADER_DB` / :data:`PAN`
+    for track fields, :data:`daw_bridge.plugins.BUILTIN_RANGES` for plugin parameters, and
+    filter frequencies under Nyquist at ``sample_rate``.
+    """
+    from .plugins import BUILTIN_RANGES
+
+    track = {"gain_db": FADER_DB, "pan": PAN}
+    problems = []
+    for name, r in CONSOLE_RANGES.items():
+        if not (r.minimum <= r.default <= r.maximum):
+            problems.append(f"{name}: default {r.default} outside [{r.minimum}, {r.maximum}]")
+        if r.scale == "log" and r.minimum <= 0:
+            problems.append(f"{name}: a log axis needs a positive minimum")
+        place = PLAN_PLACES[name]
+        if place is None:
+            continue
+        owner, param = place
+        if owner == "track":
+            lo, hi = track[param].minimum, track[param].maximum
+        else:
+            lo, hi = BUILTIN_RANGES.get(owner, {}).get(param, (-math.inf, math.inf))
+            if param == "cutoff_frequency_hz":
+                hi = min(hi, sample_rate / 2)
+        if not (lo <= r.minimum and r.maximum <= hi):
+            problems.append(f"{name}: [{r.minimum}, {r.maximum}] is not inside {owner}.{param}'s [{lo}, {hi}]")
+    return problems

@@ -67,6 +67,13 @@ examples:
   automix session write plan.json --format ardour -o my-song/
 """
 
+DEMO_EXAMPLES = """\
+examples:
+  automix demo                                 # writes automix-demo/
+  automix demo -o my-demo --force
+  automix demo --model runs/small/model.safetensors -o demo-small
+"""
+
 MODELS_EXAMPLES = """\
 examples:
   automix models list
@@ -277,6 +284,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--render", default=None, metavar="MIX.wav", help="also render the fitted plan with pedalboard to this file")
     p.add_argument("--force", action="store_true", help="overwrite PLAN (and --render's file) if they exist")
+    _add_common(p)
+
+    p = sub.add_parser(
+        "demo",
+        help="mix the shipped example stems with the default model: mix, Ardour session, report",
+        description="Mix the example drum stems shipped with automix (one generated take, 8 s, eight mono stems) "
+        "with the default model (or --model), and write into one new folder: mix.wav, stems/, session/ (an "
+        "Ardour session with the stems on tracks and the mix on a muted 'AI mix' track) and report/ (the "
+        "evaluation against the take's reference mix beside the sum-of-stems, loudness-equalised-sum and "
+        "rule-based-console baselines, with plots). Prints where each is.",
+        epilog=DEMO_EXAMPLES,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("-o", "--out", default="automix-demo", metavar="DIR", help="folder to create (default: automix-demo)")
+    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="mixing model (default: the default model)")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the report's PNG plots")
+    p.add_argument("--force", action="store_true", help="replace an existing DIR (only once everything is written)")
     _add_common(p)
 
     p = sub.add_parser("models", help="list installed models or show a model card", epilog=MODELS_EXAMPLES, formatter_class=_Formatter)
@@ -585,6 +609,19 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    result = run_demo(args.out, model=args.model, force=args.force, progress=False if args.quiet else None,
+                      plots=not args.no_plots)
+    for note in result.notes:
+        log.info(note)
+    if not args.quiet:
+        print(result.summary())
+        print(f"done in {result.seconds:.1f} s")
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from . import pretrained
     from .checkpoint import checkpoint_paths, read_card
@@ -615,6 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_mix(args)
         if args.command == "models":
             return _cmd_models(args)
+        if args.command == "demo":
+            return _cmd_demo(args)
         if args.command == "datasets":
             return _cmd_datasets(args)
         if args.command == "train":

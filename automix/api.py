@@ -112,8 +112,15 @@ def _mapping(value: MappingInput) -> Mapping[str, str | Sequence[str]] | None:
 class _StemReader:
     """Reads the assigned files in lock-step and composes the model's slot channels."""
 
-    def __init__(self, assignment: StemAssignment, infos: Mapping[Path, AudioInfo], sample_rate: int):
+    def __init__(
+        self,
+        assignment: StemAssignment,
+        infos: Mapping[Path, AudioInfo],
+        sample_rate: int,
+        gains: np.ndarray | None = None,
+    ):
         self.slots = assignment.slots
+        self.gains = None if gains is None else np.asarray(gains, dtype=np.float32)[:, None]
         used = sorted({src.path for sources in assignment.sources.values() for src in sources}, key=str)
         self.streams = {}
         try:
@@ -138,11 +145,54 @@ class _StemReader:
                 out[i] += block[channel] if channel is not None else block.mean(axis=0)
         if n:
             np.maximum(self.peaks, np.abs(out).max(axis=1), out=self.peaks)
+        if self.gains is not None:
+            out *= self.gains
         return out
 
     def close(self) -> None:
         for stream in self.streams.values():
             stream.close()
+
+
+def input_gains(loudness: Sequence[float], target_lufs: float, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Linear gains bringing slots of integrated ``loudness`` (LUFS) to ``target_lufs``, as training did.
+
+    The data loaders' rule (:mod:`automix.data.enst`): one gain per slot, limited to
+    +-:data:`~automix.data.enst.MAX_GAIN_DB` dB; a silent slot (at or below -70 LUFS) keeps
+    0 dB. Returns the gains and one note listing them.
+    """
+    from .data.enst import MAX_GAIN_DB
+
+    gains_db = []
+    for lufs in loudness:
+        gains_db.append(0.0 if not math.isfinite(lufs) or lufs <= -70.0 else
+                        float(np.clip(target_lufs - lufs, -MAX_GAIN_DB, MAX_GAIN_DB)))
+    shown = ", ".join(f"{name} {g:+.1f} dB" for name, g in zip(names, gains_db))
+    note = f"each stem brought to {target_lufs:g} LUFS, as the model was trained ({shown})"
+    return 10.0 ** (np.asarray(gains_db, dtype=np.float64) / 20.0), [note]
+
+
+def _input_gains_from_files(
+    assignment: StemAssignment, infos: Mapping[Path, AudioInfo], sample_rate: int, target_lufs: float
+) -> np.ndarray:
+    """One pass over the stems measuring each slot's loudness (BS.1770), then :func:`input_gains`."""
+    from .meters import LoudnessMeter
+
+    reader = _StemReader(assignment, infos, sample_rate)
+    meters = [LoudnessMeter(sample_rate, 1) for _ in assignment.slots]
+    try:
+        left = reader.frames
+        while left > 0:
+            block = reader.read(min(left, 1 << 17))
+            for meter, row in zip(meters, block):
+                meter.add(row)
+            left -= block.shape[1]
+    finally:
+        reader.close()
+    loudness = [m.integrated() for m in meters]
+    gains, notes = input_gains(loudness, target_lufs, assignment.slots)
+    log.info(notes[0])
+    return gains
 
 
 def _rate_and_length_notes(infos: Mapping[Path, AudioInfo], used: Sequence[Path], sample_rate: int) -> list[str]:
@@ -233,7 +283,10 @@ def mix(
         log.warning(note)
     log.info("model %s; stems:\n%s", loaded.name, assignment.describe())
 
-    reader = _StemReader(assignment, infos, loaded.sample_rate)
+    gains = None
+    if loaded.card.input_lufs is not None:
+        gains = _input_gains_from_files(assignment, infos, loaded.sample_rate, loaded.card.input_lufs)
+    reader = _StemReader(assignment, infos, loaded.sample_rate, gains=gains)
     total = reader.frames
     sr = loaded.sample_rate
     out_peak = np.zeros(1, dtype=np.float32)
@@ -337,6 +390,16 @@ def mix_audio(
         raise AudioError("stems hold NaN or infinite samples")
     if sample_rate != loaded.sample_rate:
         data = resample(data, sample_rate, loaded.sample_rate)
+    if loaded.card.input_lufs is not None:
+        from .meters import LoudnessMeter
+
+        loudness = []
+        for row in data:
+            meter = LoudnessMeter(loaded.sample_rate, 1)
+            meter.add(row)
+            loudness.append(meter.integrated())
+        gains, _ = input_gains(loudness, loaded.card.input_lufs, loaded.slots)
+        data = (data * gains[:, None]).astype(np.float32)
     return process(loaded.net, data, tile=tile, device=device, precision=precision)
 
 

@@ -62,6 +62,13 @@ class ModelCard(BaseModel):
     description: str = ""
     training: TrainingInfo = Field(default_factory=TrainingInfo)
     metrics: dict[str, float] = Field(default_factory=dict)
+    input_lufs: float | None = Field(
+        None,
+        ge=-70.0,
+        le=0.0,
+        description="mixers: each input slot is brought to this integrated loudness (BS.1770, one gain per "
+        "file) before the network, as the training data was; None: stems go in at their own level",
+    )
     parameters: int = Field(0, ge=0, description="number of weights (checked on load)")
     weights_sha256: str = Field("", description="SHA-256 of the .safetensors file (checked on load)")
     created: str = ""

@@ -851,3 +851,41 @@ def test_process_no_command(tmp_path):
     proc = run_process(cwd=tmp_path)
     assert proc.returncode == 2
     assert "usage: automix" in proc.stdout + proc.stderr
+
+
+def test_input_loudness_of_the_card_is_applied(tmp_path, ref):
+    """A model trained on loudness-normalised stems (card.input_lufs) gets its stems the same way."""
+    from automix.checkpoint import load_model
+    from automix.data.enst import MAX_GAIN_DB
+    from automix.meters import LoudnessMeter
+    from automix.mixer import mix_wave_unet
+
+    model = mix_wave_unet(levels=3, growth=4, base_filters=4, name="normalised")
+    model.card.input_lufs = -30.0
+    path = model.save(tmp_path / "normalised")
+    assert load_model(path).card.input_lufs == -30.0
+    stems, arrays, data, _ = ref
+    # what the network must see: every slot at -30 LUFS (one gain per stem)
+    expected_in = np.empty_like(data)
+    for i, row in enumerate(data):
+        meter = LoudnessMeter(SR, 1)
+        meter.add(row)
+        gain_db = np.clip(-30.0 - meter.integrated(), -MAX_GAIN_DB, MAX_GAIN_DB)
+        expected_in[i] = row * 10 ** (gain_db / 20)
+    plain = automix.mix_audio(expected_in, SR, model=ckpt_without_lufs(model, tmp_path), precision="fp32")
+    in_memory = automix.mix_audio(data, SR, model=path, precision="fp32")
+    assert np.abs(in_memory - plain).max() < 1e-5
+    from_files = automix.mix(stems, None, model=path, precision="fp32", progress=False)
+    assert np.abs(from_files.audio - plain).max() < 1e-5
+    # so the level the stems were exported at no longer matters (up to the gain limit)
+    louder = automix.mix_audio(data * 4.0, SR, model=path, precision="fp32")
+    assert np.abs(louder - in_memory).max() < 1e-4 * max(1.0, np.abs(in_memory).max())
+    # a silent slot keeps 0 dB (no division by silence)
+    silent = data.copy()
+    silent[3] = 0.0
+    assert np.isfinite(automix.mix_audio(silent, SR, model=path, precision="fp32")).all()
+
+
+def ckpt_without_lufs(model, tmp_path):
+    model.card.input_lufs = None
+    return model.save(tmp_path / "plain")

@@ -313,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_daw  # render, session, presets, plugins (the DAW side; no torch)
 
     cli_daw.add_commands(sub, formatter=_Formatter, parser_class=_Parser, add_common=_add_common, positive_int=_positive_int)
+    from . import cli_sep  # separate, remix
+
+    cli_sep.add_commands(sub, formatter=_Formatter, parser_class=_Parser, add_common=_add_common, positive_int=_positive_int)
     return parser
 
 
@@ -662,6 +665,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_evaluate(args)
         if args.command == "fit":
             return _cmd_fit(args)
+        from . import cli_sep
+
+        status = cli_sep.run(args)
+        if status is not None:
+            return status
         from . import cli_daw
 
         status = cli_daw.run(args)

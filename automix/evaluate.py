@@ -260,11 +260,14 @@ class EvaluationReport:
         if zero:
             parts.append(f"closest to 0 is best for {', '.join(zero)} (estimate minus reference)")
         parts.append("lower is better for the other columns")
-        return (
-            "Best per column in bold; " + "; ".join(parts) + ". MAPE: mean absolute percentage error between "
-            "~1 s running means of framewise features of the system and of the reference; panning spectrum "
-            "err.: mean |difference| of the panning spectra (index -1 left .. +1 right). See automix.metrics."
-        )
+        text = "Best per column in bold; " + "; ".join(parts) + "."
+        if any("mape" in k for k in keys):
+            text += (
+                " MAPE: mean absolute percentage error between ~1 s running means of framewise features of the "
+                "system and of the reference; panning spectrum err.: mean |difference| of the panning spectra "
+                "(index -1 left .. +1 right). See automix.metrics."
+            )
+        return text
 
     def _summary(self) -> str:
         info = self.info
@@ -274,6 +277,13 @@ class EvaluationReport:
             return (
                 f"Model {info.get('model')} on {info.get('data')} ({subset}, target {info.get('target')}): "
                 f"mean over {n} take{'s' if n != 1 else ''} ({info.get('seconds', 0):.1f} s of audio)."
+            )
+        if info.get("kind") == "separation":
+            n = len(self.per_item)
+            return (
+                f"Separator {info.get('model')} on {info.get('data')} ({info.get('subset') or 'all takes'}): "
+                f"mean over {n} take{'s' if n != 1 else ''} ({info.get('seconds', 0):.1f} s of audio); "
+                f"baseline: {info.get('baseline', 'the mix as every source')}."
             )
         if info.get("kind") == "pair":
             return (

@@ -16,6 +16,8 @@ from .errors import CheckpointError
 PRETRAINED_DIR = Path(__file__).with_name("pretrained")
 #: The model used when none is named (the first of these that is installed).
 DEFAULT_MODELS = ("drums",)
+#: The same per task: the mixer for ``"mix"``, the separator for ``"separate"``.
+DEFAULT_BY_TASK: dict[str, tuple[str, ...]] = {"mix": DEFAULT_MODELS, "separate": ("drums-separator",)}
 
 
 def list_models() -> dict[str, ModelCard]:
@@ -27,8 +29,9 @@ def list_models() -> dict[str, ModelCard]:
     return cards
 
 
-def default_model_name() -> str:
-    for name in DEFAULT_MODELS:
+def default_model_name(task: str = "mix") -> str:
+    """The default model of ``task`` (``"mix"`` or ``"separate"``) that is installed."""
+    for name in DEFAULT_BY_TASK.get(task, DEFAULT_MODELS):
         if (PRETRAINED_DIR / f"{name}.safetensors").is_file():
             return name
     raise CheckpointError(
@@ -37,10 +40,10 @@ def default_model_name() -> str:
     )
 
 
-def resolve(name_or_path: str | os.PathLike | None) -> Path:
-    """Path of the weights for a model name (installed) or a checkpoint path."""
+def resolve(name_or_path: str | os.PathLike | None, task: str = "mix") -> Path:
+    """Path of the weights for a model name (installed) or a checkpoint path (``None``: ``task``'s default)."""
     if name_or_path is None or str(name_or_path) in ("", "default"):
-        name_or_path = default_model_name()
+        name_or_path = default_model_name(task)
     text = str(name_or_path)
     looks_like_path = os.sep in text or "/" in text or Path(text).suffix in (".safetensors", ".json") or Path(text).exists()
     if looks_like_path:
@@ -52,8 +55,11 @@ def resolve(name_or_path: str | os.PathLike | None) -> Path:
     raise CheckpointError(f"unknown model '{text}' (installed: {names}); or pass a path to a .safetensors checkpoint")
 
 
-def load(name_or_path: str | os.PathLike | Model | None = None) -> Model:
-    """Load a model by installed name, by checkpoint path, or pass a :class:`Model` through."""
+def load(name_or_path: str | os.PathLike | Model | None = None, task: str = "mix") -> Model:
+    """Load a model by installed name, by checkpoint path, or pass a :class:`Model` through.
+
+    ``None`` loads the default model of ``task`` (:data:`DEFAULT_BY_TASK`).
+    """
     if isinstance(name_or_path, Model):
         return name_or_path
-    return load_model(resolve(name_or_path))
+    return load_model(resolve(name_or_path, task))

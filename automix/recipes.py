@@ -52,6 +52,26 @@ class GenerateSpec(_Strict):
     drummers: int = Field(1, ge=1, le=3)
 
 
+class AugmentSpec(_Strict):
+    """Separation training augmentation (training segments only; validation is never augmented).
+
+    Each training segment's sources are drawn and scaled from ``(seed, epoch, index)`` alone,
+    so a resumed run sees the same segments. The input mix is the sum of the augmented
+    sources (the manifest's mix files are not used for augmented segments).
+    """
+
+    gain_db: tuple[float, float] = Field((-6.0, 6.0), description="random gain per source, uniform in dB")
+    remix: float = Field(0.5, ge=0.0, le=1.0, description="chance that a source comes from another random song/position")
+
+    @field_validator("gain_db")
+    @classmethod
+    def _gain_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = v
+        if not (-40.0 <= lo <= hi <= 20.0):
+            raise ValueError(f"gain_db must be [low, high] with -40 <= low <= high <= 20, got {list(v)}")
+        return v
+
+
 class DataSpec(_Strict):
     """Where the training data is and how segments are drawn."""
 
@@ -72,6 +92,32 @@ class DataSpec(_Strict):
     valid_segments: int | None = Field(64, ge=1, description="at most this many validation segments (None: all)")
     workers: int | None = Field(None, ge=0, le=64, description="DataLoader workers per process (None: auto)")
     cache_audio: bool = Field(False, description="keep decoded takes in memory")
+    sources: dict[str, list[str]] | None = Field(
+        None,
+        description="separate: output sources as groups of the data's slots, e.g. "
+        '{"toms": ["tom_1", "tom_2", "tom_3"]} (None: one source per slot)',
+    )
+    separation_mix: Literal["file", "sum"] = Field(
+        "file", description="separate: the input mix is the data's mix file, or the sum of the stems"
+    )
+    augment: AugmentSpec | None = Field(None, description="separate: training augmentation (None: off)")
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, v: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("sources must name at least one source")
+        seen: dict[str, str] = {}
+        for name, slots in v.items():
+            if not name.strip() or not slots:
+                raise ValueError(f"source {name!r} needs a name and at least one slot")
+            for slot in slots:
+                if slot in seen:
+                    raise ValueError(f"slot {slot!r} is in sources {seen[slot]!r} and {name!r}; give each slot once")
+                seen[slot] = name
+        return v
 
 
 class OptimizerSpec(_Strict):
@@ -152,6 +198,13 @@ class TrainRecipe(_Strict):
     def _task_fits(self) -> "TrainRecipe":
         if self.task == "separate" and any(t.name == "stereo_perceptual" for t in self.loss_terms()):
             raise ValueError("loss: stereo_perceptual needs stereo targets; separation targets are mono stems")
+        if self.task == "mix" and (self.data.augment is not None or self.data.sources is not None):
+            raise ValueError("data.augment and data.sources apply to separation (task separate) only")
+        if self.data.augment is not None and self.data.separation_mix != "sum":
+            raise ValueError(
+                "data.augment builds the mix from the augmented stems; set data.separation_mix to 'sum' "
+                "so that validation mixes are made the same way"
+            )
         return self
 
     def loss_terms(self) -> list[LossTerm]:

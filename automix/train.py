@@ -273,6 +273,29 @@ def _enst_manifest(root: Path, split, recipe: TrainRecipe):
     return Manifest(sample_rate=None, root=str(root.absolute()), slots=list(SLOTS), songs=songs)
 
 
+def separation_manifest(manifest, recipe: TrainRecipe):
+    """``manifest`` as a separation recipe reads it: slots grouped into ``data.sources``
+    (slots in no group are left out) and, with ``data.separation_mix: sum``, no mix files."""
+    from .data.collection import Manifest
+
+    d = recipe.data
+    data = manifest.model_dump()
+    if d.sources is not None:
+        unknown = sorted({s for group in d.sources.values() for s in group} - set(manifest.slots))
+        if unknown:
+            raise TrainingError(
+                f"data.sources names slot(s) {', '.join(unknown)} that the data lacks (its slots: {', '.join(manifest.slots)})"
+            )
+        owner = {slot: name for name, group in d.sources.items() for slot in group}
+        data["slots"] = list(d.sources)
+        for song in data["songs"]:
+            song["stems"] = [{**st, "slot": owner[st["slot"]]} for st in song["stems"] if st["slot"] in owner]
+    if d.separation_mix == "sum":
+        for song in data["songs"]:
+            song["mix"] = None
+    return Manifest.model_validate(data)
+
+
 def build_data(recipe: TrainRecipe, net: WaveUNet, sample_rate: int, root: Path) -> TrainData:
     """Training and validation datasets of ``recipe`` from ``root`` (see :class:`~automix.recipes.DataSpec`)."""
     d = recipe.data
@@ -295,12 +318,13 @@ def build_data(recipe: TrainRecipe, net: WaveUNet, sample_rate: int, root: Path)
         if recipe.task == "separate":
             from .data.collection import MultitrackDataset
 
-            manifest = _enst_manifest(root, split, recipe)
+            manifest = separation_manifest(_enst_manifest(root, split, recipe), recipe)
             common = dict(input_length=sizes.input_length, output_length=sizes.output_length, mode="separate",
-                          loudness_target=d.loudness_target, sample_rate=sample_rate)
+                          loudness_target=d.loudness_target, sample_rate=sample_rate,
+                          mix_channels=net.config.in_channels)
             same = d.train_subset == d.valid_subset
             train = MultitrackDataset(manifest, split="train", segment="random", samples_per_epoch=d.segments_per_epoch,
-                                      seed=recipe.seed, **common)
+                                      seed=recipe.seed, augment=d.augment, **common)
             valid = None
             if has_valid:
                 valid = MultitrackDataset(manifest, split="train" if same else "valid", segment="sequential", **common)
@@ -330,8 +354,13 @@ def build_data(recipe: TrainRecipe, net: WaveUNet, sample_rate: int, root: Path)
             notes_split = "the manifest assigns no splits: songs split 80/10/10 by a seeded hash of their names"
         common = dict(input_length=sizes.input_length, output_length=sizes.output_length, mode=recipe.task,
                       loudness_target=d.loudness_target, sample_rate=sample_rate)
+        augment = None
+        if recipe.task == "separate":
+            manifest = separation_manifest(manifest, recipe)
+            common["mix_channels"] = net.config.in_channels
+            augment = d.augment
         train = MultitrackDataset(manifest, split=d.train_subset, segment="random",
-                                  samples_per_epoch=d.segments_per_epoch, seed=recipe.seed, **common)
+                                  samples_per_epoch=d.segments_per_epoch, seed=recipe.seed, augment=augment, **common)
         valid = None
         if any(song.split == d.valid_subset for song in manifest.songs):
             valid = MultitrackDataset(manifest, split=d.valid_subset, segment="sequential", **common)
@@ -364,8 +393,12 @@ def build_model(recipe: TrainRecipe, slots: tuple[str, ...]) -> Model:
         cfg.update(in_channels=len(slots), out_channels=2)
         inputs, outputs = list(slots), ["L", "R"]
     else:
-        cfg.update(in_channels=2, out_channels=len(slots))
-        inputs, outputs = ["L", "R"], list(slots)
+        # a separator reads a stereo mix unless the recipe asks for mono (model.config.in_channels: 1)
+        mix_channels = int(recipe.model.config.get("in_channels", 2))
+        if mix_channels not in (1, 2):
+            raise TrainingError(f"recipe model.config.in_channels: a separator reads a mono (1) or stereo (2) mix, got {mix_channels}")
+        cfg.update(in_channels=mix_channels, out_channels=len(slots))
+        inputs, outputs = (["L", "R"] if mix_channels == 2 else ["mix"]), list(slots)
     try:
         config = WaveUNetConfig.model_validate(cfg)
     except Exception as exc:  # pydantic ValidationError
@@ -378,9 +411,27 @@ def build_model(recipe: TrainRecipe, slots: tuple[str, ...]) -> Model:
         output_names=outputs,
         sample_rate=preset.sample_rate,
         description=recipe.description or preset.description,
+        input_lufs=_input_lufs(recipe),
     )
     torch.manual_seed(recipe.seed)
-    return Model(WaveUNet(config), card)
+    net = WaveUNet(config)
+    if recipe.task == "separate":
+        from .separate import init_as_mix_share
+
+        init_as_mix_share(net)  # start at the equal-share-of-the-mix estimate (the validation baseline)
+    return Model(net, card)
+
+
+def _input_lufs(recipe: TrainRecipe) -> float | None:
+    """The loudness the data loader brings each input stem to (what inference must repeat)."""
+    if recipe.task != "mix":
+        return None
+    d = recipe.data
+    if d.kind in ("enst", "generated"):
+        from .data.enst import STEM_LUFS
+
+        return STEM_LUFS if d.normalize is not None else None
+    return d.loudness_target
 
 
 # --------------------------------------------------------------------------------------------
@@ -938,6 +989,8 @@ class Trainer:
             slots: tuple[str, ...] = tuple(load_manifest(_collection_manifest(self.data_root)).slots)
         else:
             slots = tuple(DRUM_SLOTS)
+        if recipe.task == "separate" and recipe.data.sources is not None:
+            slots = tuple(recipe.data.sources)
         self.model = build_model(recipe, slots)
         if self._init is not None:
             init = load_model(self._init)

@@ -13,6 +13,29 @@ A Wave-U-Net (Stoller, Ewert, Dixon 2018) is a 1-D U-Net on raw audio:
 Level ``i`` (1-based) has ``base_filters + growth * (i - 1)`` filters; the bottleneck has
 ``base_filters + growth * levels``.
 
+**Variants** (fields of :class:`WaveUNetConfig`; every default is the paper's choice, so
+existing cards and weights load unchanged):
+
+* ``downsampling``: ``decimate`` (paper: keep every other sample) or ``strided`` (a learned
+  convolution of ``strided_kernel`` taps, stride 2);
+* ``upsampling``: ``linear`` (paper), ``nearest`` or ``learned`` (a transposed convolution);
+* ``dilation``: ``None`` (paper: 1 everywhere), a tuple of per-level factors, or ``"exp2"``
+  (level ``i`` dilated by ``min(2 ** (i - 1), dilation_cap)``, the bottleneck by
+  ``min(2 ** levels, dilation_cap)``). Level ``i``'s factor applies to its down and its up
+  convolution; a kernel ``k`` with dilation ``d`` spans ``(k - 1) * d + 1`` samples, so the
+  receptive field widens with no more weights. The size arithmetic below accounts for it;
+* ``multiscale_input``: the input, decimated to each coarser level's rate and aligned with
+  that level's samples, is concatenated to the input of levels ``2 .. levels`` and of the
+  bottleneck;
+* ``norm``: ``none`` (paper), ``group`` or ``batch``, between each block's convolution and its
+  activation. Neither uses statistics over time at inference, so tiling stays exact:
+  ``group`` normalises each time step over groups of channels (a per-sample layer norm over
+  channel groups, *not* :class:`torch.nn.GroupNorm`, whose statistics span the time axis and
+  would make a tile's output depend on the tile); ``batch`` uses its running statistics in
+  ``eval()`` mode (batch statistics while training);
+* ``activation``: ``leaky_relu`` (paper, slope ``leaky_slope``), ``prelu`` (one learned slope
+  per channel, initialised to ``leaky_slope``), ``relu``, ``tanh``.
+
 **Context mode** (``context=True``, the papers' choice) uses valid (unpadded) convolutions, so
 every output sample sees real input on both sides and nothing is padded inside the network.
 The output is then shorter than the input by a fixed amount (the context), and only certain
@@ -58,6 +81,19 @@ class WaveUNetConfig(BaseModel):
     downsampling: Literal["decimate", "strided"] = "decimate"
     strided_kernel: int = Field(3, ge=1, le=15, description="kernel of strided downsampling (odd)")
     upsampling: Literal["linear", "nearest", "learned"] = "linear"
+    dilation: tuple[int, ...] | Literal["exp2"] | None = Field(
+        None,
+        description="dilation per level: None (1 everywhere, the paper), 'exp2' (min(2**(i-1), dilation_cap) at "
+        "level i), or `levels` factors for levels 1..levels, optionally one more for the bottleneck (default 1)",
+    )
+    dilation_cap: int = Field(8, ge=1, le=1024, description="largest dilation of the 'exp2' rule")
+    multiscale_input: bool = Field(
+        False, description="concatenate the input, decimated to their rate, to the coarser levels and the bottleneck"
+    )
+    norm: Literal["none", "group", "batch"] = Field(
+        "none", description="normalisation after each block's convolution: none, group (channel groups per time step), batch"
+    )
+    norm_groups: int = Field(4, ge=1, le=1024, description="channel groups of norm 'group' (see channel_groups)")
     context: bool = Field(True, description="valid convolutions with context (True) or same padding")
     concat_input: bool = Field(True, description="concatenate the input before the output layer")
     output_activation: Literal["none", "tanh"] = "none"
@@ -67,11 +103,36 @@ class WaveUNetConfig(BaseModel):
         for name in ("kernel_down", "kernel_up", "kernel_output", "strided_kernel"):
             if getattr(self, name) % 2 == 0:
                 raise ValueError(f"{name} must be odd (got {getattr(self, name)}) so the context is symmetric")
+        if isinstance(self.dilation, tuple):
+            if len(self.dilation) not in (self.levels, self.levels + 1):
+                raise ValueError(
+                    f"dilation has {len(self.dilation)} factors; give one per level ({self.levels}), "
+                    f"optionally one more for the bottleneck ({self.levels + 1})"
+                )
+            if not all(1 <= d <= 1024 for d in self.dilation):
+                raise ValueError(f"dilation factors must be 1..1024 (got {list(self.dilation)})")
         return self
 
     def filters(self, level: int) -> int:
         """Filters of down/up level ``level`` (1-based); ``levels + 1`` is the bottleneck."""
         return self.base_filters + self.growth * (level - 1)
+
+    def dilation_of(self, level: int) -> int:
+        """Dilation of the convolutions of level ``level`` (1-based); ``levels + 1`` is the bottleneck."""
+        if self.dilation is None:
+            return 1
+        if self.dilation == "exp2":
+            return min(2 ** (level - 1), self.dilation_cap)
+        return self.dilation[level - 1] if level - 1 < len(self.dilation) else 1
+
+    def channel_groups(self, channels: int) -> int:
+        """Groups of norm ``group`` for a layer of ``channels``: the largest divisor of
+        ``channels`` that is at most ``norm_groups`` and at most ``channels // 2`` (every group
+        holds 2 or more channels; a 1-channel group would normalise to 0); 1 if none."""
+        for g in range(min(self.norm_groups, channels // 2), 0, -1):
+            if channels % g == 0:
+                return g
+        return 1
 
 
 @dataclass(frozen=True)
@@ -101,18 +162,93 @@ def _conv2d(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
         weight = weight.to(x.dtype)
         bias = None if bias is None else bias.to(x.dtype)
-    return F.conv2d(x, weight, bias, stride=(1, conv.stride[0]), padding=(0, conv.padding[0]))
+    return F.conv2d(
+        x, weight, bias, stride=(1, conv.stride[0]), padding=(0, conv.padding[0]), dilation=(1, conv.dilation[0])
+    )
+
+
+class ChannelGroupNorm(nn.Module):
+    """Normalise every time step over groups of channels, then a per-channel scale and shift.
+
+    For ``x`` of shape ``[B, C, ..., T]``, the ``C`` channels are split into ``groups`` groups
+    of ``C / groups``; each (batch item, group, time step) is brought to mean 0 and variance 1
+    over the group's channels (``eps`` added to the variance), then channel ``c`` is scaled by
+    ``weight[c]`` and shifted by ``bias[c]`` (initialised to 1 and 0).
+
+    Unlike :class:`torch.nn.GroupNorm`, no statistic spans the time axis: the output at time
+    ``t`` depends on the input at time ``t`` only, the same in training and at inference, so a
+    network using it stays exactly shift-equivariant and tiles with no seam. Statistics are
+    computed in float32 whatever the input's dtype.
+    """
+
+    def __init__(self, channels: int, groups: int, eps: float = 1e-5):
+        super().__init__()
+        if channels % groups:
+            raise ValueError(f"{channels} channels do not split into {groups} groups")
+        self.channels, self.groups, self.eps = channels, groups, eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # every time step is a "sample" of F.group_norm without spatial axes, whose statistics
+        # then cover one group's channels at one time step: [B, C, ..., T] -> [B * ... * T, C]
+        # (a free view for the core's channels-last [B, C, 1, T] tensors)
+        c = x.shape[1]
+        last = x.movedim(1, -1)
+        flat = last.reshape(-1, c)
+        y = F.group_norm(flat.float(), self.groups, self.weight.float(), self.bias.float(), self.eps)
+        return y.to(x.dtype).reshape(last.shape).movedim(-1, 1)
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}, groups={self.groups}, eps={self.eps}"
+
+
+class _BatchNorm(nn.BatchNorm1d):
+    """Batch norm over ``[B, C, ..., T]`` computed in float32 (running statistics in ``eval()``)."""
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f"expected [batch, channels, ...] input (got {input.dim()}D input)")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return super().forward(x.float()).to(x.dtype)
+        f = lambda t: None if t is None else t.float()  # noqa: E731  (bf16/fp16 copies of the net)
+        y = F.batch_norm(x.float(), f(self.running_mean), f(self.running_var), f(self.weight), f(self.bias), False, 0.0, self.eps)
+        return y.to(x.dtype)
+
+
+def _norm(cfg: WaveUNetConfig, channels: int) -> nn.Module | None:
+    if cfg.norm == "group":
+        return ChannelGroupNorm(channels, cfg.channel_groups(channels))
+    if cfg.norm == "batch":
+        return _BatchNorm(channels)
+    return None
 
 
 def _conv_act(block: "_ConvAct", x: torch.Tensor) -> torch.Tensor:
-    conv, act = block[0], block[1]
-    return act(_conv2d(conv, x))
+    modules = list(block._modules.values())
+    x = _conv2d(modules[0], x)
+    for module in modules[1:]:
+        x = module(x)
+    return x
 
 
 class _ConvAct(nn.Sequential):
-    def __init__(self, cfg: WaveUNetConfig, c_in: int, c_out: int, kernel: int):
-        padding = 0 if cfg.context else kernel // 2
-        super().__init__(nn.Conv1d(c_in, c_out, kernel, padding=padding), _activation(cfg, c_out))
+    """Convolution, then (``norm`` not ``none``) a normalisation, then the activation.
+
+    State-dict keys: ``0`` the convolution, ``1`` the activation (PReLU weights) without a
+    norm; ``1`` the norm and ``2`` the activation with one (so paper checkpoints keep their keys).
+    """
+
+    def __init__(self, cfg: WaveUNetConfig, c_in: int, c_out: int, kernel: int, dilation: int = 1):
+        padding = 0 if cfg.context else (kernel // 2) * dilation
+        modules = [nn.Conv1d(c_in, c_out, kernel, padding=padding, dilation=dilation)]
+        norm = _norm(cfg, c_out)
+        if norm is not None:
+            modules.append(norm)
+        modules.append(_activation(cfg, c_out))
+        super().__init__(*modules)
 
 
 def linear_upsample(x: torch.Tensor, context: bool) -> torch.Tensor:
@@ -232,20 +368,21 @@ class WaveUNet(nn.Module):
         self.config = cfg
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
+        extra = cfg.in_channels if cfg.multiscale_input else 0  # decimated input at levels 2.. and the bottleneck
         c_in = cfg.in_channels
         for level in range(1, cfg.levels + 1):
             c_out = cfg.filters(level)
-            self.down.append(_ConvAct(cfg, c_in, c_out, cfg.kernel_down))
+            self.down.append(_ConvAct(cfg, c_in + (extra if level > 1 else 0), c_out, cfg.kernel_down, cfg.dilation_of(level)))
             self.downsample.append(_Downsample(cfg, c_out))
             c_in = c_out
-        self.bottleneck = _ConvAct(cfg, c_in, cfg.filters(cfg.levels + 1), cfg.kernel_down)
+        self.bottleneck = _ConvAct(cfg, c_in + extra, cfg.filters(cfg.levels + 1), cfg.kernel_down, cfg.dilation_of(cfg.levels + 1))
         c_in = cfg.filters(cfg.levels + 1)
         self.upsample = nn.ModuleList()
         self.up = nn.ModuleList()
         for level in range(cfg.levels, 0, -1):
             c_skip = cfg.filters(level)
             self.upsample.append(_Upsample(cfg, c_in))
-            self.up.append(_ConvAct(cfg, c_in + c_skip, c_skip, cfg.kernel_up))
+            self.up.append(_ConvAct(cfg, c_in + c_skip, c_skip, cfg.kernel_up, cfg.dilation_of(level)))
             c_in = c_skip
         c_final = c_in + (cfg.in_channels if cfg.concat_input else 0)
         k = cfg.kernel_output
@@ -255,23 +392,29 @@ class WaveUNet(nn.Module):
 
     # ----------------------------------------------------------------- size arithmetic
     def _lengths_from_bottleneck(self, x: int) -> tuple[int, int]:
-        """(input, output) lengths when ``x`` samples enter the bottleneck conv (context mode)."""
+        """(input, output) lengths when ``x`` samples enter the bottleneck conv (context mode).
+
+        A convolution of kernel ``k`` and dilation ``d`` removes ``(k - 1) * d`` samples;
+        decimation maps ``n`` to ``ceil(n / 2)`` (exactly ``(n + 1) / 2`` for the odd lengths
+        used here), a strided convolution of kernel ``s`` maps ``2 (n - 1) + s`` to ``n``, and
+        upsampling maps ``n`` to ``2 n - 1``.
+        """
         cfg = self.config
         n_in = x
-        for _ in range(cfg.levels):
+        for level in range(cfg.levels, 0, -1):
             if cfg.downsampling == "decimate":
                 n_in = 2 * n_in - 1
             else:
                 n_in = 2 * (n_in - 1) + cfg.strided_kernel
-            n_in += cfg.kernel_down - 1
-        n_out = x - (cfg.kernel_down - 1)
-        for _ in range(cfg.levels):
-            n_out = 2 * n_out - 1 - (cfg.kernel_up - 1)
+            n_in += (cfg.kernel_down - 1) * cfg.dilation_of(level)
+        n_out = x - (cfg.kernel_down - 1) * cfg.dilation_of(cfg.levels + 1)
+        for level in range(cfg.levels, 0, -1):
+            n_out = 2 * n_out - 1 - (cfg.kernel_up - 1) * cfg.dilation_of(level)
         n_out -= cfg.kernel_output - 1
         return n_in, n_out
 
     def _min_bottleneck(self) -> int:
-        x = self.config.kernel_down
+        x = (self.config.kernel_down - 1) * self.config.dilation_of(self.config.levels + 1) + 1
         while self._lengths_from_bottleneck(x)[1] < 1:
             x += 1
         return x
@@ -359,14 +502,27 @@ class WaveUNet(nn.Module):
                 f"expected input [batch, {self.config.in_channels}, samples], got {list(x.shape)}"
             )
         self.output_length(x.shape[-1])  # validates the length with a helpful message
-        ctx = self.config.context
+        cfg = self.config
+        ctx = cfg.context
         x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         inp = x
         shortcuts = []
-        for block, down in zip(self.down, self.downsample):
+        # level i's input sample m sits at input sample `offset + stride * m` (context mode;
+        # in same mode every offset is 0): where the multi-scale input is read from
+        offset, stride = 0, 1
+        for level, (block, down) in enumerate(zip(self.down, self.downsample), start=1):
+            if cfg.multiscale_input and level > 1:
+                x = self._with_input(x, inp, offset, stride)
             x = _conv_act(block, x)
             shortcuts.append(x)
             x = down(x)
+            if ctx:
+                offset += stride * ((cfg.kernel_down - 1) * cfg.dilation_of(level) // 2)
+                if cfg.downsampling == "strided":
+                    offset += stride * (cfg.strided_kernel // 2)
+            stride *= 2
+        if cfg.multiscale_input:
+            x = self._with_input(x, inp, offset, stride)
         x = _conv_act(self.bottleneck, x)
         for up, block in zip(self.upsample, self.up):
             x = _conv_act(block, _upsample_concat(up, x, shortcuts.pop(), ctx))
@@ -378,6 +534,16 @@ class WaveUNet(nn.Module):
         if self.config.output_activation == "tanh":
             x = torch.tanh(x)
         return x.squeeze(2).contiguous()
+
+    @staticmethod
+    def _with_input(x: torch.Tensor, inp: torch.Tensor, offset: int, stride: int) -> torch.Tensor:
+        """``x`` [B, C, 1, n] with the input decimated by ``stride`` from ``offset`` concatenated."""
+        n = x.shape[-1]
+        coarse = inp[..., offset : offset + stride * (n - 1) + 1 : stride]
+        if coarse.shape[-1] != n:  # cannot happen for valid lengths; guards the offset arithmetic
+            raise RuntimeError(f"multi-scale input: {coarse.shape[-1]} samples for a level of {n}")
+        out = torch.cat([x, coarse.to(x.dtype)], dim=1)
+        return out.contiguous(memory_format=torch.channels_last)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -79,6 +79,7 @@ __all__ = [
     "LOUDNESS_INDEX_NAME",
     "MANIFEST_VERSION",
     "SPLITS",
+    "Augmentation",
     "Manifest",
     "ManifestError",
     "MultitrackDataset",
@@ -708,6 +709,36 @@ class _LoudnessIndex:
 
 
 # --------------------------------------------------------------------------------------------
+# Augmentation (separation)
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random source gains (``gain_db``: uniform range in dB) and cross-song remixing
+    (``remix``: chance per source of taking it from another song); see :class:`MultitrackDataset`."""
+
+    gain_db: tuple[float, float] = (-6.0, 6.0)
+    remix: float = 0.5
+
+    def __post_init__(self) -> None:
+        lo, hi = (float(x) for x in self.gain_db)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+            raise ValueError(f"gain_db must be a finite range [low, high], got {self.gain_db!r}")
+        if not 0.0 <= float(self.remix) <= 1.0:
+            raise ValueError(f"remix must be a probability in [0, 1], got {self.remix!r}")
+        object.__setattr__(self, "gain_db", (lo, hi))
+        object.__setattr__(self, "remix", float(self.remix))
+
+    @classmethod
+    def of(cls, value: Any) -> "Augmentation | None":
+        if value is None or isinstance(value, Augmentation):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        return cls(gain_db=tuple(value.gain_db), remix=value.remix)
+
+
+# --------------------------------------------------------------------------------------------
 # The dataset
 
 
@@ -807,6 +838,15 @@ class MultitrackDataset(torch.utils.data.Dataset):
     and a sequential one is returned as zeros with an all-zero mask. ``sample_rate``
     defaults to the manifest's, else the most common rate of the files; other files are
     resampled (soxr, on the fly per segment).
+
+    ``augment`` (``mode="separate"`` with random segments only): an :class:`Augmentation` (or
+    anything with ``gain_db`` and ``remix``, such as :class:`automix.recipes.AugmentSpec`, or
+    a dict of them). Each slot of a drawn segment is, with probability ``remix``, replaced by
+    that slot from another random song and position (songs without the slot are passed
+    over), then scaled by a gain drawn uniformly in ``gain_db`` (dB); the input mix is the
+    sum of the augmented slots (stereo as in a sum-of-stems mix) and the targets are their
+    mono signals. Everything is drawn from the item's ``(seed, epoch, index)`` generator, so
+    an item is the same on every call. Sequential (validation) segments are never augmented.
     """
 
     def __init__(
@@ -824,6 +864,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         silence_db: float = -60.0,
         mix_channels: int = 2,
         sample_rate: int | None = None,
+        augment: "Augmentation | Any | None" = None,
     ) -> None:
         super().__init__()
         if mode not in ("mix", "separate"):
@@ -851,6 +892,9 @@ class MultitrackDataset(torch.utils.data.Dataset):
             isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1
         ):
             raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+        self.augment = Augmentation.of(augment)
+        if self.augment is not None and (mode != "separate" or segment != "random"):
+            raise ValueError("augment applies to separation (mode='separate') with random segments only")
         wanted_splits = _select_splits(split)
 
         if isinstance(manifest_or_path, (str, os.PathLike)):
@@ -1066,6 +1110,66 @@ class MultitrackDataset(torch.utils.data.Dataset):
         stems *= song.stem_gain[:, None]
         return np.ascontiguousarray(mix, dtype=np.float32), stems
 
+    def _slot_signal(self, k: int, j: int, in_start: int) -> np.ndarray:
+        """Slot ``j`` of song ``k`` over the input window from ``in_start``: ``[2, input_length]``
+        as it sits in a sum-of-stems mix (loudness gain applied)."""
+        song = self._songs[k]
+        out = np.zeros((2, self.input_length), dtype=np.float32)
+        for src in song.slots[j]:
+            out += _stereo(_read(src, self.sample_rate, in_start, self.input_length))
+        return out * np.float32(song.stem_gain[j])
+
+    def _augmented(self, rng: np.random.Generator) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
+        """An augmented random segment: ``(song, start, mix, stems, mask)`` (see ``augment``)."""
+        assert self.augment is not None
+        ctx, n_out = self.context, self.output_length
+        best: tuple[float, int, int, np.ndarray] | None = None
+        draws = 0
+        while draws <= _SILENCE_RETRIES:
+            drawn = self._draw(rng)
+            if drawn is None:
+                if best is not None:
+                    break
+                raise AutomixError(
+                    f"every song of the collection failed to read: "
+                    f"{_listing([f'{s.name}: {s.reason}' for s in self.skipped])}"
+                )
+            k, start = drawn
+            try:
+                slots = np.stack([self._slot_signal(k, j, start - ctx) for j in range(len(self.slots))])
+            except (AutomixError, OSError) as exc:
+                self._fail(k, exc)
+                continue
+            draws += 1
+            level = rms_db(slots.sum(axis=0)[:, ctx : ctx + n_out])
+            if best is None or level > best[0]:
+                best = (level, k, start, slots)
+            if level >= self.silence_db:
+                break
+        assert best is not None
+        _, k, start, slots = best
+        mask = self._songs[k].mask.copy()
+        for j in range(len(self.slots)):
+            if rng.random() >= self.augment.remix:
+                continue
+            other = self._draw(rng)
+            if other is None or not self._songs[other[0]].mask[j]:
+                continue
+            try:
+                slots[j] = self._slot_signal(other[0], j, other[1] - ctx)
+            except (AutomixError, OSError) as exc:
+                self._fail(other[0], exc)
+                continue
+            mask[j] = 1.0
+        lo, hi = self.augment.gain_db
+        gains = (10.0 ** (rng.uniform(lo, hi, size=len(self.slots)) / 20.0)).astype(np.float32)
+        slots *= gains[:, None, None]
+        mix = slots.sum(axis=0)
+        if self.mix_channels == 1:
+            mix = to_mono(mix)
+        stems = slots.mean(axis=1)[:, ctx : ctx + n_out]
+        return k, start, np.ascontiguousarray(mix, np.float32), np.ascontiguousarray(stems, np.float32), mask
+
     def _mix_level(self, inp: np.ndarray, target: np.ndarray) -> float:
         """RMS level (dBFS) of the mix over the target window."""
         if self.mode == "mix":
@@ -1130,6 +1234,9 @@ class MultitrackDataset(torch.utils.data.Dataset):
                 return self._zeros(k, start)
             return self._item(k, start, inp, target, self._songs[k].mask)
         rng = np.random.default_rng(None if self.seed is None else [self.seed, self.epoch, index])
+        if self.augment is not None:
+            k, start, inp, target, mask = self._augmented(rng)
+            return self._item(k, start, inp, target, mask)
         best: tuple[float, int, int, np.ndarray, np.ndarray] | None = None
         draws = 0
         while draws <= _SILENCE_RETRIES:

@@ -499,9 +499,16 @@ def separation_scores(estimates: np.ndarray, references: np.ndarray, names: Sequ
         return out
     import torch
 
-    # the torch backend: fast_bss_eval 0.1.4's numpy backend trips over numpy 2's linalg.solve
-    sdr, _, _ = fast_bss_eval.bss_eval_sources(torch.from_numpy(ref[keep]), torch.from_numpy(est[keep]),
-                                               compute_permutation=False)
+    # the torch backend: fast_bss_eval 0.1.4's numpy backend trips over numpy 2's linalg.solve.
+    # One intra-op thread: the 512x512 solves are small, and in a long-lived process (the test
+    # suite) torch.linalg.solve was seen spinning forever in its thread pool with two threads.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        sdr, _, _ = fast_bss_eval.bss_eval_sources(torch.from_numpy(ref[keep]), torch.from_numpy(est[keep]),
+                                                   compute_permutation=False)
+    finally:
+        torch.set_num_threads(threads)
     sdr = sdr.numpy()
     for j, i in enumerate(keep):
         out[f"sdr_{names[i]}"] = float(sdr[j])

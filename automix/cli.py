@@ -315,7 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli_daw.add_commands(sub, formatter=_Formatter, parser_class=_Parser, add_common=_add_common, positive_int=_positive_int)
     from . import cli_sep  # separate, remix
 
-    cli_sep.add_commands(sub, formatter=_Formatter, parser_class=_Parser, add_common=_add_common, positive_int=_positive_int)
+    cli_sep.add_commands(
+        sub, formatter=_Formatter, parser_class=_Parser, add_common=_add_common, positive_int=_positive_int,
+        positive_float=_positive_float,
+    )
     return parser
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from typing import Any, Callable
 
 log = logging.getLogger("automix")
@@ -30,16 +29,6 @@ examples:
 """
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
 def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
@@ -55,6 +44,7 @@ def add_commands(
     parser_class: type[argparse.ArgumentParser],
     add_common: Callable[[argparse.ArgumentParser], None],
     positive_int: Callable[[str], int],
+    positive_float: Callable[[str], float],
 ) -> None:
     """Register ``separate`` and ``remix`` on the ``automix`` parser."""
     p = sub.add_parser(
@@ -73,7 +63,7 @@ def add_commands(
     p.add_argument("--model", default=None, metavar="NAME_OR_PATH",
                    help="separation model: installed name or .safetensors path (default: drums-separator)")
     p.add_argument("--format", default="wav", choices=["wav", "flac"], help="file format of the sources")
-    p.add_argument("--tile-seconds", type=_positive_float, default=None,
+    p.add_argument("--tile-seconds", type=positive_float, default=None,
                    help="audio per tile; memory grows with it, the result does not change")
     _engine_options(p)
     add_common(p)

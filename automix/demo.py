@@ -33,7 +33,7 @@ from .errors import AutomixError
 
 __all__ = ["DemoResult", "example_stems", "run_demo"]
 
-#: Slot order of the example stems (the drum mixer's).
+#: The example :func:`run_demo` mixes (a folder under ``automix/examples``).
 EXAMPLE_NAME = "drums"
 
 

@@ -14,8 +14,7 @@ import soundfile as sf
 import torch
 
 import automix.cli as cli
-from automix import cli_sep
-from automix.data.collection import Augmentation, MultitrackDataset, load_manifest, write_manifest
+from automix.data.collection import Augmentation, MultitrackDataset, write_manifest
 from automix.errors import AutomixError
 from automix.inference import process, process_whole
 from automix.recipes import load_recipe
@@ -294,26 +293,8 @@ def test_trained_separator_beats_mix_as_every_source(trained, tmp_path):
 
 
 @pytest.fixture()
-def main(monkeypatch):
-    """``automix.cli.main`` with the separation commands (wired here until cli.py registers them)."""
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    if "separate" not in sub.choices:
-        original = cli.build_parser
-
-        def build():
-            p = original()
-            s = next(a for a in p._actions if a.__class__.__name__ == "_SubParsersAction")
-            cli_sep.add_commands(s, formatter=cli._Formatter, parser_class=cli._Parser, add_common=cli._add_common,
-                                 positive_int=cli._positive_int)
-            return p
-
-        from automix import cli_daw
-
-        daw_run = cli_daw.run
-        monkeypatch.setattr(cli, "build_parser", build)
-        monkeypatch.setattr(cli_daw, "run", lambda args: cli_sep.run(args) if args.command in cli_sep.COMMANDS
-                            else daw_run(args))
+def main():
+    """``automix.cli.main``, which registers the separation commands."""
     return cli.main
 
 

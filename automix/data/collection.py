@@ -1123,31 +1123,11 @@ class MultitrackDataset(torch.utils.data.Dataset):
         """An augmented random segment: ``(song, start, mix, stems, mask)`` (see ``augment``)."""
         assert self.augment is not None
         ctx, n_out = self.context, self.output_length
-        best: tuple[float, int, int, np.ndarray] | None = None
-        draws = 0
-        while draws <= _SILENCE_RETRIES:
-            drawn = self._draw(rng)
-            if drawn is None:
-                if best is not None:
-                    break
-                raise AutomixError(
-                    f"every song of the collection failed to read: "
-                    f"{_listing([f'{s.name}: {s.reason}' for s in self.skipped])}"
-                )
-            k, start = drawn
-            try:
-                slots = np.stack([self._slot_signal(k, j, start - ctx) for j in range(len(self.slots))])
-            except (AutomixError, OSError) as exc:
-                self._fail(k, exc)
-                continue
-            draws += 1
-            level = rms_db(slots.sum(axis=0)[:, ctx : ctx + n_out])
-            if best is None or level > best[0]:
-                best = (level, k, start, slots)
-            if level >= self.silence_db:
-                break
-        assert best is not None
-        _, k, start, slots = best
+        k, start, slots = self._draw_loud(
+            rng,
+            lambda k, start: np.stack([self._slot_signal(k, j, start - ctx) for j in range(len(self.slots))]),
+            lambda slots: rms_db(slots.sum(axis=0)[:, ctx : ctx + n_out]),
+        )
         mask = self._songs[k].mask.copy()
         for j in range(len(self.slots)):
             if rng.random() >= self.augment.remix:
@@ -1169,6 +1149,39 @@ class MultitrackDataset(torch.utils.data.Dataset):
             mix = to_mono(mix)
         stems = slots.mean(axis=1)[:, ctx : ctx + n_out]
         return k, start, np.ascontiguousarray(mix, np.float32), np.ascontiguousarray(stems, np.float32), mask
+
+    def _draw_loud(self, rng: np.random.Generator, render, level) -> tuple[int, int, Any]:
+        """``(song, start, render(song, start))`` of a random segment louder than ``silence_db``.
+
+        At most ``_SILENCE_RETRIES + 1`` readable draws; if none is loud enough, the loudest by
+        ``level(rendered)``. A song that fails to read is set aside (:meth:`_fail`) and costs no
+        retry; when every song has failed, :class:`AutomixError`.
+        """
+        best: tuple[float, int, int, Any] | None = None
+        draws = 0
+        while draws <= _SILENCE_RETRIES:
+            drawn = self._draw(rng)
+            if drawn is None:
+                if best is not None:
+                    break
+                raise AutomixError(
+                    f"every song of the collection failed to read: "
+                    f"{_listing([f'{s.name}: {s.reason}' for s in self.skipped])}"
+                )
+            k, start = drawn
+            try:
+                rendered = render(k, start)
+            except (AutomixError, OSError) as exc:
+                self._fail(k, exc)
+                continue
+            draws += 1
+            value = level(rendered)
+            if best is None or value > best[0]:
+                best = (value, k, start, rendered)
+            if value >= self.silence_db:
+                break
+        assert best is not None
+        return best[1], best[2], best[3]
 
     def _mix_level(self, inp: np.ndarray, target: np.ndarray) -> float:
         """RMS level (dBFS) of the mix over the target window."""
@@ -1237,31 +1250,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         if self.augment is not None:
             k, start, inp, target, mask = self._augmented(rng)
             return self._item(k, start, inp, target, mask)
-        best: tuple[float, int, int, np.ndarray, np.ndarray] | None = None
-        draws = 0
-        while draws <= _SILENCE_RETRIES:
-            drawn = self._draw(rng)
-            if drawn is None:
-                if best is not None:
-                    break
-                raise AutomixError(
-                    f"every song of the collection failed to read: "
-                    f"{_listing([f'{s.name}: {s.reason}' for s in self.skipped])}"
-                )
-            k, start = drawn
-            try:
-                inp, target = self._render(k, start)
-            except (AutomixError, OSError) as exc:
-                self._fail(k, exc)
-                continue  # a failing song costs no silence retry; it is out of the draw now
-            draws += 1
-            level = self._mix_level(inp, target)
-            if best is None or level > best[0]:
-                best = (level, k, start, inp, target)
-            if level >= self.silence_db:
-                break
-        assert best is not None
-        _, k, start, inp, target = best
+        k, start, (inp, target) = self._draw_loud(rng, self._render, lambda pair: self._mix_level(*pair))
         return self._item(k, start, inp, target, self._songs[k].mask)
 
     def __repr__(self) -> str:

@@ -48,6 +48,8 @@ class MixResult:
     peak_db: float = -200.0
     seconds: float = 0.0
     audio: np.ndarray | None = None
+    loudness_lufs: float | None = None
+    gain_db: float = 0.0
 
     @property
     def duration(self) -> float:
@@ -210,6 +212,59 @@ def _rate_and_length_notes(infos: Mapping[Path, AudioInfo], used: Sequence[Path]
     return notes
 
 
+Loudness = float | str | None
+#: Default true-peak ceiling (dBTP) of a loudness-normalised mix.
+TRUE_PEAK_DB = -1.0
+
+
+def output_loudness(loudness: Loudness, model: Model) -> float | None:
+    """The target LUFS for ``loudness``: a number, ``"auto"`` (the card's ``output_lufs``: the level
+    of the mixes the model was trained on; ``None`` if the card has none) or ``None``/``"off"``
+    (the network's own level)."""
+    if loudness is None or (isinstance(loudness, str) and loudness.lower() in ("off", "none")):
+        return None
+    if isinstance(loudness, str):
+        if loudness.lower() != "auto":
+            try:
+                loudness = float(loudness)
+            except ValueError:
+                raise ValueError(f"loudness must be a LUFS value, 'auto' or 'off', got {loudness!r}") from None
+        else:
+            return model.card.output_lufs
+    value = float(loudness)
+    if not (math.isfinite(value) and -70.0 <= value <= 0.0):
+        raise ValueError(f"loudness must be between -70 and 0 LUFS, got {loudness!r}")
+    return value
+
+
+def loudness_gain(lufs: float, true_peak_db: float, target: float, ceiling: float) -> tuple[float, list[str]]:
+    """Gain (dB) that brings a mix at ``lufs`` to ``target`` without its true peak crossing
+    ``ceiling``; notes when the ceiling or silence stops it."""
+    from .audio import SILENCE_LUFS
+
+    if lufs <= SILENCE_LUFS:
+        return 0.0, [f"the mix is silent (below {SILENCE_LUFS:g} LUFS); its level is left as is"]
+    gain = target - lufs
+    if true_peak_db + gain > ceiling:
+        allowed = ceiling - true_peak_db - 0.001  # a hair under: rounding in the file must not cross it
+        note = (f"loudness target {target:g} LUFS missed by {gain - allowed:.2f} LU: the true-peak ceiling "
+                f"{ceiling:g} dBTP allows {lufs + allowed:.2f} LUFS")
+        return allowed, [note]
+    return gain, []
+
+
+def to_loudness(audio: np.ndarray, sample_rate: int, target: float, true_peak_db: float = TRUE_PEAK_DB) -> tuple[np.ndarray, float, list[str]]:
+    """``audio`` ``[channels, T]`` scaled by one gain to ``target`` LUFS under ``true_peak_db`` dBTP
+    (:func:`loudness_gain`); returns ``(audio, gain_db, notes)``."""
+    from .meters import LoudnessMeter, TruePeakMeter
+
+    meter, peak = LoudnessMeter(sample_rate, audio.shape[0]), TruePeakMeter(sample_rate, audio.shape[0])
+    meter.add(audio)
+    peak.add(audio)
+    gain_db, notes = loudness_gain(meter.integrated(), peak.true_peak_db(), target, true_peak_db)
+    return (audio * np.float32(10 ** (gain_db / 20))).astype(np.float32), gain_db, notes
+
+
 def mix(
     stems: StemsInput,
     output: str | os.PathLike | None = None,
@@ -225,6 +280,8 @@ def mix(
     batch_size: int = 1,
     subtype: str = "PCM_24",
     progress: bool | None = None,
+    loudness: Loudness = "auto",
+    true_peak_db: float = TRUE_PEAK_DB,
 ) -> MixResult:
     """Mix a folder (or list) of stem files with a Mix-Wave-U-Net.
 
@@ -243,6 +300,11 @@ def mix(
         tile_seconds: the same in seconds at the model's rate (overrides ``tile``).
         subtype: ``PCM_16``, ``PCM_24`` or ``FLOAT`` for the written file.
         progress: show a progress bar (``None``: when stderr is a terminal).
+        loudness: integrated loudness of the mix (LUFS, BS.1770): ``"auto"`` (default) the level
+            of the mixes the model was trained on (its card's ``output_lufs``; the network's own
+            level for a card without one), a number, or ``None``/``"off"`` for the network's own
+            level. One gain for the whole mix, measured after mixing (a second pass over a
+            temporary file), never above ``true_peak_db`` dBTP (a note says when that stops it).
 
     Returns a :class:`MixResult`; notes about what was fixed (resampled, padded, downmixed,
     silent slots) are in ``result.notes`` and logged as warnings on the ``automix`` logger.
@@ -262,9 +324,12 @@ def mix(
         raise ValueError("batch_size must be >= 1")
     if tile_seconds is not None and not (math.isfinite(tile_seconds) and tile_seconds > 0):
         raise ValueError("tile_seconds must be a positive number")
+    if not (math.isfinite(true_peak_db) and -30.0 <= true_peak_db <= 0.0):
+        raise ValueError(f"true_peak_db must be between -30 and 0 dBTP, got {true_peak_db!r}")
     files, notes = collect_stem_files(stems, exclude=output)
     infos = {path: probe(path) for path in files}
     loaded = pretrained.load(model)
+    target = output_loudness(loudness, loaded)
     device = pick_device(device)
     if tile_seconds is not None:
         tile = max(1, round(tile_seconds * loaded.sample_rate))
@@ -292,13 +357,28 @@ def mix(
     out_peak = np.zeros(1, dtype=np.float32)
     parts: list[np.ndarray] = []
     writer: AudioWriter | None = None
+    temp: AudioWriter | None = None
+    temp_file: Path | None = None
+    meters = None
     bar = None
+    gain_db, lufs = 0.0, None
     try:
-        writer = AudioWriter(output, sr, 2, subtype=subtype, overwrite=force) if output is not None else None
-        store = writer.write if writer is not None else parts.append
+        if output is not None and target is not None:  # the network's output first, then one gain
+            temp_file = _temp_path(output)
+            temp = AudioWriter(temp_file, sr, 2, subtype="FLOAT", overwrite=True)
+        elif output is not None:
+            writer = AudioWriter(output, sr, 2, subtype=subtype, overwrite=force)
+        store = temp.write if temp is not None else writer.write if writer is not None else parts.append
+        if target is not None:
+            from .meters import LoudnessMeter, TruePeakMeter
+
+            meters = (LoudnessMeter(sr, 2), TruePeakMeter(sr, 2))
 
         def sink(block: np.ndarray) -> None:
             np.maximum(out_peak, np.abs(block).max(), out=out_peak)
+            if meters is not None:
+                meters[0].add(block)
+                meters[1].add(block)
             store(block)
 
         bar = _progress_bar(total / sr, progress, desc=f"mixing {len(used)} stems")
@@ -314,6 +394,22 @@ def mix(
             progress=(lambda k: bar.update(k / sr)) if bar is not None else None,
         )
         _check_not_all_silent(reader, assignment)
+        if meters is not None:
+            lufs = meters[0].integrated()
+            gain_db, level_notes = loudness_gain(lufs, meters[1].true_peak_db(), target, true_peak_db)
+            notes += level_notes
+            for note in level_notes:
+                log.warning(note)
+            scale = np.float32(10 ** (gain_db / 20))
+            out_peak *= scale
+            if temp is not None:
+                temp.close()
+                writer = AudioWriter(output, sr, 2, subtype=subtype, overwrite=force)
+                with AudioStream(temp.path) as stream:
+                    for start in range(0, total, 1 << 16):
+                        writer.write(stream.read(min(1 << 16, total - start)) * scale)
+            else:
+                parts = [part * scale for part in parts]
         if writer is not None:
             writer.close()
     except BaseException:
@@ -321,6 +417,10 @@ def mix(
             writer.abort()
         raise
     finally:
+        if temp is not None:
+            temp.abort()
+        if temp_file is not None:
+            temp_file.unlink(missing_ok=True)
         reader.close()
         if bar is not None:
             bar.close()
@@ -345,8 +445,22 @@ def mix(
         peak_db=peak,
         seconds=time.perf_counter() - started,
         audio=np.concatenate(parts, axis=1) if output is None else None,
+        loudness_lufs=None if lufs is None else lufs + gain_db,
+        gain_db=gain_db,
     )
     return result
+
+
+def _temp_path(output: Path) -> Path:
+    """A new hidden file beside ``output`` for the network's output before the loudness gain."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".float.wav", dir=output.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write beside {output}: {exc.strerror or exc}") from None
+    os.close(fd)
+    return Path(name)
 
 
 def _check_not_all_silent(reader: _StemReader, assignment: StemAssignment) -> None:
@@ -363,15 +477,21 @@ def mix_audio(
     device: str | None = None,
     precision: Precision = "auto",
     tile: int = DEFAULT_TILE,
+    loudness: Loudness = "auto",
+    true_peak_db: float = TRUE_PEAK_DB,
 ) -> np.ndarray:
     """Mix in-memory stems; returns ``[2, T]`` float32 at the model's sample rate.
 
     ``stems`` is ``[n_slots, T]`` in the model's slot order, or ``{slot: [T] or [1, T]}``
-    (missing slots are silence). Audio at another ``sample_rate`` is resampled.
+    (missing slots are silence). Audio at another ``sample_rate`` is resampled. ``loudness``
+    and ``true_peak_db`` as for :func:`mix` (default: the level the model was trained on).
     """
     from . import pretrained
 
     loaded = pretrained.load(model)
+    target = output_loudness(loudness, loaded)
+    if not (math.isfinite(true_peak_db) and -30.0 <= true_peak_db <= 0.0):
+        raise ValueError(f"true_peak_db must be between -30 and 0 dBTP, got {true_peak_db!r}")
     if isinstance(stems, Mapping):
         unknown = sorted(set(stems) - set(loaded.slots))
         if unknown:
@@ -393,14 +513,20 @@ def mix_audio(
     if loaded.card.input_lufs is not None:
         from .meters import LoudnessMeter
 
-        loudness = []
+        levels = []
         for row in data:
             meter = LoudnessMeter(loaded.sample_rate, 1)
             meter.add(row)
-            loudness.append(meter.integrated())
-        gains, _ = input_gains(loudness, loaded.card.input_lufs, loaded.slots)
+            levels.append(meter.integrated())
+        gains, _ = input_gains(levels, loaded.card.input_lufs, loaded.slots)
         data = (data * gains[:, None]).astype(np.float32)
-    return process(loaded.net, data, tile=tile, device=device, precision=precision)
+    out = process(loaded.net, data, tile=tile, device=device, precision=precision)
+    if target is None:
+        return out
+    out, _, notes = to_loudness(out, loaded.sample_rate, target, true_peak_db)
+    for note in notes:
+        log.warning(note)
+    return out
 
 
 def _progress_bar(total_seconds: float, enabled: bool | None, desc: str):

@@ -63,6 +63,7 @@ __all__ = [
     "peak_db",
     "probe",
     "read_audio",
+    "read_float32",
     "resample",
     "resampled_length",
     "to_mono",
@@ -86,6 +87,9 @@ WRITE_SUBTYPES: tuple[str, ...] = ("PCM_16", "PCM_24", "FLOAT")
 
 _OUTPUT_FORMATS: dict[str, str] = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC"}
 _INTEGER_SUBTYPES = frozenset({"PCM_16", "PCM_24"})
+#: integer subtypes read as integers and scaled here: libsndfile's own integer-to-float path is
+#: 1.1-2.4x slower and gives the same floats (x / 2**15 or x / 2**31, exact in float32)
+_READ_AS_INTEGER = {"PCM_16": ("int16", 1.0 / 32768.0), "PCM_24": ("int32", 1.0 / 2**31), "PCM_32": ("int32", 1.0 / 2**31)}
 _RESAMPLE_QUALITY = "HQ"
 _STREAM_BLOCK_FRAMES = 65536  # frames read from the file per block by AudioStream
 
@@ -256,6 +260,20 @@ def _first_nonfinite_frame(block: np.ndarray, frame_axis: int) -> int | None:
     return int(np.argmax(bad_frames))
 
 
+def read_float32(f: sf.SoundFile, frames: int) -> tuple[np.ndarray, bool]:
+    """Read ``frames`` frames from an open file as float32 ``[n, channels]`` (libsndfile's scaling).
+
+    Returns ``(data, finite)``: ``finite`` is True when the data cannot hold NaN/Inf (integer
+    PCM, read as integers and scaled exactly as libsndfile would), so callers can skip the check.
+    """
+    as_int = _READ_AS_INTEGER.get(str(f.subtype))
+    if as_int is None:
+        return f.read(frames, dtype="float32", always_2d=True), False
+    data = f.read(frames, dtype=as_int[0], always_2d=True).astype(np.float32)
+    data *= np.float32(as_int[1])
+    return data, True
+
+
 def read_audio(
     path: str | os.PathLike,
     *,
@@ -282,13 +300,13 @@ def read_audio(
         with sf.SoundFile(str(info.path)) as f:
             if start:
                 f.seek(start)
-            data = f.read(count, dtype="float32", always_2d=True)  # [T, C]
+            data, finite = read_float32(f, count)  # [T, C]
     except _SF_ERRORS as exc:
         raise AudioError(
             f"{info.path} cannot be read ({_sf_reason(exc)}); check the file or re-export it"
         ) from exc
     audio = np.ascontiguousarray(data.T)
-    bad = _first_nonfinite_frame(audio, frame_axis=1)
+    bad = None if finite else _first_nonfinite_frame(audio, frame_axis=1)
     if bad is not None:
         raise _nonfinite_error(info.path, start + bad, info.sample_rate)
     if sample_rate is not None and sample_rate != info.sample_rate:
@@ -636,12 +654,12 @@ class AudioStream:
         """Read one block from the file and append its (resampled) frames to the buffer."""
         assert self._file is not None
         try:
-            block = self._file.read(self._block_frames, dtype="float32", always_2d=True)  # [n, C]
+            block, finite = read_float32(self._file, self._block_frames)  # [n, C]
         except _SF_ERRORS as exc:
             raise AudioError(
                 f"{self.info.path} cannot be read ({_sf_reason(exc)}); check the file or re-export it"
             ) from exc
-        bad = _first_nonfinite_frame(block, frame_axis=0)
+        bad = None if finite else _first_nonfinite_frame(block, frame_axis=0)
         if bad is not None:
             raise _nonfinite_error(self.info.path, self._file_position + bad, self.info.sample_rate)
         self._file_position += block.shape[0]

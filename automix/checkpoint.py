@@ -44,6 +44,11 @@ class TrainingInfo(BaseModel):
     hardware: str = ""
     duration_s: float = Field(0.0, ge=0.0)
     notes: str = ""
+    target: str = Field(
+        "",
+        description="mixers: the mixes it learned to make ('wet' or 'dry' for ENST-layout data, 'mix' for a "
+        "collection's mix files); empty where not recorded",
+    )
 
 
 class ModelCard(BaseModel):
@@ -68,6 +73,13 @@ class ModelCard(BaseModel):
         le=0.0,
         description="mixers: each input slot is brought to this integrated loudness (BS.1770, one gain per "
         "file) before the network, as the training data was; None: stems go in at their own level",
+    )
+    output_lufs: float | None = Field(
+        None,
+        ge=-70.0,
+        le=0.0,
+        description="mixers: the integrated loudness its training mixes were brought to (what its output aims "
+        "at); None: the targets kept their own level",
     )
     parameters: int = Field(0, ge=0, description="number of weights (checked on load)")
     weights_sha256: str = Field("", description="SHA-256 of the .safetensors file (checked on load)")

@@ -10,7 +10,7 @@ import argparse
 import logging
 import math
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import __version__
 from .errors import AutomixError
@@ -25,6 +25,7 @@ examples:
   automix mix stems/ -o mix.wav --map kick="Kick In.wav" --map overhead_L=OH.wav:0 --map overhead_R=OH.wav:1
   automix mix stems/ -o mix.wav --ignore-unmatched --precision fp32 -v
   automix mix stems/ -o mix.wav --session mix-session/       # + an Ardour session to keep editing
+  automix mix stems/ -o mix.wav --loudness -14               # streaming level (true peak under -1 dBTP)
   automix mix band-stems/ -o mix.wav --model rules            # rule-based console: any stems, no weights
 """
 
@@ -120,6 +121,36 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _bounded(lo: float, hi: float, unit: str, example: str) -> Any:
+    """An argparse type: a number in [lo, hi] (``unit``), with one-line errors."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {unit} (e.g. {example}), got {text!r}") from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"must be between {lo:g} and {hi:g} {unit}, got {text}")
+        return value
+
+    return parse
+
+
+_true_peak = _bounded(-30.0, 0.0, "dBTP", "-1")
+_lufs = _bounded(-70.0, 0.0, "LUFS", "-14")
+
+
+def _loudness(text: str) -> float | str:
+    if text.lower() in ("auto", "off"):
+        return text.lower()
+    try:
+        return _lufs(text)
+    except argparse.ArgumentTypeError as exc:
+        if "expected" in str(exc):
+            raise argparse.ArgumentTypeError(f"expected LUFS (e.g. -14), 'auto' or 'off', got {text!r}") from None
+        raise
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("-q", "--quiet", action="store_true", help="print errors only (no progress, no warnings)")
@@ -154,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="compute precision (auto: bf16 where the hardware runs it natively)")
     p.add_argument("--bit-depth", default="24", choices=["16", "24", "32f"], help="sample format of OUT")
+    p.add_argument("--loudness", type=_loudness, default="auto", metavar="LUFS|auto|off", help="integrated loudness of the mix: auto = the level the model's training mixes had (its card's output_lufs; -16 LUFS with --model rules), a LUFS value such as -14, or off for the network's own level")
+    p.add_argument("--true-peak", type=_true_peak, default=-1.0, metavar="DBTP", help="ceiling the loudness gain never pushes the true peak above")
     p.add_argument("--tile-seconds", type=_positive_float, default=None, help="audio per tile; memory grows with it, the result does not change")
     p.add_argument("--batch", type=_positive_int, default=1, help="tiles per forward pass (GPU)")
     p.add_argument("--session", default=None, metavar="DIR", help="also write a DAW session: the stems on tracks, the mix on a muted A/B track")
@@ -256,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--plot-take", default=None, metavar="TAKE", help="take to plot, e.g. drummer_1/001_phrase_rock (default: the first)")
     data.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     data.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"], help="compute precision of the model (default: fp32)")
+    data.add_argument("--loudness", type=_loudness, default=None, metavar="LUFS|auto|off", help="bring the model's mix to this loudness first, as 'automix mix' does (default: auto, the level of its training mixes)")
     p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, report.md and plots here (created; must be empty unless --force)")
     p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots into --out")
     p.add_argument("--no-rules", action="store_true", help="leave the rule-based console baseline out (it renders every stem: the slowest)")
@@ -371,10 +405,13 @@ def _cmd_mix(args: argparse.Namespace) -> int:
         subtype=subtype,
         progress=False if args.quiet else None,
         tile_seconds=args.tile_seconds,
+        loudness=args.loudness,
+        true_peak_db=args.true_peak,
     )
     if not args.quiet:
+        level = "" if result.loudness_lufs is None else f"{result.loudness_lufs:.1f} LUFS, "
         print(
-            f"wrote {result.output} ({result.duration:.1f} s, {result.sample_rate} Hz, peak {result.peak_db:.1f} dBFS) "
+            f"wrote {result.output} ({result.duration:.1f} s, {result.sample_rate} Hz, {level}peak {result.peak_db:.1f} dBFS) "
             f"with model {result.model} in {result.seconds:.1f} s ({result.realtime_factor:.3f} x real time)"
         )
     if args.session is not None:
@@ -404,7 +441,10 @@ def _mix_with_rules(args: argparse.Namespace, mapping, subtype: str) -> int:
         raise AutomixError("--map/--map-file assign model slots; with --model rules roles come from file names")
     check_output_path(args.output, overwrite=args.force)
     stems = args.stems[0] if len(args.stems) == 1 else args.stems
-    plan = rule_based_plan(stems, name=Path(args.output).stem)
+    level = {} if args.loudness == "auto" else {"target_lufs": args.loudness} if args.loudness != "off" else {}
+    plan = rule_based_plan(stems, name=Path(args.output).stem, true_peak_db=args.true_peak, **level)
+    if args.loudness == "off":
+        plan = plan.model_copy(update={"target_lufs": None})
     for note in plan.notes:
         log.info(note)
     result = render(plan, args.output, overwrite=args.force, subtype=subtype, progress=not args.quiet)
@@ -516,7 +556,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _run_evaluate(args: argparse.Namespace) -> int:
     usage = args.evaluate_parser.error  # prints one 'error:' line and exits 2
     pair_mode = args.estimate is not None or args.reference is not None
-    split_options = ("split", "subset", "target", "limit", "plot_take", "device", "precision")
+    split_options = ("split", "subset", "target", "limit", "plot_take", "device", "precision", "loudness")
     split_mode = args.data is not None or args.model is not None
     if pair_mode and split_mode:
         usage("give either --estimate/--reference or --model/--data, not both")
@@ -565,6 +605,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             device=args.device,
             precision=args.precision or "fp32",
             rules=not args.no_rules,
+            loudness="auto" if args.loudness is None else None if args.loudness == "off" else args.loudness,
         )
     if not args.quiet:
         sys.stdout.write(report.to_markdown())

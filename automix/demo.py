@@ -10,7 +10,7 @@ randomised mixing chain. :func:`run_demo` writes into a new folder:
 * ``session/``: an Ardour session with the stems on tracks (the model's slots as roles) and the
   mix on a muted "AI mix" track, to open and keep editing;
 * ``report/``: the evaluation report against the reference mix the model was trained to
-  imitate (``wet`` for a wet model, else ``dry``), with the three baselines (sum of stems,
+  imitate (``wet`` or ``dry``, as the card's ``training.target`` says), with the three baselines (sum of stems,
   loudness-equalised sum, rule-based console), ``report.md``, ``metrics.json`` and plots.
 
 The stems and the mix are written into a folder built beside ``out`` and renamed into place
@@ -98,7 +98,7 @@ def run_demo(
     from daw_bridge.writing import new_output_folder
 
     from .api import mix
-    from .audio import probe
+    from .audio import normalize_loudness, probe, read_audio
     from .evaluate import evaluate_pair
     from .pretrained import load
     from .stems import match_stems
@@ -109,9 +109,10 @@ def run_demo(
         raise AutomixError(f"model '{loaded.card.name}' is a {loaded.task} model; the demo needs a mixing model")
     folder = example_stems()
     stems = _stem_files(folder)
-    recipe = loaded.card.training.recipe or ""
-    wet = "dry" not in (loaded.card.name + " " + recipe + " " + loaded.card.description).lower()
-    reference_name = "wet" if wet else "dry"
+    reference_name = loaded.card.training.target
+    if reference_name not in ("wet", "dry"):  # older cards: what the name, recipe or description says
+        recipe = loaded.card.training.recipe or ""
+        reference_name = "dry" if "dry" in f"{loaded.card.name} {recipe} {loaded.card.description}".lower() else "wet"
     reference = folder / "reference" / f"{reference_name}.flac"
     final = Path(out).expanduser()
     # the stems and the mix are built beside ``out`` and renamed into place; the report and the
@@ -125,9 +126,24 @@ def run_demo(
             copies.append(copy)
         result = mix(copies, tmp / "mix.wav", model=loaded, progress=progress)
     final_stems = [final / "stems" / copy.name for copy in copies]
+    reference_audio: Any = reference
+    reference_rate = None
+    level_notes: list[str] = []
+    if loaded.card.output_lufs is not None:
+        # the model learned mixes at this loudness (its loader's level), as automix evaluate
+        # scores it on a dataset; the shipped reference file is at the generator's -18 LUFS
+        audio, reference_rate = read_audio(reference)
+        reference_audio, gain_db = normalize_loudness(audio, reference_rate, loaded.card.output_lufs)
+        level_notes.append(
+            f"reference: {reference} brought to {loaded.card.output_lufs:g} LUFS ({gain_db:+.1f} dB), the level of "
+            "the mixes the model was trained on (its card's output_lufs)"
+        )
     report = evaluate_pair(
-        final / "mix.wav", reference, stems=final_stems, name=loaded.card.name, out=final / "report", plots=plots
+        final / "mix.wav", reference_audio, stems=final_stems, sample_rate=reference_rate, name=loaded.card.name,
+        plots=plots,
     )
+    report.notes[:0] = level_notes
+    report.save(final / "report", plots=plots)
     assignment = match_stems(final_stems, loaded.slots, channels={f: probe(f).channels for f in final_stems})
     session = session_from_assignment(assignment, sample_rate=result.sample_rate, name="automix-demo")
     written = write_session(session, final / "session", format="ardour", mix=final / "mix.wav")

@@ -570,6 +570,7 @@ def evaluate_split(
     device: str | None = None,
     precision: str = "fp32",
     rules: bool = True,
+    loudness: float | str | None = "auto",
 ) -> EvaluationReport:
     """Score a model over the takes of an ENST-layout dataset; see the module docstring.
 
@@ -583,17 +584,22 @@ def evaluate_split(
     given each take id. ``device``/``precision`` are passed to
     :func:`automix.inference.process` (fp32 by default, for reproducible scores). ``rules``
     adds the rule-based console baseline (:func:`rule_based_mix`, the slowest one).
-    ``report.systems`` holds the means over the takes, ``report.per_item`` each take.
+    ``loudness``: the model's mix is brought to this loudness as :func:`automix.mix` brings it
+    (default ``"auto"``: the level of the mixes the model was trained on, under -1 dBTP; ``None``
+    scores the network's own level). ``report.systems`` holds the means over the takes,
+    ``report.per_item`` each take.
     """
     if out is not None:
         _prepare_out_dir(out, overwrite=overwrite, create=False)
     if limit is not None and int(limit) < 1:
         raise AutomixError(f"limit must be 1 or more, got {limit}")
+    from .api import output_loudness, to_loudness
     from .data.enst import SLOTS, EnstDrums
     from .inference import process
     from .pretrained import load
 
     loaded = load(model)
+    level = output_loudness(loudness, loaded)
     if loaded.task != "mix":
         raise AutomixError(f"model '{loaded.card.name}' is a {loaded.task} model; evaluation needs a mixing model")
     if tuple(loaded.slots) != tuple(SLOTS):
@@ -625,6 +631,8 @@ def evaluate_split(
                 log.warning(note)
             else:
                 mixed = process(loaded.net, stems, device=device, precision=precision)
+                if level is not None:
+                    mixed = to_loudness(mixed, rate, level)[0]
                 systems = {
                     model_name: mixed,
                     SUM_OF_STEMS: sum_of_stems(stems),
@@ -671,6 +679,7 @@ def evaluate_split(
             "sample_rate": rate,
             "seconds": samples / rate,
             "precision": precision,
+            "model_loudness_lufs": level,
             "plotted_take": plot_take or next(iter(per_item)),
         },
         sample_rate=rate,

@@ -42,6 +42,19 @@ class ModelSpec(_Strict):
     config: dict[str, Any] = Field(default_factory=dict, description="WaveUNetConfig fields to override")
     name: str | None = Field(None, description="name written on the model card (default: the recipe's)")
 
+    @field_validator("config")
+    @classmethod
+    def _known_fields(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from .unet import WaveUNetConfig
+
+        unknown = sorted(set(v) - set(WaveUNetConfig.model_fields))
+        if unknown:
+            raise ValueError(
+                f"unknown architecture field(s) {', '.join(unknown)}; WaveUNetConfig has "
+                f"{', '.join(WaveUNetConfig.model_fields)}"
+            )
+        return v
+
 
 class GenerateSpec(_Strict):
     """A generated drum corpus (``automix datasets drums``) made before training if absent."""

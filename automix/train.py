@@ -412,6 +412,7 @@ def build_model(recipe: TrainRecipe, slots: tuple[str, ...]) -> Model:
         sample_rate=preset.sample_rate,
         description=recipe.description or preset.description,
         input_lufs=_input_lufs(recipe),
+        output_lufs=_output_lufs(recipe),
     )
     torch.manual_seed(recipe.seed)
     net = WaveUNet(config)
@@ -424,13 +425,24 @@ def build_model(recipe: TrainRecipe, slots: tuple[str, ...]) -> Model:
 
 def _input_lufs(recipe: TrainRecipe) -> float | None:
     """The loudness the data loader brings each input stem to (what inference must repeat)."""
+    from .data.enst import STEM_LUFS
+
+    return _loader_lufs(recipe, STEM_LUFS)
+
+
+def _output_lufs(recipe: TrainRecipe) -> float | None:
+    """The loudness the data loader brings each target mix to (what the model learns to output)."""
+    from .data.enst import MIX_LUFS
+
+    return _loader_lufs(recipe, MIX_LUFS)
+
+
+def _loader_lufs(recipe: TrainRecipe, enst_level: float) -> float | None:
     if recipe.task != "mix":
         return None
     d = recipe.data
     if d.kind in ("enst", "generated"):
-        from .data.enst import STEM_LUFS
-
-        return STEM_LUFS if d.normalize is not None else None
+        return enst_level if d.normalize is not None else None
     return d.loudness_target
 
 
@@ -810,7 +822,13 @@ class Trainer:
             hardware=_hardware(self.device, self.info),
             duration_s=round(self.elapsed_before + (time.perf_counter() - self.t_start), 1),
             notes="; ".join(self.data.notes),
+            target=self._target_name(),
         )
+
+    def _target_name(self) -> str:
+        if self.recipe.task != "mix":
+            return ""
+        return "mix" if self.recipe.data.kind == "collection" else self.recipe.data.target
 
     # ------------------------------------------------------------------ logging
     def _csv_start(self, start_step: int) -> None:

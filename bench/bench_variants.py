@@ -4,7 +4,7 @@ Every ``presets/train/variant-*.json`` recipe is the small Mix-Wave-U-Net (prese
 ``mix-wave-u-net-small``: 6 levels, 16 + 16 filters per level) with one architecture field
 changed (``variant-paper`` changes none: it is the baseline), and all share the same budget and
 data: the generated drum corpus (12 takes of 20 s, seed 0), dry mixes, L1, Adam 5e-4 with a
-5 warm-up steps then a cosine schedule, 30 steps of 8 x 0.5 s output segments, bf16 autocast where the CPU has it
+5 warm-up steps then a cosine schedule, 400 steps of 8 x 0.5 s output segments, bf16 autocast where the CPU has it
 (``precision: auto``), seed 0. Each variant is trained with :func:`automix.train.train`, in this
 process, one after the other, then:
 

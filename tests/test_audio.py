@@ -485,3 +485,23 @@ def test_normalize_loudness():
     y, gain = au.normalize_loudness(quiet, SR, 0.0, max_gain_db=20.0)
     assert gain == 20.0
     np.testing.assert_allclose(y, quiet * np.float32(10.0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"), ("FLAC", "PCM_16"),
+                                         ("FLAC", "PCM_24"), ("WAV", "FLOAT")])
+def test_integer_files_read_as_integers_give_libsndfile_floats_exactly(tmp_path, fmt, subtype):
+    rng = np.random.default_rng(3)
+    x = np.clip(rng.standard_normal((5000, 2)) * 0.4, -1.0, 1.0).astype(np.float32)
+    x[:3] = [[1.0, -1.0]] * 3  # full scale both ways
+    path = tmp_path / f"x.{fmt.lower()}"
+    sf.write(str(path), x, 44100, subtype=subtype, format=fmt)
+    expected = sf.read(str(path), dtype="float32", always_2d=True)[0]
+    with sf.SoundFile(str(path)) as f:
+        got, finite = au.read_float32(f, 4000)
+        rest, _ = au.read_float32(f, 4000)
+    assert finite == (subtype != "FLOAT") and got.dtype == np.float32 and got.shape == (4000, 2)
+    np.testing.assert_array_equal(np.concatenate([got, rest]), expected)  # bit for bit
+    audio, _ = au.read_audio(path)
+    np.testing.assert_array_equal(audio, expected.T)
+    with au.AudioStream(path, block_frames=777) as stream:
+        np.testing.assert_array_equal(np.concatenate([stream.read(1234), stream.read(5000 - 1234)], axis=1), expected.T)

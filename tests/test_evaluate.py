@@ -388,6 +388,19 @@ def test_evaluate_split_with_a_split_file_limit_and_plot_take(enst, tmp_path):
     assert list(report.per_item) == split.items("test")
     report = evaluate_split(enst["ckpt"], enst["root"], subset=None, limit=1, target="dry", progress=False, plot_take=enst["takes"][0])
     assert list(report.per_item) == enst["takes"][:1] and report.info["target"] == "dry"
+    assert report.info["model_loudness_lufs"] is None  # auto, and the card has no output_lufs: its own level
+    levelled = evaluate_split(enst["ckpt"], enst["root"], subset=None, limit=1, target="dry", progress=False,
+                              plots=False, rules=False, loudness=-40.0)
+    name = report.info["model"]
+    assert levelled.info["model_loudness_lufs"] == -40.0
+    from automix.meters import LoudnessMeter
+
+    meter = LoudnessMeter(levelled.sample_rate, 2)
+    meter.add(levelled.signals[name])
+    assert abs(meter.integrated() - (-40.0)) < 1e-3  # the model's mix as scored
+    unlevelled = report.signals[name]
+    assert np.allclose(levelled.signals[name] / np.abs(levelled.signals[name]).max(),
+                       unlevelled / np.abs(unlevelled).max(), atol=1e-5)  # one gain, nothing else
     with pytest.raises(AutomixError, match="plot-take"):
         evaluate_split(enst["ckpt"], enst["root"], subset=None, limit=1, progress=False, plot_take=enst["takes"][1])
 

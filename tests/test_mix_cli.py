@@ -889,3 +889,76 @@ def test_input_loudness_of_the_card_is_applied(tmp_path, ref):
 def ckpt_without_lufs(model, tmp_path):
     model.card.input_lufs = None
     return model.save(tmp_path / "plain")
+
+
+def test_output_loudness_auto_off_value_and_ceiling(tmp_path, ref):
+    """The mix comes out at the card's output_lufs (auto), a given LUFS, or the network's own level (off);
+    the gain never pushes the true peak above the ceiling, and no temporary file is left behind."""
+    from automix.meters import LoudnessMeter, TruePeakMeter
+    from automix.mixer import mix_wave_unet
+
+    def level(path):
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        meter, peak = LoudnessMeter(rate, 2), TruePeakMeter(rate, 2)
+        meter.add(audio.T)
+        peak.add(audio.T)
+        return meter.integrated(), peak.true_peak_db(), audio.T
+
+    model = mix_wave_unet(levels=3, growth=4, base_filters=4, name="levelled")
+    model.card.output_lufs = -26.0
+    path = model.save(tmp_path / "levelled")
+    stems, _, data, _ = ref
+    out = tmp_path / "out"
+    out.mkdir()
+    auto = automix.mix(stems, out / "auto.wav", model=path, precision="fp32", progress=False)
+    lufs, tp, auto_audio = level(out / "auto.wav")
+    assert abs(lufs - (-26.0)) < 0.02 and abs(auto.loudness_lufs - (-26.0)) < 1e-6 and tp <= -1.0
+    raw = automix.mix_audio(data, SR, model=path, precision="fp32", loudness=None)
+    assert main(["mix", str(stems), "-o", str(out / "off.wav"), "--model", str(path), "--loudness", "off",
+                 "--precision", "fp32", "--bit-depth", "32f", "-q"]) == 0
+    off = sf.read(str(out / "off.wav"), dtype="float32", always_2d=True)[0].T
+    assert np.abs(off - raw).max() < 1e-6  # the network's own level, untouched
+    gain = 10 ** (auto.gain_db / 20)
+    assert np.abs(auto_audio - raw * gain).max() < 2e-5 * max(1.0, gain)  # one gain (24-bit rounding)
+    in_memory = automix.mix_audio(data, SR, model=path, precision="fp32")  # auto
+    assert np.abs(in_memory - raw * gain).max() < 1e-5 * max(1.0, gain)
+    # a target the ceiling does not allow: the true peak stays under it, and a note says so
+    loud = automix.mix(stems, out / "loud.wav", model=path, precision="fp32", progress=False, loudness=-3.0,
+                       true_peak_db=-2.0)
+    lufs, tp, _ = level(out / "loud.wav")
+    assert tp <= -2.0 + 1e-3 and lufs < -3.0 and any("loudness target -3 LUFS missed" in n for n in loud.notes)
+    assert sorted(p.name for p in out.iterdir()) == ["auto.wav", "loud.wav", "off.wav"]  # no temporary files
+    # a card without output_lufs: auto keeps the network's own level
+    model.card.output_lufs = None
+    plain = model.save(tmp_path / "plain-level")
+    same = automix.mix_audio(data, SR, model=plain, precision="fp32")
+    assert np.array_equal(same, raw) and automix.mix(stems, None, model=plain, progress=False).loudness_lufs is None
+
+
+def test_loudness_option_errors(tmp_path, ref, capsys):
+    stems = ref[0]
+    for bad, message in (("loud", "expected LUFS (e.g. -14), 'auto' or 'off'"), ("5", "between -70 and 0 LUFS")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["mix", str(stems), "-o", str(tmp_path / "m.wav"), "--loudness", bad])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(ValueError, match="loudness must be between -70 and 0 LUFS"):
+        automix.mix_audio(ref[2], SR, loudness=3.0)
+    assert not (tmp_path / "m.wav").exists()
+
+
+def test_rules_mix_takes_the_loudness_option(tmp_path, ref):
+    from automix.meters import LoudnessMeter
+
+    def lufs(path):
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        meter = LoudnessMeter(rate, audio.shape[1])
+        meter.add(audio.T)
+        return meter.integrated()
+
+    stems = ref[0]
+    for option, expected in (("-20", -20.0), ("auto", -16.0)):
+        out = tmp_path / f"rules{option}.wav"
+        assert main(["mix", str(stems), "-o", str(out), "--model", "rules", "--loudness", option, "-q"]) == 0
+        assert abs(lufs(out) - expected) < 0.05, option
+    assert main(["mix", str(stems), "-o", str(tmp_path / "off.wav"), "--model", "rules", "--loudness", "off", "-q"]) == 0
+    assert -30.0 < lufs(tmp_path / "off.wav") < -10.0  # the plan's own gain staging, no normalisation pass

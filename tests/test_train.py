@@ -155,6 +155,8 @@ def test_recipe_errors_name_the_key():
         load_recipe("mix-small-cpu", {"schedule.name": "linear"})
     with pytest.raises(AutomixError, match="KEY=VALUE"):
         load_recipe("mix-small-cpu", ["steps"])
+    with pytest.raises(AutomixError, match=r"model\.config: .*unknown architecture field\(s\) dilatoin; WaveUNetConfig has "):
+        load_recipe("mix-small-cpu", ['model.config.dilatoin="exp2"'])  # refused when read, not when built
     with pytest.raises(AutomixError, match="no recipe file or shipped recipe named 'nope'"):
         load_recipe("nope")
     with pytest.raises(AutomixError, match="stereo_perceptual needs stereo"):
@@ -204,6 +206,8 @@ def test_tiny_model_overfits_one_take_far_below_the_plain_sum(one_take, workdir)
     card = load_model(result.model_path).card
     assert card.metrics["valid_si_sdr_db"] > card.metrics["baseline_sum_valid_si_sdr_db"] + 4.0
     assert card.training.steps == 250 and "generated drums" in card.training.data
+    assert card.training.target == recipe["data"]["target"] == "dry"  # the demo picks its reference by it
+    assert (card.input_lufs, card.output_lufs) == (-30.0, -23.0)  # the loader's stem and mix levels
 
 
 def test_run_folder_logs_card_and_mix_with_the_result(corpus, workdir, tmp_path):
@@ -454,3 +458,5 @@ def test_trains_on_a_collection_manifest_without_splits(corpus, tmp_path, capsys
     model = load_model(result.model_path)
     assert model.card.config.in_channels == 4 and list(model.slots) == manifest["slots"]
     assert "split 80/10/10 by a seeded hash" in model.card.training.data
+    assert model.card.training.target == "mix"
+    assert model.card.input_lufs == model.card.output_lufs == recipe["data"].get("loudness_target", -23.0)

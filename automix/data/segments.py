@@ -58,7 +58,7 @@ import numpy as np
 import soundfile as sf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..audio import SILENCE_LUFS, measure_loudness, read_audio, to_mono
+from ..audio import SILENCE_LUFS, measure_loudness, read_audio, read_float32, to_mono
 from ..errors import AudioError, AutomixError
 from ..files import atomic_output, shipped_folder
 
@@ -225,6 +225,7 @@ def read_padded(path: str | os.PathLike, start: int, length: int, *, frames: int
     cannot be read or the window holds NaN/Inf samples.
     """
     start, length = int(start), int(length)
+    finite = True  # nothing read yet: zeros
     try:
         with sf.SoundFile(str(path)) as f:
             total = int(f.frames) if frames is None else int(frames)
@@ -232,12 +233,12 @@ def read_padded(path: str | os.PathLike, start: int, length: int, *, frames: int
             lo, hi = max(start, 0), min(start + length, total)
             if hi > lo:
                 f.seek(lo)
-                block = f.read(hi - lo, dtype="float32", always_2d=True)  # [n, C]
+                block, finite = read_float32(f, hi - lo)  # [n, C]
                 out[:, lo - start : lo - start + block.shape[0]] = block.T
     except _SF_ERRORS as exc:
         reason = " ".join(str(getattr(exc, "error_string", None) or exc or type(exc).__name__).split())
         raise AudioError(f"{path} cannot be read ({reason}); check the file") from exc
-    if not np.isfinite(out).all():
+    if not finite and not np.isfinite(out).all():
         raise AudioError(f"{path} has NaN or infinite samples near frame {max(start, 0)}; re-export it")
     return out
 

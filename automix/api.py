@@ -35,8 +35,26 @@ _SILENCE_AMPLITUDE = 10 ** (SILENCE_DB / 20)
 CLIPPED_SAMPLES = 8
 
 
+class TimedResult:
+    """``duration`` and ``realtime_factor`` of a result with ``frames``, ``sample_rate`` and ``seconds``."""
+
+    frames: int
+    sample_rate: int
+    seconds: float
+
+    @property
+    def duration(self) -> float:
+        """Length of the audio in seconds."""
+        return self.frames / self.sample_rate
+
+    @property
+    def realtime_factor(self) -> float:
+        """Seconds of wall time per second of audio."""
+        return self.seconds / self.duration if self.frames else 0.0
+
+
 @dataclass
-class MixResult:
+class MixResult(TimedResult):
     """What :func:`mix` did. ``audio`` is set only when no output file was asked for."""
 
     output: Path | None
@@ -51,15 +69,6 @@ class MixResult:
     loudness_lufs: float | None = None
     gain_db: float = 0.0
 
-    @property
-    def duration(self) -> float:
-        """Length of the mix in seconds."""
-        return self.frames / self.sample_rate
-
-    @property
-    def realtime_factor(self) -> float:
-        """Seconds of wall time per second of audio."""
-        return self.seconds / self.duration if self.frames else 0.0
 
 
 def collect_stem_files(stems: StemsInput, *, exclude: Path | None = None) -> tuple[list[Path], list[str]]:
@@ -241,16 +250,15 @@ def loudness_gain(lufs: float, true_peak_db: float, target: float, ceiling: floa
     """Gain (dB) that brings a mix at ``lufs`` to ``target`` without its true peak crossing
     ``ceiling``; notes when the ceiling or silence stops it."""
     from .audio import SILENCE_LUFS
+    from .meters import ceiling_gain
 
     if lufs <= SILENCE_LUFS:
         return 0.0, [f"the mix is silent (below {SILENCE_LUFS:g} LUFS); its level is left as is"]
-    gain = target - lufs
-    if true_peak_db + gain > ceiling:
-        allowed = ceiling - true_peak_db - 0.001  # a hair under: rounding in the file must not cross it
-        note = (f"loudness target {target:g} LUFS missed by {gain - allowed:.2f} LU: the true-peak ceiling "
-                f"{ceiling:g} dBTP allows {lufs + allowed:.2f} LUFS")
-        return allowed, [note]
-    return gain, []
+    gain, missed = ceiling_gain(lufs, true_peak_db, target, ceiling)
+    if missed is None:
+        return gain, []
+    return gain, [f"loudness target {target:g} LUFS missed by {missed:.2f} LU: the true-peak ceiling "
+                  f"{ceiling:g} dBTP allows {lufs + gain:.2f} LUFS"]
 
 
 def to_loudness(audio: np.ndarray, sample_rate: int, target: float, true_peak_db: float = TRUE_PEAK_DB) -> tuple[np.ndarray, float, list[str]]:

@@ -30,7 +30,7 @@ import numpy as np
 
 from .audio import PEAK_FLOOR_DB, SILENCE_LUFS
 
-__all__ = ["LoudnessMeter", "TruePeakMeter", "k_weighting_sos", "true_peak_oversampling"]
+__all__ = ["LoudnessMeter", "TruePeakMeter", "ceiling_gain", "k_weighting_sos", "true_peak_oversampling"]
 
 # BS.1770-4 constants
 _CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # L, R, C, Ls, Rs
@@ -350,3 +350,21 @@ class TruePeakMeter:
     def sample_peak(self) -> float:
         """Largest sample magnitude so far (linear, not oversampled)."""
         return self._sample_peak
+
+
+def ceiling_gain(lufs: float, true_peak_db: float, target_lufs: float, ceiling_db: float) -> tuple[float, float | None]:
+    """One gain (dB) that brings a signal measured at ``lufs`` / ``true_peak_db`` to ``target_lufs``
+    without its true peak crossing ``ceiling_db``: ``(gain_db, missed_lu)``, where ``missed_lu``
+    is how far the ceiling kept it from the target (``None`` when the target is reached).
+
+    When the ceiling limits it, the gain stops a hair (0.001 dB) under the ceiling, so that
+    rounding in the written file cannot cross it. A silent signal (at or below
+    :data:`~automix.audio.SILENCE_LUFS`) gets 0 dB.
+    """
+    if lufs <= SILENCE_LUFS:
+        return 0.0, None
+    gain = target_lufs - lufs
+    if true_peak_db + gain > ceiling_db:
+        allowed = ceiling_db - true_peak_db - 0.001
+        return allowed, gain - allowed
+    return gain, None

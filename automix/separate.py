@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .api import TimedResult
 from .audio import AudioWriter, measure_loudness, probe, read_audio, resample
 from .checkpoint import Model, ModelCard
 from .errors import AudioError, AutomixError, OutputError, StemMatchError
@@ -212,7 +213,7 @@ def separate_audio(
 
 
 @dataclass
-class SeparationResult:
+class SeparationResult(TimedResult):
     """What :func:`separate` did: ``files`` maps each source to the file written."""
 
     out_dir: Path
@@ -222,15 +223,6 @@ class SeparationResult:
     model: str
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-    @property
-    def duration(self) -> float:
-        return self.frames / self.sample_rate
-
-    @property
-    def realtime_factor(self) -> float:
-        """Seconds of wall time per second of audio."""
-        return self.seconds / self.duration if self.frames else 0.0
 
 
 def _source_file_name(name: str, ext: str) -> str:

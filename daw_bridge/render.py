@@ -130,7 +130,7 @@ from automix.audio import (
 )
 from automix.errors import AudioError, AutomixError, OutputError
 from automix.files import check_output_path
-from automix.meters import LoudnessMeter, TruePeakMeter
+from automix.meters import LoudnessMeter, TruePeakMeter, ceiling_gain
 
 from .plugins import PluginError, check_plugins, make_plugin, reported_latency_samples
 from .session import PluginSpec, Session, Track, db_to_gain, pan_gains
@@ -1096,15 +1096,13 @@ def render(
         if lufs <= SILENCE_LUFS:
             warnings.append("the mix is silent (at or below -70 LUFS); it was not normalised")
         else:
-            gain_db = target - lufs
-            if peak + gain_db > ceiling:
-                allowed = ceiling - peak - 0.001  # a hair under: rounding in the file must not cross it
+            gain_db, missed = ceiling_gain(lufs, peak, target, ceiling)
+            if missed is not None:
                 warnings.append(
-                    f"loudness target {target:.1f} LUFS missed by {gain_db - allowed:.2f} LU: the true-peak ceiling "
-                    f"{ceiling:.1f} dBTP allows {lufs + allowed:.2f} LUFS (true peak {peak:.2f} dBTP at "
+                    f"loudness target {target:.1f} LUFS missed by {missed:.2f} LU: the true-peak ceiling "
+                    f"{ceiling:.1f} dBTP allows {lufs + gain_db:.2f} LUFS (true peak {peak:.2f} dBTP at "
                     f"{lufs:.2f} LUFS); put a Limiter in the master chain to get louder"
                 )
-                gain_db = allowed
     elif peak > ceiling:
         why = "normalize=False" if not normalize else "the session has no target_lufs"
         warnings.append(f"true peak {peak:+.2f} dBTP is above the ceiling {ceiling:.1f} dBTP (level left as is: {why})")

@@ -228,3 +228,12 @@ def test_true_peak_silence_and_progress():
     assert first >= 20 * math.log10(0.5)
     meter.add(np.zeros((2, 5000), dtype=np.float32))  # reading did not disturb the meter
     assert meter.true_peak_db() == first
+
+
+def test_ceiling_gain_reaches_the_target_or_stops_under_the_ceiling():
+    from automix.meters import ceiling_gain
+
+    assert ceiling_gain(-20.0, -10.0, -14.0, -1.0) == (6.0, None)  # peak lands at -4 dBTP: target reached
+    gain, missed = ceiling_gain(-20.0, -6.0, -14.0, -1.0)  # 6 dB would put the peak at 0 dBTP
+    assert abs(gain - 4.999) < 1e-12 and abs(missed - 1.001) < 1e-12
+    assert ceiling_gain(-80.0, -90.0, -14.0, -1.0) == (0.0, None)  # silence is left alone

@@ -19,10 +19,10 @@ import numpy as np
 
 from .audio import AUDIO_EXTENSIONS, AudioInfo, AudioStream, AudioWriter, probe, resample
 from .checkpoint import Model
-from .errors import AudioError, OutputError, StemMatchError
+from .errors import AudioError, CheckpointError, OutputError, StemMatchError
 from .files import check_output_path
 from .inference import DEFAULT_TILE, Precision, pick_device, process, run_tiled
-from .stems import StemAssignment, load_mapping_file, match_stems, parse_mapping
+from .stems import StemAssignment, check_perspective, load_mapping_file, match_stems, parse_mapping
 
 log = logging.getLogger("automix")
 
@@ -273,6 +273,25 @@ def to_loudness(audio: np.ndarray, sample_rate: int, target: float, true_peak_db
     return (audio * np.float32(10 ** (gain_db / 20))).astype(np.float32), gain_db, notes
 
 
+def mirrors(perspective: str | None, model: Model) -> bool:
+    """Whether ``model``'s mixes must be mirrored (left and right swapped) to be heard from
+    ``perspective`` (``"drummer"``, ``"audience"``; ``None``/``"auto"``: as the model mixes).
+
+    Raises :class:`~automix.errors.CheckpointError` when a side is asked of a model whose card
+    does not record its own (``training.perspective``).
+    """
+    wanted = check_perspective(perspective)
+    if wanted is None:
+        return False
+    own = model.card.training.perspective
+    if not own:
+        raise CheckpointError(
+            f"model '{model.name}' does not record which side it mixes from (its card has no training.perspective); "
+            "leave the perspective at auto"
+        )
+    return wanted != own
+
+
 def mix(
     stems: StemsInput,
     output: str | os.PathLike | None = None,
@@ -290,6 +309,7 @@ def mix(
     progress: bool | None = None,
     loudness: Loudness = "auto",
     true_peak_db: float = TRUE_PEAK_DB,
+    perspective: str | None = None,
 ) -> MixResult:
     """Mix a folder (or list) of stem files with a Mix-Wave-U-Net.
 
@@ -313,6 +333,9 @@ def mix(
             level for a card without one), a number, or ``None``/``"off"`` for the network's own
             level. One gain for the whole mix, measured after mixing (a second pass over a
             temporary file), never above ``true_peak_db`` dBTP (a note says when that stops it).
+        perspective: ``"drummer"`` or ``"audience"``: the side the mix is heard from (the
+            model's mix is mirrored when it mixes from the other; :func:`mirrors`); ``None``
+            or ``"auto"`` (default): as the model mixes (its card's ``training.perspective``).
 
     Returns a :class:`MixResult`; notes about what was fixed (resampled, padded, downmixed,
     silent slots) are in ``result.notes`` and logged as warnings on the ``automix`` logger.
@@ -338,6 +361,7 @@ def mix(
     infos = {path: probe(path) for path in files}
     loaded = pretrained.load(model)
     target = output_loudness(loudness, loaded)
+    mirror = mirrors(perspective, loaded)
     device = pick_device(device)
     if tile_seconds is not None:
         tile = max(1, round(tile_seconds * loaded.sample_rate))
@@ -383,6 +407,8 @@ def mix(
             meters = (LoudnessMeter(sr, 2), TruePeakMeter(sr, 2))
 
         def sink(block: np.ndarray) -> None:
+            if mirror:
+                block = block[::-1]
             np.maximum(out_peak, np.abs(block).max(), out=out_peak)
             if meters is not None:
                 meters[0].add(block)
@@ -487,17 +513,20 @@ def mix_audio(
     tile: int = DEFAULT_TILE,
     loudness: Loudness = "auto",
     true_peak_db: float = TRUE_PEAK_DB,
+    perspective: str | None = None,
 ) -> np.ndarray:
     """Mix in-memory stems; returns ``[2, T]`` float32 at the model's sample rate.
 
     ``stems`` is ``[n_slots, T]`` in the model's slot order, or ``{slot: [T] or [1, T]}``
-    (missing slots are silence). Audio at another ``sample_rate`` is resampled. ``loudness``
-    and ``true_peak_db`` as for :func:`mix` (default: the level the model was trained on).
+    (missing slots are silence). Audio at another ``sample_rate`` is resampled. ``loudness``,
+    ``true_peak_db`` and ``perspective`` as for :func:`mix` (default: the level the model was
+    trained on, heard from the side it mixes from).
     """
     from . import pretrained
 
     loaded = pretrained.load(model)
     target = output_loudness(loudness, loaded)
+    mirror = mirrors(perspective, loaded)
     if not (math.isfinite(true_peak_db) and -30.0 <= true_peak_db <= 0.0):
         raise ValueError(f"true_peak_db must be between -30 and 0 dBTP, got {true_peak_db!r}")
     if isinstance(stems, Mapping):
@@ -529,6 +558,8 @@ def mix_audio(
         gains, _ = input_gains(levels, loaded.card.input_lufs, loaded.slots)
         data = (data * gains[:, None]).astype(np.float32)
     out = process(loaded.net, data, tile=tile, device=device, precision=precision)
+    if mirror:
+        out = np.ascontiguousarray(out[::-1])
     if target is None:
         return out
     out, _, notes = to_loudness(out, loaded.sample_rate, target, true_peak_db)

@@ -49,6 +49,11 @@ class TrainingInfo(BaseModel):
         description="mixers: the mixes it learned to make ('wet' or 'dry' for ENST-layout data, 'mix' for a "
         "collection's mix files); empty where not recorded",
     )
+    perspective: Literal["", "drummer", "audience"] = Field(
+        "",
+        description="mixers: the side its stereo mixes are heard from, 'drummer' or 'audience' (measured on "
+        "held-out takes whose side is known); empty where not recorded",
+    )
 
 
 class ModelCard(BaseModel):

@@ -26,6 +26,7 @@ examples:
   automix mix stems/ -o mix.wav --ignore-unmatched --precision fp32 -v
   automix mix stems/ -o mix.wav --session mix-session/       # + an Ardour session to keep editing
   automix mix stems/ -o mix.wav --loudness -14               # streaming level (true peak under -1 dBTP)
+  automix mix stems/ -o mix.wav --perspective audience       # the kit as seen from the front (mirrored)
   automix mix band-stems/ -o mix.wav --model rules            # rule-based console: any stems, no weights
 """
 
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bit-depth", default="24", choices=["16", "24", "32f"], help="sample format of OUT")
     p.add_argument("--loudness", type=_loudness, default="auto", metavar="LUFS|auto|off", help="integrated loudness of the mix: auto = the level the model's training mixes had (its card's output_lufs; -16 LUFS with --model rules), a LUFS value such as -14, or off for the network's own level")
     p.add_argument("--true-peak", type=_true_peak, default=-1.0, metavar="DBTP", help="ceiling the loudness gain never pushes the true peak above")
+    p.add_argument("--perspective", default="auto", choices=["auto", "drummer", "audience"], help="the side the kit is heard from: drummer (hi-hat left) or audience (mirrored); auto = as the model mixes (its card says; the default drums model: drummer; --model rules: audience)")
     p.add_argument("--tile-seconds", type=_positive_float, default=None, help="audio per tile; memory grows with it, the result does not change")
     p.add_argument("--batch", type=_positive_int, default=1, help="tiles per forward pass (GPU)")
     p.add_argument("--session", default=None, metavar="DIR", help="also write a DAW session: the stems on tracks, the mix on a muted A/B track")
@@ -407,6 +409,7 @@ def _cmd_mix(args: argparse.Namespace) -> int:
         tile_seconds=args.tile_seconds,
         loudness=args.loudness,
         true_peak_db=args.true_peak,
+        perspective=args.perspective,
     )
     if not args.quiet:
         level = "" if result.loudness_lufs is None else f"{result.loudness_lufs:.1f} LUFS, "
@@ -442,7 +445,8 @@ def _mix_with_rules(args: argparse.Namespace, mapping, subtype: str) -> int:
     check_output_path(args.output, overwrite=args.force)
     stems = args.stems[0] if len(args.stems) == 1 else args.stems
     level = {} if args.loudness == "auto" else {"target_lufs": args.loudness} if args.loudness != "off" else {}
-    plan = rule_based_plan(stems, name=Path(args.output).stem, true_peak_db=args.true_peak, **level)
+    side = "audience" if args.perspective == "auto" else args.perspective
+    plan = rule_based_plan(stems, name=Path(args.output).stem, true_peak_db=args.true_peak, perspective=side, **level)
     if args.loudness == "off":
         plan = plan.model_copy(update={"target_lufs": None})
     for note in plan.notes:

@@ -54,6 +54,7 @@ __all__ = [
     "parse_loss",
     "build_loss",
     "CombinedLoss",
+    "swap_to_nearest",
     "L1Loss",
     "MSELoss",
     "SISDRLoss",
@@ -631,7 +632,7 @@ class CombinedLoss(torch.nn.Module):
     (the term's name, with ``_2``, ``_3``... appended when a name repeats).
     """
 
-    def __init__(self, terms: Sequence[LossTerm], sample_rate: int) -> None:
+    def __init__(self, terms: Sequence[LossTerm], sample_rate: int, *, swap_invariant: bool = False) -> None:
         super().__init__()
         if not terms:
             raise ValueError("a loss needs at least one term")
@@ -640,6 +641,7 @@ class CombinedLoss(torch.nn.Module):
         self.terms: list[LossTerm] = list(terms)
         self.sample_rate = sample_rate
         self.losses = torch.nn.ModuleList(_build_term(t, sample_rate) for t in self.terms)
+        self.swap_invariant = bool(swap_invariant)
         self.names: list[str] = []
         seen: dict[str, int] = {}
         for t in self.terms:
@@ -652,11 +654,18 @@ class CombinedLoss(torch.nn.Module):
         Returns ``(total, parts)``: ``total`` the float32 scalar ``sum(weight * term)`` (with
         gradient), ``parts`` ``{name: detached float32 scalar}`` of each unweighted term. Computed in
         float32 with autocast disabled, whatever the input dtype.
+
+        With ``swap_invariant`` (stereo only) each example's reference is first matched to the
+        estimate as it is or with its two channels swapped, whichever is nearer in mean absolute
+        error (:func:`swap_to_nearest`); ``parts["swapped"]`` is the fraction of examples swapped.
         """
         _check_pair(estimate, reference)
         parts: dict[str, Tensor] = {}
         with torch.autocast(device_type=estimate.device.type, enabled=False):
             est, ref = estimate.float(), reference.float()
+            if self.swap_invariant and ref.shape[1] == 2:
+                ref, swapped = swap_to_nearest(est, ref)
+                parts["swapped"] = swapped.float().mean()
             total = est.new_zeros(())
             for name, term, loss in zip(self.names, self.terms, self.losses):
                 value = loss(est, ref)
@@ -665,13 +674,37 @@ class CombinedLoss(torch.nn.Module):
         return total, parts
 
     def describe(self) -> str:
-        """E.g. ``1.0*l1 + 0.1*mrstft(2048,1024,512)`` (for logs and model cards)."""
-        return " + ".join(t.describe() for t in self.terms)
+        """E.g. ``1.0*l1 + 0.1*mrstft(2048,1024,512)`` (for logs and model cards), with
+        ``, channel-swap invariant`` appended when ``swap_invariant`` is set."""
+        text = " + ".join(t.describe() for t in self.terms)
+        return text + (", channel-swap invariant" if self.swap_invariant else "")
 
     def extra_repr(self) -> str:
         return f"{self.describe()}, sample_rate={self.sample_rate}"
 
 
-def build_loss(spec: Any, sample_rate: int) -> CombinedLoss:
+def swap_to_nearest(estimate: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+    """Each example's stereo reference as it is or with left and right swapped, whichever is nearer.
+
+    ``estimate``, ``reference``: ``[batch, 2, samples]``. Nearer means a smaller mean absolute
+    sample error against ``estimate`` (ties keep the reference as it is); the choice carries no
+    gradient. Returns ``(matched reference, swapped)`` with ``swapped`` a bool ``[batch]``.
+
+    This is permutation-invariant training over the two channel orders: for corpora in which some
+    references are mixed from the drummer's and some from the audience's side, which the mono
+    stems cannot tell apart, a plain loss pulls every source towards the centre (the average of the
+    two pans); matched this way the model keeps the full width of one perspective.
+    """
+    if estimate.shape != reference.shape or reference.dim() != 3 or reference.shape[1] != 2:
+        raise ValueError(f"swap_to_nearest needs equal [batch, 2, samples] shapes, got {tuple(estimate.shape)} "
+                         f"and {tuple(reference.shape)}")
+    with torch.no_grad():
+        flipped = reference.flip(1)
+        as_is = (estimate - reference).abs().mean(dim=(1, 2))
+        swapped = (estimate - flipped).abs().mean(dim=(1, 2)) < as_is
+    return torch.where(swapped[:, None, None], reference.flip(1), reference), swapped
+
+
+def build_loss(spec: Any, sample_rate: int, *, swap_invariant: bool = False) -> CombinedLoss:
     """:func:`parse_loss` then :class:`CombinedLoss` at ``sample_rate`` (Hz, for the frequency weightings)."""
-    return CombinedLoss(parse_loss(spec), sample_rate)
+    return CombinedLoss(parse_loss(spec), sample_rate, swap_invariant=swap_invariant)

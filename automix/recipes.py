@@ -200,6 +200,11 @@ class TrainRecipe(_Strict):
     log_every: int = Field(10, ge=1)
     early_stopping: EarlyStoppingSpec | None = None
     seed: int = Field(0, ge=0)
+    swap_invariant: bool = Field(
+        False,
+        description="mix: match each stereo target as it is or with its channels swapped, whichever the "
+        "estimate is nearer (for corpora mixed from both the drummer's and the audience's side)",
+    )
 
     @field_validator("loss")
     @classmethod
@@ -213,6 +218,8 @@ class TrainRecipe(_Strict):
             raise ValueError("loss: stereo_perceptual needs stereo targets; separation targets are mono stems")
         if self.task == "mix" and (self.data.augment is not None or self.data.sources is not None):
             raise ValueError("data.augment and data.sources apply to separation (task separate) only")
+        if self.task == "separate" and self.swap_invariant:
+            raise ValueError("swap_invariant needs stereo mix targets (task mix); separation targets are mono stems")
         if self.data.augment is not None and self.data.separation_mix != "sum":
             raise ValueError(
                 "data.augment builds the mix from the augmented stems; set data.separation_mix to 'sum' "
@@ -233,7 +240,10 @@ RESUMABLE_CHANGES = ("steps", "log_every", "data.workers", "description", "keep_
 
 
 def canonical_json(recipe: TrainRecipe) -> str:
-    return json.dumps(recipe.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    data = recipe.model_dump(mode="json")
+    if not data["swap_invariant"]:  # added later: recipes without it keep their digests
+        del data["swap_invariant"]
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def recipes_dir() -> Path:

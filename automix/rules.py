@@ -24,7 +24,8 @@ so). A silent track (at or below -70 LUFS) keeps 0 dB, and a muted one is left a
 both get a note. A click track is muted.
 
 **Panning** (audience perspective: as the kit is seen from the front, a right-handed
-drummer's hi-hat on the right and the floor tom on the left), see :data:`ROLE_PANS`:
+drummer's hi-hat on the right and the floor tom on the left; ``perspective="drummer"``
+mirrors every pan), see :data:`ROLE_PANS`:
 kick, snare, bass, vocal in the centre; an overhead pair at -0.7/+0.7 (L/R from the role
 ``overhead_L``/``overhead_R`` or from the file name's side; two overheads with no side:
 the first left; a lone overhead in the centre); a room pair at -1/+1 the same way; toms
@@ -64,7 +65,7 @@ import numpy as np
 from automix.audio import AUDIO_EXTENSIONS, SILENCE_LUFS, probe
 from automix.errors import AutomixError
 from automix.meters import LoudnessMeter, TruePeakMeter
-from automix.stems import guess_role
+from automix.stems import check_perspective, guess_role
 
 __all__ = [
     "BUS_COMP_ABOVE_LU",
@@ -491,6 +492,7 @@ def rule_based_plan(
     mapping: Mapping[str, str | None] | str | os.PathLike[str] | None = None,
     name: str | None = None,
     sample_rate: int | None = None,
+    perspective: str = "audience",
 ) -> Any:
     """A mix plan (:class:`daw_bridge.session.Session`) from ``source`` by the rules of this module.
 
@@ -500,7 +502,8 @@ def rule_based_plan(
     (``{track or file name: role or None}`` or a JSON/YAML file of it) overrides the roles
     guessed from file names (stems only). ``name`` and ``sample_rate`` as for
     :func:`daw_bridge.importer.import_stems`. The plan's ``target_lufs`` and ``true_peak_db``
-    are the arguments; its notes add one line per decision worth checking.
+    are the arguments; its notes add one line per decision worth checking. ``perspective``
+    ``"drummer"`` mirrors every pan (the rules place the kit as the audience sees it).
 
     Renders each track alone once and the summed tracks once to measure them, so it takes
     about as long as two renders of the mix.
@@ -511,14 +514,23 @@ def rule_based_plan(
         raise RulesError(f"true_peak_db must be between -20 and 0 dBTP, got {true_peak_db!r}")
     if target_lufs > true_peak_db:
         raise RulesError(f"target_lufs {target_lufs} LUFS is above the ceiling {true_peak_db} dBTP")
+    side = _perspective(perspective)
     return _plan(
         _load_source(source, mapping=mapping, name=name, sample_rate=sample_rate),
         float(target_lufs),
         float(true_peak_db),
+        side,
     )
 
 
-def _plan(session: Any, target_lufs: float, true_peak_db: float) -> Any:
+def _perspective(value: str | None) -> str:
+    try:
+        return check_perspective(value) or "audience"
+    except ValueError as exc:
+        raise RulesError(str(exc)) from None
+
+
+def _plan(session: Any, target_lufs: float, true_peak_db: float, perspective: str = "audience") -> Any:
     plan = session.model_copy(deep=True)
     notes: list[str] = []
     if not plan.tracks:
@@ -549,8 +561,11 @@ def _plan(session: Any, target_lufs: float, true_peak_db: float) -> Any:
     for track in plan.tracks:
         channels = probe(track.file).channels if track.channel is None else 1
         stereo[track.name] = channels >= 2
+    sign = -1.0 if perspective == "drummer" else 1.0
     for track_name, pan in _plan_pans(plan.tracks, stereo, notes).items():
-        next(t for t in plan.tracks if t.name == track_name).pan = pan
+        next(t for t in plan.tracks if t.name == track_name).pan = sign * pan + 0.0  # no -0.0
+    if perspective == "drummer":
+        notes.append("drummer's perspective: every pan mirrored (hi-hat left, floor tom right)")
 
     # loudness balance
     heard = [t for t in plan.tracks if not t.mute]
@@ -606,6 +621,7 @@ def mix_with_rules(
     threads: int | None = None,
     progress: bool = False,
     plan_out: str | os.PathLike[str] | None = None,
+    perspective: str = "audience",
 ) -> Any:
     """Plan with :func:`rule_based_plan` and render with :func:`daw_bridge.render.render` (normalised).
 
@@ -613,8 +629,8 @@ def mix_with_rules(
     :func:`automix.api.mix` takes them; a mix written into the stems folder is not taken for a
     stem. ``output``: a ``.wav``/``.flac`` file, or ``None`` for the audio in memory
     (``result.audio``, ``[2, frames]``). ``plan_out``: also save the plan there (``.json``/
-    ``.yaml``). Returns the :class:`~daw_bridge.render.RenderResult`; its notes start with the
-    plan's.
+    ``.yaml``). ``perspective`` as for :func:`rule_based_plan`. Returns the
+    :class:`~daw_bridge.render.RenderResult`; its notes start with the plan's.
     """
     from daw_bridge.render import render
 
@@ -623,8 +639,9 @@ def mix_with_rules(
         raise RulesError(f"target_lufs must be between -70 and 0 LUFS, got {target_lufs!r}")
     if not (isinstance(true_peak_db, (int, float)) and -20.0 <= true_peak_db <= 0.0):
         raise RulesError(f"true_peak_db must be between -20 and 0 dBTP, got {true_peak_db!r}")
+    side = _perspective(perspective)
     session = _load_source(stems, mapping=mapping, name=name, sample_rate=sample_rate, exclude=exclude)
-    plan = _plan(session, float(target_lufs), float(true_peak_db))
+    plan = _plan(session, float(target_lufs), float(true_peak_db), side)
     if plan_out is not None:
         plan.save(plan_out, overwrite=overwrite)
     result = render(
@@ -642,6 +659,7 @@ def mix_audio_with_rules(
     *,
     target_lufs: float = -16.0,
     true_peak_db: float = -1.0,
+    perspective: str = "audience",
 ) -> np.ndarray:
     """The rule-based mix of in-memory stems: ``[2, frames]`` float32, as long as the stems.
 
@@ -650,7 +668,7 @@ def mix_audio_with_rules(
     ``"overhead_l.wav"``, ``"OH L"``...). The stems are written to a private temporary folder
     (32-bit float WAV, nothing else touched), planned with the rules and rendered with
     loudness normalisation and no effect tail. What the evaluation reports use as the
-    "rule-based console" baseline.
+    "rule-based console" baseline. ``perspective`` as for :func:`rule_based_plan`.
     """
     import tempfile
 
@@ -669,6 +687,7 @@ def mix_audio_with_rules(
         raise RulesError(f"{len(names)} names for {arr.shape[0]} stems")
     if not np.isfinite(arr).all():
         raise RulesError("the stems have NaN or infinite samples")
+    side = _perspective(perspective)
     frames = arr.shape[2]
     with tempfile.TemporaryDirectory(prefix="automix-rules-") as tmp:
         files: list[Path] = []
@@ -682,7 +701,7 @@ def mix_audio_with_rules(
             sf.write(str(path), audio.T, int(sample_rate), subtype="FLOAT")
             files.append(path)
         session = import_stems(files, sample_rate=int(sample_rate), name="stems")
-        plan = _plan(session, float(target_lufs), float(true_peak_db))
+        plan = _plan(session, float(target_lufs), float(true_peak_db), side)
         result = render(plan, None, normalize=True, tail_s=0.0)
     out = np.zeros((2, frames), dtype=np.float32)
     k = min(frames, result.audio.shape[1])

@@ -45,6 +45,7 @@ __all__ = [
     "EXPORT_SUFFIXES",
     "ROLE_ALIASES",
     "SIDE_ALIASES",
+    "PERSPECTIVES",
     "ChannelSource",
     "StemAssignment",
     "guess_role",
@@ -53,7 +54,21 @@ __all__ = [
     "natural_key",
     "normalise_name",
     "parse_mapping",
+    "check_perspective",
 ]
+
+#: Sides a stereo mix can be heard from: the kit as the drummer sits at it (hi-hat on the left
+#: for a right-handed drummer), or as the audience sees it from the front (mirrored).
+PERSPECTIVES: tuple[str, ...] = ("drummer", "audience")
+
+
+def check_perspective(value: str | None) -> str | None:
+    """``value`` lower-cased if it is one of :data:`PERSPECTIVES`; ``None`` and ``"auto"`` give ``None``."""
+    if value is None or (isinstance(value, str) and value.lower() == "auto"):
+        return None
+    if not isinstance(value, str) or value.lower() not in PERSPECTIVES:
+        raise ValueError(f"perspective must be 'drummer', 'audience' or 'auto', got {value!r}")
+    return value.lower()
 
 #: Slots of the drum mixer, in model order (ENST-drums folder names).
 DRUM_SLOTS: tuple[str, ...] = (

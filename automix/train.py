@@ -1025,7 +1025,7 @@ class Trainer:
             ensure_generated(self.data_root, recipe, progress=bool(self.progress))
         self._barrier()
         self.data = build_data(recipe, self.net, self.model.sample_rate, self.data_root)
-        self.loss_fn = build_loss(recipe.loss, self.model.sample_rate).to(self.device)
+        self.loss_fn = build_loss(recipe.loss, self.model.sample_rate, swap_invariant=recipe.swap_invariant).to(self.device)
         params = [p for p in self.net.parameters() if p.requires_grad]
         opt_cls = torch.optim.AdamW if recipe.optimizer.name == "adamw" else torch.optim.Adam
         self.optimizer = opt_cls(params, lr=recipe.optimizer.lr, betas=tuple(recipe.optimizer.betas),

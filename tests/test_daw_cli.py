@@ -258,6 +258,14 @@ def test_mix_with_the_rule_based_console(tmp_path, stems, capsys):
     rc, _, err = cli(capsys, "mix", stems, "-o", tmp_path / "x.wav", "--model", "rules", "--map", "kick=HH.wav")
     assert rc == 1
     assert_one_error(err, "--model rules")
+    # the drummer's side: every pan mirrored, in the mix and in the session
+    seated, seated_dir = tmp_path / "seated.wav", tmp_path / "seated-session"
+    rc, _, err = cli(capsys, "mix", stems, "-o", seated, "--model", "rules", "--perspective", "drummer",
+                     "--session", seated_dir, "--session-format", "reaper", "-q")
+    assert rc == 0, err
+    mirrored = {t.role: t.pan for t in daw_bridge.open_session(seated_dir / "seated.rpp").tracks}
+    assert mirrored == pytest.approx({role: -pan for role, pan in pans.items()})
+    assert np.abs(read_mix(seated) - mix[::-1]).max() < 1e-3
 
 
 def test_fit_recovers_gains_and_pans_from_a_target_mix(tmp_path, stems, capsys):

@@ -25,6 +25,7 @@ from automix.losses import (
     k_weighting_db,
     parse_loss,
     spectral_convergence_log_mag,
+    swap_to_nearest,
 )
 
 SR = 44100
@@ -323,6 +324,40 @@ def test_combined_loss_total_parts_and_describe(stereo):
     assert build_loss("stereo_perceptual", 48000).describe() == (
         "1.0*stereo_perceptual(2048,1024,512; weighting=k; balance=1.0)"
     )
+
+
+def test_swap_to_nearest_matches_each_example(stereo):
+    est = torch.stack([stereo[0], stereo[1].flip(0)])  # the second example mirrored
+    matched, swapped = swap_to_nearest(est, stereo)
+    assert swapped.tolist() == [False, True]
+    assert torch.equal(matched, est)
+    matched, swapped = swap_to_nearest(stereo, stereo)  # a tie keeps the reference
+    assert swapped.tolist() == [False, False] and torch.equal(matched, stereo)
+    with pytest.raises(ValueError, match="batch, 2, samples"):
+        swap_to_nearest(stereo[:, :1], stereo[:, :1])
+    with pytest.raises(ValueError, match="batch, 2, samples"):
+        swap_to_nearest(stereo, stereo[:, :, :100])
+
+
+def test_swap_invariant_loss(stereo):
+    plain = build_loss("l1+0.1*mrstft", SR)
+    both = build_loss("l1+0.1*mrstft", SR, swap_invariant=True)
+    assert both.describe() == "1.0*l1 + 0.1*mrstft(2048,1024,512), channel-swap invariant"
+    est = _noisy(stereo, 0.3).requires_grad_(True)
+    want, _ = plain(est, stereo)
+    for ref, fraction in ((stereo, 0.0), (stereo.flip(1), 1.0)):
+        total, parts = both(est, ref)
+        assert total.item() == pytest.approx(want.item(), rel=1e-6)
+        assert parts["swapped"].item() == fraction and set(parts) == {"swapped", "l1", "mrstft"}
+    half = torch.stack([stereo[0], stereo[1].flip(0)])
+    total, parts = both(est, half)
+    assert parts["swapped"].item() == 0.5 and total.item() == pytest.approx(want.item(), rel=1e-6)
+    assert plain(est, stereo.flip(1))[0].item() > 1.5 * want.item()  # what the option saves
+    total.backward()
+    assert torch.isfinite(est.grad).all() and est.grad.abs().sum() > 0
+    mono = stereo[:, :1]  # one channel: nothing to swap
+    total, parts = both(mono, mono)
+    assert "swapped" not in parts and total.item() == pytest.approx(0.0, abs=1e-6)
 
 
 # ------------------------------------------------------------------ parsing

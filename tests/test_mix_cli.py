@@ -235,6 +235,35 @@ def test_cli_mix_equals_mix_audio(capsys, ckpt, ref, out_dir):
     np.testing.assert_array_equal(by_slot, expected)
 
 
+def test_perspective_mirrors_a_model_that_records_its_side(capsys, ckpt, ref, tmp_path):
+    stems, _, data, expected = ref
+    sided = automix.load_model(ckpt)
+    sided.card.training.perspective = "drummer"
+    path = sided.save(tmp_path / "sided")
+    for side, want in (("auto", expected), ("drummer", expected), ("audience", expected[::-1])):
+        got = automix.mix_audio(data, SR, model=path, precision="fp32", perspective=side)
+        np.testing.assert_array_equal(got, want)
+    out = tmp_path / "mirrored.wav"
+    rc, _, stderr = cli(capsys, "mix", stems, "-o", out, "--model", path, "--precision", "fp32", "--bit-depth", "32f",
+                        "--perspective", "audience", "-q")
+    assert rc == 0, stderr
+    assert np.abs(read_mix(out) - expected[::-1]).max() < 1e-5
+    in_memory = automix.mix(stems, None, model=path, precision="fp32", progress=False, perspective="audience")
+    assert np.abs(in_memory.audio - expected[::-1]).max() < 1e-5
+    # a card that does not say which side its model mixes from: asking for one is refused
+    with pytest.raises(AutomixError, match="does not record which side"):
+        automix.mix_audio(data, SR, model=ckpt, perspective="audience")
+    with pytest.raises(ValueError, match="perspective must be"):
+        automix.mix_audio(data, SR, model=path, perspective="stage")
+    np.testing.assert_array_equal(automix.mix_audio(data, SR, model=ckpt, precision="fp32", perspective="auto"), expected)
+
+
+def test_perspective_refused_for_a_model_without_one(capsys, ckpt, ref, out_dir):
+    err = _refused(capsys, out_dir, ["mix", ref[0], "-o", out_dir / "mix.wav", "--model", ckpt, "--perspective", "drummer"],
+                   "does not record which side", "tiny-mixer")
+    assert "leave the perspective at auto" in err
+
+
 def test_small_tiles_give_same_mix(capsys, ckpt, ref, tmp_path):
     stems = ref[0]
     a, b = tmp_path / "default.wav", tmp_path / "small.wav"

@@ -342,6 +342,29 @@ def test_mix_audio_with_rules_equals_the_file_render(tmp_path):
     assert twice.shape == (2, n)
 
 
+def test_drummer_perspective_mirrors_every_pan_and_the_mix(tmp_path):
+    folder = drum_stems(tmp_path / "stems")
+    audience = rules.rule_based_plan(folder)
+    drummer = rules.rule_based_plan(folder, perspective="drummer")
+    a, d = _tracks(audience), _tracks(drummer)
+    assert {name: t.pan for name, t in d.items()} == {name: -t.pan + 0.0 for name, t in a.items()}
+    assert d["HH"].pan < 0 < d["Floor Tom"].pan and d["OH L"].pan == 0.7
+    assert {name: t.gain_db for name, t in d.items()} == pytest.approx({name: t.gain_db for name, t in a.items()}, abs=1e-3)
+    assert any("drummer's perspective" in note for note in drummer.notes)
+    assert not any("perspective" in note for note in audience.notes)
+    assert rules.rule_based_plan(folder, perspective="auto").tracks == audience.tracks
+    # the constant-power pan law is symmetric: the drummer's mix is the audience's, mirrored
+    files = sorted(folder.iterdir())
+    stems = np.stack([sf.read(f, dtype="float32")[0] for f in files])
+    names = [f.name for f in files]
+    seen_front = rules.mix_audio_with_rules(stems, names, SR)
+    seen_seated = rules.mix_audio_with_rules(stems, names, SR, perspective="drummer")
+    assert np.abs(seen_front - seen_seated).max() > 0.01
+    assert np.abs(seen_front[::-1] - seen_seated).max() < 1e-4
+    with pytest.raises(rules.RulesError, match="perspective must be"):
+        rules.rule_based_plan(folder, perspective="stage")
+
+
 def test_mix_audio_with_rules_bad_input():
     stems = np.zeros((2, 1000), np.float32)
     with pytest.raises(rules.RulesError, match="2 stems"):

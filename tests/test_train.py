@@ -144,6 +144,17 @@ def test_shipped_recipes_validate_and_paper_recipe_is_the_papers():
     assert (paper.optimizer.name, paper.optimizer.lr, paper.batch_size) == ("adam", 1e-4, 16)
     assert [t.name for t in paper.loss_terms()] == ["l1"] and paper.early_stopping is not None
     assert paper.data.kind == "enst" and paper.model.preset == "mix-wave-u-net-paper"
+    assert load_recipe("drums-default").swap_invariant and not paper.swap_invariant
+
+
+def test_swap_invariant_is_left_out_of_digests_when_off():
+    from automix.recipes import canonical_json
+
+    plain = load_recipe("mix-small-cpu")
+    assert '"swap_invariant"' not in canonical_json(plain)  # digests of older runs still match
+    on = load_recipe("mix-small-cpu", ["swap_invariant=true"])
+    assert '"swap_invariant":true' in canonical_json(on) and on.digest() != plain.digest()
+    assert "swap_invariant: false -> true" in recipe_differences(plain, on)
 
 
 def test_recipe_errors_name_the_key():
@@ -161,6 +172,8 @@ def test_recipe_errors_name_the_key():
         load_recipe("nope")
     with pytest.raises(AutomixError, match="stereo_perceptual needs stereo"):
         load_recipe("separate-small-cpu", ['loss="stereo_perceptual"'])
+    with pytest.raises(AutomixError, match="swap_invariant needs stereo mix targets"):
+        load_recipe("separate-small-cpu", ["swap_invariant=true"])
     r = load_recipe("mix-small-cpu", ["optimizer.lr=3e-4", "steps=7", 'loss="l1+0.1*mrstft"'])
     assert r.optimizer.lr == 3e-4 and r.steps == 7 and [t.name for t in r.loss_terms()] == ["l1", "mrstft"]
     diffs = recipe_differences(load_recipe("mix-small-cpu"), r)
@@ -239,6 +252,16 @@ def test_run_folder_logs_card_and_mix_with_the_result(corpus, workdir, tmp_path)
     out = tmp_path / "mix.wav"
     assert main(["mix", str(ROOT / "examples" / "stems"), "-o", str(out), "--model", str(run / "model.safetensors"), "-q"]) == 0
     assert out.stat().st_size > 1000
+
+
+def test_swap_invariant_run_logs_the_swapped_share(corpus, workdir):
+    run = workdir / "swap"
+    result = train(tiny_recipe(corpus, workdir / "split.json", steps=4, validate_every=4, swap_invariant=True),
+                   out=run, progress=False)
+    assert result.steps == 4
+    shares = [json.loads(r["terms"])["swapped"] for r in rows(run)]
+    assert len(shares) == 4 and all(0.0 <= v <= 1.0 for v in shares)
+    assert "channel-swap invariant" in load_model(result.model_path).card.training.recipe
 
 
 def test_separation_recipe_trains_a_separator(corpus, workdir):

@@ -71,6 +71,64 @@ def other_kit(model, songs: int, seed: int, out: Path, seconds: float = 20.0) ->
     return report
 
 
+def model_side(held: EvaluationReport, corpus: Path, name: str) -> dict:
+    """Which side the model mixes from, measured: its panning-spectrum error on the held-out takes
+    mixed from the drummer's side against those mixed from the audience's (the generator records
+    each take's ``mix.perspective``; the stems cannot tell them apart)."""
+    errors: dict[str, list[float]] = {"drummer": [], "audience": []}
+    mrstft: dict[str, dict[str, list[float]]] = {"drummer": {}, "audience": {}}
+    for item, systems in held.per_item.items():
+        folder, take = item.split("/", 1)
+        side = json.loads((corpus / folder / "annotation" / f"{take}.json").read_text())["mix"]["perspective"]
+        errors[side].append(systems[name]["panning_spectrum_error"])
+        for system, scores in systems.items():
+            mrstft[side].setdefault(system, []).append(scores["mrstft"])
+    means = {side: float(np.mean(v)) if v else float("nan") for side, v in errors.items()}
+    out = {"takes": {side: len(v) for side, v in errors.items()},
+           "panning_spectrum_error": means,
+           "mrstft": {side: {s: float(np.mean(v)) for s, v in d.items()} for side, d in mrstft.items()}}
+    if errors["drummer"] and errors["audience"]:
+        out["side"] = "drummer" if means["drummer"] < means["audience"] else "audience"
+    return out
+
+
+def own_side_scores(model, corpus: Path, held: EvaluationReport, side: str) -> dict[str, dict[str, float]]:
+    """Mean held-out scores of the model and the rule-based console when each take is heard from its
+    own side, as a user who sets ``--perspective`` gets them: a system's mix is mirrored on the
+    takes mixed from the side it does not mix from (the model: ``side``; the rules: the audience's)."""
+    from automix.api import output_loudness, to_loudness
+    from automix.data.enst import SLOTS, EnstDrums
+    from automix.evaluate import RULE_BASED_CONSOLE, rule_based_mix
+    from automix.inference import process
+    from automix.metrics import compare_systems, integrated_loudness
+
+    rate = int(model.sample_rate)
+    data = EnstDrums(corpus, subset="test", target="wet", model=model, mode="fixed", sample_rate=rate)
+    level = output_loudness("auto", model)
+    name = model.card.name
+    sides = {name: side, RULE_BASED_CONSOLE: "audience"}
+    items: dict[str, list[dict[str, float]]] = {system: [] for system in sides}
+    for item, systems in held.per_item.items():
+        folder, take = item.split("/", 1)
+        own = json.loads((corpus / folder / "annotation" / f"{take}.json").read_text())["mix"]["perspective"]
+        loaded = None
+        for system, mixes_from in sides.items():
+            if mixes_from == own:
+                items[system].append(systems[system])
+                continue
+            loaded = loaded or data.load_take(item)
+            stems, reference = loaded["stems"], loaded["mix"]
+            if system == name:
+                mixed = process(model.net, stems, precision="fp32")
+                if level is not None:
+                    mixed = to_loudness(mixed, rate, level)[0]
+            else:
+                mixed = rule_based_mix(stems, SLOTS, rate, integrated_loudness(reference, rate))
+            items[system].append(compare_systems({system: np.ascontiguousarray(mixed[::-1])}, reference, rate)[system])
+    return {system: {k: float(np.mean([v[k] for v in values])) for k in METRICS if all(k in v for v in values)}
+            for system, values in items.items()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
@@ -85,11 +143,21 @@ def main(argv=None) -> int:
     held = evaluate_split(model, args.corpus, subset="test", target="wet", out=out / "heldout", progress=False)
     print("## held-out generated takes (same kit)\n")
     print(held.to_markdown())
+    side = model_side(held, Path(args.corpus), model.card.name)
+    print(f"\nside: {side.get('side', 'unknown')} (panning spectrum err. on {side['takes']['drummer']} drummer-side "
+          f"takes {side['panning_spectrum_error']['drummer']:.3f}, on {side['takes']['audience']} audience-side takes "
+          f"{side['panning_spectrum_error']['audience']:.3f}); MR-STFT by side: "
+          + "; ".join(f"{k}: " + ", ".join(f"{s} {v:.3f}" for s, v in d.items()) for k, d in side["mrstft"].items()))
+    if "side" in side:
+        side["own_side_scores"] = own_side_scores(model, Path(args.corpus), held, side["side"])
+        for system, o in side["own_side_scores"].items():
+            print(f"{system}, every take heard from its own side (mirrored where it was mixed from the other): "
+                  f"MR-STFT {o['mrstft']:.3f}, SI-SDR {o['si_sdr']:.2f} dB, panning spectrum err. {o['panning_spectrum_error']:.3f}")
     kit = other_kit(model, args.songs, args.seed, out / "other-kit")
     print("\n## another kit (FluidR3_GM), the generator's wet chain\n")
     print(kit.to_markdown())
     (out / "scores.json").write_text(json.dumps({"heldout": held.systems, "other_kit": kit.systems,
-                                                 "heldout_takes": list(held.per_item)}, indent=2))
+                                                 "heldout_takes": list(held.per_item), "side": side}, indent=2))
     return 0
 
 

@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bit-depth", default="24", choices=["16", "24", "32f"], help="sample format of OUT")
     p.add_argument("--loudness", type=_loudness, default="auto", metavar="LUFS|auto|off", help="integrated loudness of the mix: auto = the level the model's training mixes had (its card's output_lufs; -16 LUFS with --model rules), a LUFS value such as -14, or off for the network's own level")
     p.add_argument("--true-peak", type=_true_peak, default=-1.0, metavar="DBTP", help="ceiling the loudness gain never pushes the true peak above")
-    p.add_argument("--perspective", default="auto", choices=["auto", "drummer", "audience"], help="the side the kit is heard from: drummer (hi-hat left) or audience (mirrored); auto = as the model mixes (its card says; the default drums model: drummer; --model rules: audience)")
+    p.add_argument("--perspective", default="auto", choices=["auto", "drummer", "audience"], help="the side the kit is heard from: drummer (hi-hat left) or audience (mirrored); auto = as the model mixes (its card says; the default drums model and --model rules: drummer)")
     p.add_argument("--tile-seconds", type=_positive_float, default=None, help="audio per tile; memory grows with it, the result does not change")
     p.add_argument("--batch", type=_positive_int, default=1, help="tiles per forward pass (GPU)")
     p.add_argument("--session", default=None, metavar="DIR", help="also write a DAW session: the stems on tracks, the mix on a muted A/B track")
@@ -445,7 +445,7 @@ def _mix_with_rules(args: argparse.Namespace, mapping, subtype: str) -> int:
     check_output_path(args.output, overwrite=args.force)
     stems = args.stems[0] if len(args.stems) == 1 else args.stems
     level = {} if args.loudness == "auto" else {"target_lufs": args.loudness} if args.loudness != "off" else {}
-    side = "audience" if args.perspective == "auto" else args.perspective
+    side = "drummer" if args.perspective == "auto" else args.perspective
     plan = rule_based_plan(stems, name=Path(args.output).stem, true_peak_db=args.true_peak, perspective=side, **level)
     if args.loudness == "off":
         plan = plan.model_copy(update={"target_lufs": None})

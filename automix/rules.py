@@ -23,17 +23,20 @@ at different times). Roles not in the table, and tracks without a role, sit at
 so). A silent track (at or below -70 LUFS) keeps 0 dB, and a muted one is left as it is;
 both get a note. A click track is muted.
 
-**Panning** (audience perspective: as the kit is seen from the front, a right-handed
-drummer's hi-hat on the right and the floor tom on the left; ``perspective="drummer"``
-mirrors every pan), see :data:`ROLE_PANS`:
+**Panning** (the drummer's perspective by default, as the kit is heard from the drum stool:
+a right-handed drummer's hi-hat on the left and the floor tom on the right;
+``perspective="audience"`` mirrors every pan), see :data:`ROLE_PANS`:
 kick, snare, bass, vocal in the centre; an overhead pair at -0.7/+0.7 (L/R from the role
 ``overhead_L``/``overhead_R`` or from the file name's side; two overheads with no side:
-the first left; a lone overhead in the centre); a room pair at -1/+1 the same way; toms
-spread in order from ``+TOM_SPREAD`` (``tom_1``, the high tom) to ``-TOM_SPREAD`` (the floor
-tom), the tracks of one tom (top and bottom mics) sharing its position (a lone tom: see
-:data:`LONE_TOM_PANS`); guitars alternate -0.5/+0.5 in file order when there are several
-(sides in the names win); the roles in :data:`ROLE_PANS` (hi-hat +0.3, keys +0.25, ...);
-everything else in the centre. A stereo file (no ``channel`` chosen) is balanced at 0.
+the first left; a lone overhead in the centre), **turned round** when the close mics say the
+names have it the other way (:data:`OVERHEAD_TURN_DB`: the hi-hat and toms are each louder in
+the overhead on their own side, else the image smears); a room pair at -1/+1 the same way as
+the names; toms spread in order from ``-TOM_SPREAD`` (``tom_1``, the high tom) to
+``+TOM_SPREAD`` (the floor tom), the tracks of one tom (top and bottom mics) sharing its
+position (a lone tom: see :data:`LONE_TOM_PANS`); guitars alternate -0.5/+0.5 in file order
+when there are several (sides in the names win); the roles in :data:`ROLE_PANS` (hi-hat -0.3,
+ride +0.4, ...); everything else in the centre. A stereo file (no ``channel`` chosen) is
+balanced at 0.
 
 **High-pass.** Every track except bass gets a pedalboard ``HighpassFilter`` at the front of
 its chain, at :data:`HIGHPASS_HZ` of its family (``UNKNOWN_HIGHPASS_HZ`` otherwise); a chain
@@ -72,6 +75,7 @@ __all__ = [
     "HIGHPASS_HZ",
     "LIMITER_THRESHOLD_DB",
     "LONE_TOM_PANS",
+    "OVERHEAD_TURN_DB",
     "MAX_LIMITER_DRIVE_DB",
     "OUTPUT_MARGIN_DB",
     "REFERENCE_LUFS",
@@ -119,24 +123,33 @@ UNKNOWN_ROLE_LU: float = -5.0
 #: master's first gain moves the whole mix to its working level.
 REFERENCE_LUFS: float = -20.0
 
-#: Pan (-1 left .. +1 right, audience perspective) of roles whose pan does not depend on the
+#: Pan (-1 left .. +1 right, drummer's perspective) of roles whose pan does not depend on the
 #: other tracks. Overheads, rooms, toms and guitars are placed by the pair/spread rules.
 ROLE_PANS: dict[str, float] = {
-    "hi-hat": 0.3,
-    "crash": 0.3,
-    "ride": -0.4,
-    "percussion": -0.2,
-    "keys": 0.25,
-    "strings": -0.25,
-    "brass": 0.25,
+    "hi-hat": -0.3,
+    "crash": -0.3,
+    "ride": 0.4,
+    "percussion": 0.2,
+    "keys": -0.25,
+    "strings": 0.25,
+    "brass": -0.25,
 }
 OVERHEAD_WIDTH: float = 0.7
 ROOM_WIDTH: float = 1.0
 GUITAR_WIDTH: float = 0.5
-#: Toms, two or more: from ``+TOM_SPREAD`` (``tom_1``) to ``-TOM_SPREAD`` (the floor tom).
+#: Toms, two or more: from ``-TOM_SPREAD`` (``tom_1``) to ``+TOM_SPREAD`` (the floor tom).
 TOM_SPREAD: float = 0.6
 #: A lone tom, by its number (1 high/rack, 2 mid, 3 floor); an unnumbered lone tom: centre.
-LONE_TOM_PANS: dict[int, float] = {1: 0.3, 2: 0.1, 3: -0.3}
+LONE_TOM_PANS: dict[int, float] = {1: -0.3, 2: -0.1, 3: 0.3}
+#: The overhead pair is turned round when the panned close mics (hi-hat, toms, cymbals), each
+#: weighted by its pan, are louder by more than this (dB, on average) in the overhead that
+#: the names put on their far side. Each close mic is compared at its best lag within
+#: :data:`OVERHEAD_LAG_MS`, over the first :data:`OVERHEAD_SECONDS` of the files, and counts
+#: only if it correlates with an overhead by at least :data:`OVERHEAD_MIN_CORRELATION`.
+OVERHEAD_TURN_DB: float = 1.0
+OVERHEAD_LAG_MS: float = 10.0
+OVERHEAD_SECONDS: float = 30.0
+OVERHEAD_MIN_CORRELATION: float = 0.05
 
 #: High-pass cutoff (Hz) by role family; bass gets none.
 HIGHPASS_HZ: dict[str, float | None] = {
@@ -347,7 +360,7 @@ def _tom_pans(tracks: list[Any]) -> dict[str, float]:
         kind, key = positions[0]
         pan = LONE_TOM_PANS.get(key, 0.0) if kind == "n" else 0.0
         return {t.name: pan for t in tracks}
-    spots = np.linspace(TOM_SPREAD, -TOM_SPREAD, len(positions))
+    spots = np.linspace(-TOM_SPREAD, TOM_SPREAD, len(positions))
     where = {pos: float(round(spot, 6)) for pos, spot in zip(positions, spots)}
     pans = {}
     for track in tracks:
@@ -371,6 +384,68 @@ def _guitar_pans(tracks: list[Any]) -> dict[str, float]:
     return pans
 
 
+def _mono(track: Any, frames: int) -> tuple[np.ndarray, int] | None:
+    """The first ``frames`` frames of a track's file (its channel, or the channels averaged)."""
+    from automix.audio import read_audio
+
+    try:
+        audio, rate = read_audio(track.file, frames=frames)
+    except Exception:  # unreadable here: the renderer reports it
+        return None
+    signal = audio[track.channel] if track.channel is not None and track.channel < audio.shape[0] else audio.mean(axis=0)
+    return signal.astype(np.float64), rate
+
+
+def _bleed(close: np.ndarray, overhead: np.ndarray, max_lag: int) -> tuple[float, float]:
+    """``(gain, correlation)`` of ``close`` in ``overhead`` at the best lag within ``max_lag`` samples."""
+    n = min(close.size, overhead.size)
+    close, overhead = close[:n], overhead[:n]
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    xcorr = np.fft.irfft(np.fft.rfft(overhead, size) * np.conj(np.fft.rfft(close, size)), size)
+    lags = np.concatenate([xcorr[: max_lag + 1], xcorr[-max_lag:]]) if max_lag > 0 else xcorr[:1]
+    peak = float(np.max(np.abs(lags)))
+    energy_close, energy_over = float(np.dot(close, close)), float(np.dot(overhead, overhead))
+    if energy_close <= 0 or energy_over <= 0:
+        return 0.0, 0.0
+    return peak / energy_close, peak / math.sqrt(energy_close * energy_over)
+
+
+def _turn_overheads(tracks: list[Any], pans: dict[str, float], notes: list[str]) -> None:
+    """Turn a left/right overhead pair round when the panned close mics say it is the wrong way."""
+    pair = [t for t in tracks if role_family(t.role) == "overheads" and pans.get(t.name, 0.0) != 0.0]
+    if len(pair) != 2 or pans[pair[0].name] != -pans[pair[1].name]:
+        return
+    left, right = sorted(pair, key=lambda t: pans[t.name])
+    close = [t for t in tracks if role_family(t.role) in ("hi-hat", "tom", "crash", "ride") and abs(pans.get(t.name, 0.0)) >= 0.1]
+    if not close:
+        return
+    probe_rate = probe(left.file).sample_rate
+    frames = int(OVERHEAD_SECONDS * probe_rate)
+    heard = {t.name: _mono(t, frames) for t in (left, right, *close)}
+    if any(v is None or v[1] != probe_rate for v in heard.values()):
+        return  # unreadable or mixed rates: keep the names
+    max_lag = int(round(OVERHEAD_LAG_MS * probe_rate / 1000))
+    votes, weights, evidence = 0.0, 0.0, []
+    for track in close:
+        signal = heard[track.name][0]  # type: ignore[index]
+        (g_left, c_left), (g_right, c_right) = (_bleed(signal, heard[o.name][0], max_lag) for o in (left, right))  # type: ignore[index]
+        if max(c_left, c_right) < OVERHEAD_MIN_CORRELATION or min(g_left, g_right) <= 0:
+            continue
+        towards_right_db = 20 * math.log10(g_right / g_left)  # > 0: louder in the overhead panned right
+        side = math.copysign(1.0, pans[track.name])
+        votes += abs(pans[track.name]) * side * towards_right_db
+        weights += abs(pans[track.name])
+        evidence.append(f"{track.name!r} (panned {'right' if side > 0 else 'left'}) {towards_right_db:+.1f} dB")
+    if weights == 0 or votes / weights >= -OVERHEAD_TURN_DB:
+        return
+    pans[left.name], pans[right.name] = pans[right.name], pans[left.name]
+    notes.append(
+        f"overheads turned round: the close mics sit on the other side of the pair than its names say "
+        f"(level in the right-hand overhead against the left: {', '.join(evidence)}); "
+        f"{left.name!r} now {pans[left.name]:+.2f}, {right.name!r} {pans[right.name]:+.2f}"
+    )
+
+
 def _plan_pans(tracks: list[Any], stereo: dict[str, bool], notes: list[str]) -> dict[str, float]:
     by_family: dict[str | None, list[Any]] = {}
     for track in tracks:
@@ -389,6 +464,7 @@ def _plan_pans(tracks: list[Any], stereo: dict[str, bool], notes: list[str]) -> 
         else:
             for track in group:
                 pans[track.name] = ROLE_PANS.get(family, 0.0) if family is not None else 0.0
+    _turn_overheads([t for t in tracks if not stereo[t.name]], pans, notes)
     return pans
 
 
@@ -492,7 +568,7 @@ def rule_based_plan(
     mapping: Mapping[str, str | None] | str | os.PathLike[str] | None = None,
     name: str | None = None,
     sample_rate: int | None = None,
-    perspective: str = "audience",
+    perspective: str = "drummer",
 ) -> Any:
     """A mix plan (:class:`daw_bridge.session.Session`) from ``source`` by the rules of this module.
 
@@ -502,8 +578,9 @@ def rule_based_plan(
     (``{track or file name: role or None}`` or a JSON/YAML file of it) overrides the roles
     guessed from file names (stems only). ``name`` and ``sample_rate`` as for
     :func:`daw_bridge.importer.import_stems`. The plan's ``target_lufs`` and ``true_peak_db``
-    are the arguments; its notes add one line per decision worth checking. ``perspective``
-    ``"drummer"`` mirrors every pan (the rules place the kit as the audience sees it).
+    are the arguments; its notes add one line per decision worth checking. ``perspective``:
+    ``"drummer"`` (default, ``"auto"`` too) places the kit as heard from the drum stool,
+    ``"audience"`` mirrors every pan.
 
     Renders each track alone once and the summed tracks once to measure them, so it takes
     about as long as two renders of the mix.
@@ -525,12 +602,12 @@ def rule_based_plan(
 
 def _perspective(value: str | None) -> str:
     try:
-        return check_perspective(value) or "audience"
+        return check_perspective(value) or "drummer"
     except ValueError as exc:
         raise RulesError(str(exc)) from None
 
 
-def _plan(session: Any, target_lufs: float, true_peak_db: float, perspective: str = "audience") -> Any:
+def _plan(session: Any, target_lufs: float, true_peak_db: float, perspective: str = "drummer") -> Any:
     plan = session.model_copy(deep=True)
     notes: list[str] = []
     if not plan.tracks:
@@ -561,11 +638,11 @@ def _plan(session: Any, target_lufs: float, true_peak_db: float, perspective: st
     for track in plan.tracks:
         channels = probe(track.file).channels if track.channel is None else 1
         stereo[track.name] = channels >= 2
-    sign = -1.0 if perspective == "drummer" else 1.0
+    sign = -1.0 if perspective == "audience" else 1.0
     for track_name, pan in _plan_pans(plan.tracks, stereo, notes).items():
         next(t for t in plan.tracks if t.name == track_name).pan = sign * pan + 0.0  # no -0.0
-    if perspective == "drummer":
-        notes.append("drummer's perspective: every pan mirrored (hi-hat left, floor tom right)")
+    if perspective == "audience":
+        notes.append("audience's perspective: every pan mirrored (hi-hat right, floor tom left)")
 
     # loudness balance
     heard = [t for t in plan.tracks if not t.mute]
@@ -621,7 +698,7 @@ def mix_with_rules(
     threads: int | None = None,
     progress: bool = False,
     plan_out: str | os.PathLike[str] | None = None,
-    perspective: str = "audience",
+    perspective: str = "drummer",
 ) -> Any:
     """Plan with :func:`rule_based_plan` and render with :func:`daw_bridge.render.render` (normalised).
 
@@ -659,7 +736,7 @@ def mix_audio_with_rules(
     *,
     target_lufs: float = -16.0,
     true_peak_db: float = -1.0,
-    perspective: str = "audience",
+    perspective: str = "drummer",
 ) -> np.ndarray:
     """The rule-based mix of in-memory stems: ``[2, frames]`` float32, as long as the stems.
 

@@ -253,14 +253,14 @@ def test_mix_with_the_rule_based_console(tmp_path, stems, capsys):
     back = daw_bridge.open_session(session_dir / "rules.rpp")
     pans = {t.role: t.pan for t in back.tracks}
     assert pans["overhead_L"] == pytest.approx(-0.7) and pans["overhead_R"] == pytest.approx(0.7)
-    assert pans["tom_1"] > pans["tom_2"] > pans["tom_3"]
+    assert pans["tom_1"] < pans["tom_2"] < pans["tom_3"]  # the drummer's seat: the floor tom right
     assert len({round(t.gain_db, 3) for t in back.tracks}) > 3  # levels were set, not left at 0 dB
     rc, _, err = cli(capsys, "mix", stems, "-o", tmp_path / "x.wav", "--model", "rules", "--map", "kick=HH.wav")
     assert rc == 1
     assert_one_error(err, "--model rules")
-    # the drummer's side: every pan mirrored, in the mix and in the session
+    # the audience's side: every pan mirrored, in the mix and in the session
     seated, seated_dir = tmp_path / "seated.wav", tmp_path / "seated-session"
-    rc, _, err = cli(capsys, "mix", stems, "-o", seated, "--model", "rules", "--perspective", "drummer",
+    rc, _, err = cli(capsys, "mix", stems, "-o", seated, "--model", "rules", "--perspective", "audience",
                      "--session", seated_dir, "--session-format", "reaper", "-q")
     assert rc == 0, err
     mirrored = {t.role: t.pan for t in daw_bridge.open_session(seated_dir / "seated.rpp").tracks}

@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -116,12 +117,55 @@ def test_drum_pans(drums):
     _folder, plan = drums
     pans = {name: t.pan for name, t in _tracks(plan).items()}
     assert pans["01 Kick"] == 0.0 and pans["02 Snare"] == 0.0
-    assert pans["OH L"] == -0.7 and pans["OH R"] == 0.7
-    # audience perspective: tom 1 on the right, the floor tom on the left, the hi-hat right
-    assert pans["Tom 1"] > pans["Tom 2"] > pans["Floor Tom"]
-    assert pans["Tom 1"] > 0 > pans["Floor Tom"]
+    assert pans["OH L"] == -0.7 and pans["OH R"] == 0.7  # independent noise: the names decide
+    # the drummer's perspective: tom 1 and the hi-hat on the left, the floor tom on the right
+    assert pans["Tom 1"] < pans["Tom 2"] < pans["Floor Tom"]
+    assert pans["Tom 1"] < 0 < pans["Floor Tom"]
     assert pans["Tom 1"] == pytest.approx(-pans["Floor Tom"])
-    assert 0 < pans["HH"] <= 0.5
+    assert -0.5 <= pans["HH"] < 0
+    assert not any("turned" in note for note in plan.notes)
+
+
+def _kit_with_bleed(folder, *, hh_in, floor_in):
+    """Close mics and an overhead pair that hears them: ``hh_in``/``floor_in`` name the overhead
+    file ("OH L.wav" or "OH R.wav") that hears the hi-hat / the floor tom louder (by 12 dB)."""
+    n = int(SR * SECONDS)
+    t = np.arange(n) / SR
+    rng = np.random.default_rng(5)
+    close = {
+        "Kick.wav": 0.8 * _hits(t, 0.5, 0.08, np.sin(2 * np.pi * 60 * t)),
+        "HH.wav": 0.3 * _hits(t, 0.25, 0.03, rng.standard_normal(n)),
+        "Tom 1.wav": 0.4 * _hits(t + 0.1, 0.6, 0.15, np.sin(2 * np.pi * 180 * t)),
+        "Floor Tom.wav": 0.5 * _hits(t + 0.2, 0.9, 0.2, np.sin(2 * np.pi * 90 * t)),
+    }
+    delay = int(0.003 * SR)
+    overheads = {name: 0.01 * rng.standard_normal(n) + 0.3 * close["Kick.wav"] for name in ("OH L.wav", "OH R.wav")}
+    for source, near in (("HH.wav", hh_in), ("Tom 1.wav", hh_in), ("Floor Tom.wav", floor_in)):
+        far = "OH R.wav" if near == "OH L.wav" else "OH L.wav"
+        overheads[near][delay:] += 0.8 * close[source][:-delay]
+        overheads[far][delay + 20 :] += 0.2 * close[source][: -delay - 20]
+    return _write(folder, {**close, **overheads})
+
+
+def test_overheads_are_turned_to_match_the_close_mics(tmp_path):
+    # named the right way for the drummer's seat: the hi-hat side is OH L, nothing to turn
+    plan = rules.rule_based_plan(_kit_with_bleed(tmp_path / "right", hh_in="OH L.wav", floor_in="OH R.wav"))
+    pans = {name: t.pan for name, t in _tracks(plan).items()}
+    assert (pans["OH L"], pans["OH R"], pans["HH"]) == (-0.7, 0.7, -0.3)
+    assert not any("turned" in note for note in plan.notes)
+    # named from the audience's side (OH L above the floor tom): the pair is turned round
+    folder = _kit_with_bleed(tmp_path / "mirrored", hh_in="OH R.wav", floor_in="OH L.wav")
+    plan = rules.rule_based_plan(folder)
+    pans = {name: t.pan for name, t in _tracks(plan).items()}
+    assert (pans["OH L"], pans["OH R"], pans["HH"], pans["Floor Tom"]) == (0.7, -0.7, -0.3, 0.6)
+    note = next(note for note in plan.notes if "overheads turned round" in note)
+    found = {m[0]: float(m[1]) for m in re.findall(r"'([^']+)' \(panned \w+\) ([+-][0-9.]+) dB", note)}
+    assert set(found) == {"HH", "Tom 1", "Floor Tom"}  # the kick is centred: no vote
+    assert found["HH"] == pytest.approx(12.0, abs=0.5) and found["Tom 1"] == pytest.approx(12.0, abs=0.5)
+    assert found["Floor Tom"] == pytest.approx(-12.0, abs=0.5)
+    # heard from the audience: every pan mirrored, the turned pair included
+    front = {name: t.pan for name, t in _tracks(rules.rule_based_plan(folder, perspective="audience")).items()}
+    assert front == {name: -pan + 0.0 for name, pan in pans.items()}
 
 
 def test_highpass_on_every_track_but_bass(drums, band):
@@ -342,23 +386,23 @@ def test_mix_audio_with_rules_equals_the_file_render(tmp_path):
     assert twice.shape == (2, n)
 
 
-def test_drummer_perspective_mirrors_every_pan_and_the_mix(tmp_path):
+def test_audience_perspective_mirrors_every_pan_and_the_mix(tmp_path):
     folder = drum_stems(tmp_path / "stems")
-    audience = rules.rule_based_plan(folder)
-    drummer = rules.rule_based_plan(folder, perspective="drummer")
+    drummer = rules.rule_based_plan(folder)
+    audience = rules.rule_based_plan(folder, perspective="audience")
     a, d = _tracks(audience), _tracks(drummer)
-    assert {name: t.pan for name, t in d.items()} == {name: -t.pan + 0.0 for name, t in a.items()}
-    assert d["HH"].pan < 0 < d["Floor Tom"].pan and d["OH L"].pan == 0.7
+    assert {name: t.pan for name, t in a.items()} == {name: -t.pan + 0.0 for name, t in d.items()}
+    assert a["HH"].pan > 0 > a["Floor Tom"].pan and a["OH L"].pan == 0.7
     assert {name: t.gain_db for name, t in d.items()} == pytest.approx({name: t.gain_db for name, t in a.items()}, abs=1e-3)
-    assert any("drummer's perspective" in note for note in drummer.notes)
-    assert not any("perspective" in note for note in audience.notes)
-    assert rules.rule_based_plan(folder, perspective="auto").tracks == audience.tracks
-    # the constant-power pan law is symmetric: the drummer's mix is the audience's, mirrored
+    assert any("audience's perspective" in note for note in audience.notes)
+    assert not any("perspective" in note for note in drummer.notes)
+    assert rules.rule_based_plan(folder, perspective="auto").tracks == drummer.tracks
+    # the constant-power pan law is symmetric: the audience's mix is the drummer's, mirrored
     files = sorted(folder.iterdir())
     stems = np.stack([sf.read(f, dtype="float32")[0] for f in files])
     names = [f.name for f in files]
-    seen_front = rules.mix_audio_with_rules(stems, names, SR)
-    seen_seated = rules.mix_audio_with_rules(stems, names, SR, perspective="drummer")
+    seen_seated = rules.mix_audio_with_rules(stems, names, SR)
+    seen_front = rules.mix_audio_with_rules(stems, names, SR, perspective="audience")
     assert np.abs(seen_front - seen_seated).max() > 0.01
     assert np.abs(seen_front[::-1] - seen_seated).max() < 1e-4
     with pytest.raises(rules.RulesError, match="perspective must be"):

@@ -95,7 +95,7 @@ def model_side(held: EvaluationReport, corpus: Path, name: str) -> dict:
 def own_side_scores(model, corpus: Path, held: EvaluationReport, side: str) -> dict[str, dict[str, float]]:
     """Mean held-out scores of the model and the rule-based console when each take is heard from its
     own side, as a user who sets ``--perspective`` gets them: a system's mix is mirrored on the
-    takes mixed from the side it does not mix from (the model: ``side``; the rules: the audience's)."""
+    takes mixed from the side it does not mix from (the model: ``side``; the rules: the drummer's)."""
     from automix.api import output_loudness, to_loudness
     from automix.data.enst import SLOTS, EnstDrums
     from automix.evaluate import RULE_BASED_CONSOLE, rule_based_mix
@@ -106,7 +106,7 @@ def own_side_scores(model, corpus: Path, held: EvaluationReport, side: str) -> d
     data = EnstDrums(corpus, subset="test", target="wet", model=model, mode="fixed", sample_rate=rate)
     level = output_loudness("auto", model)
     name = model.card.name
-    sides = {name: side, RULE_BASED_CONSOLE: "audience"}
+    sides = {name: side, RULE_BASED_CONSOLE: "drummer"}  # the rules' default side
     items: dict[str, list[dict[str, float]]] = {system: [] for system in sides}
     for item, systems in held.per_item.items():
         folder, take = item.split("/", 1)

@@ -292,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     data.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"], help="compute precision of the model (default: fp32)")
     data.add_argument("--loudness", type=_loudness, default=None, metavar="LUFS|auto|off", help="bring the model's mix to this loudness first, as 'automix mix' does (default: auto, the level of its training mixes)")
+    data.add_argument("--perspective", default=None, choices=["auto", "drummer", "audience"], help="hear the model's mix from this side, as 'automix mix --perspective' does (default: auto, as the model mixes)")
     p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, report.md and plots here (created; must be empty unless --force)")
     p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots into --out")
     p.add_argument("--no-rules", action="store_true", help="leave the rule-based console baseline out (it renders every stem: the slowest)")
@@ -560,7 +561,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _run_evaluate(args: argparse.Namespace) -> int:
     usage = args.evaluate_parser.error  # prints one 'error:' line and exits 2
     pair_mode = args.estimate is not None or args.reference is not None
-    split_options = ("split", "subset", "target", "limit", "plot_take", "device", "precision", "loudness")
+    split_options = ("split", "subset", "target", "limit", "plot_take", "device", "precision", "loudness", "perspective")
     split_mode = args.data is not None or args.model is not None
     if pair_mode and split_mode:
         usage("give either --estimate/--reference or --model/--data, not both")
@@ -610,6 +611,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             precision=args.precision or "fp32",
             rules=not args.no_rules,
             loudness="auto" if args.loudness is None else None if args.loudness == "off" else args.loudness,
+            perspective=args.perspective,
         )
     if not args.quiet:
         sys.stdout.write(report.to_markdown())

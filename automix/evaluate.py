@@ -571,6 +571,7 @@ def evaluate_split(
     precision: str = "fp32",
     rules: bool = True,
     loudness: float | str | None = "auto",
+    perspective: str | None = None,
 ) -> EvaluationReport:
     """Score a model over the takes of an ENST-layout dataset; see the module docstring.
 
@@ -586,20 +587,23 @@ def evaluate_split(
     adds the rule-based console baseline (:func:`rule_based_mix`, the slowest one).
     ``loudness``: the model's mix is brought to this loudness as :func:`automix.mix` brings it
     (default ``"auto"``: the level of the mixes the model was trained on, under -1 dBTP; ``None``
-    scores the network's own level). ``report.systems`` holds the means over the takes,
-    ``report.per_item`` each take.
+    scores the network's own level). ``perspective``: ``"drummer"`` or ``"audience"`` hears the
+    model's mix from that side, mirrored as :func:`automix.mix` mirrors it (``None``/``"auto"``:
+    as the model mixes). ``report.systems`` holds the means over the takes, ``report.per_item``
+    each take.
     """
     if out is not None:
         _prepare_out_dir(out, overwrite=overwrite, create=False)
     if limit is not None and int(limit) < 1:
         raise AutomixError(f"limit must be 1 or more, got {limit}")
-    from .api import output_loudness, to_loudness
+    from .api import mirrors, output_loudness, to_loudness
     from .data.enst import SLOTS, EnstDrums
     from .inference import process
     from .pretrained import load
 
     loaded = load(model)
     level = output_loudness(loudness, loaded)
+    mirror = mirrors(perspective, loaded)
     if loaded.task != "mix":
         raise AutomixError(f"model '{loaded.card.name}' is a {loaded.task} model; evaluation needs a mixing model")
     if tuple(loaded.slots) != tuple(SLOTS):
@@ -631,6 +635,8 @@ def evaluate_split(
                 log.warning(note)
             else:
                 mixed = process(loaded.net, stems, device=device, precision=precision)
+                if mirror:
+                    mixed = np.ascontiguousarray(mixed[::-1])
                 if level is not None:
                     mixed = to_loudness(mixed, rate, level)[0]
                 systems = {
@@ -680,6 +686,7 @@ def evaluate_split(
             "seconds": samples / rate,
             "precision": precision,
             "model_loudness_lufs": level,
+            "model_perspective": loaded.card.training.perspective if perspective in (None, "auto") else perspective,
             "plotted_take": plot_take or next(iter(per_item)),
         },
         sample_rate=rate,

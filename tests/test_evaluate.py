@@ -403,6 +403,18 @@ def test_evaluate_split_with_a_split_file_limit_and_plot_take(enst, tmp_path):
                        unlevelled / np.abs(unlevelled).max(), atol=1e-5)  # one gain, nothing else
     with pytest.raises(AutomixError, match="plot-take"):
         evaluate_split(enst["ckpt"], enst["root"], subset=None, limit=1, progress=False, plot_take=enst["takes"][1])
+    # heard from the other side: the model's mix mirrored, as automix mix --perspective gives it
+    from automix.checkpoint import load_model
+
+    sided = load_model(enst["ckpt"])
+    sided.card.training.perspective = "drummer"
+    sided_path = sided.save(tmp_path / "sided")
+    front = evaluate_split(sided_path, enst["root"], subset=None, limit=1, target="dry", progress=False,
+                           plots=False, rules=False, perspective="audience")
+    assert front.info["model_perspective"] == "audience" and report.info["model_perspective"] == ""
+    np.testing.assert_allclose(front.signals[name], unlevelled[::-1], atol=1e-6)
+    with pytest.raises(AutomixError, match="does not record which side"):
+        evaluate_split(enst["ckpt"], enst["root"], subset=None, limit=1, progress=False, perspective="audience")
 
 
 def test_evaluate_split_refuses_a_model_for_other_slots(enst):

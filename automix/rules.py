@@ -390,24 +390,28 @@ def _mono(track: Any, frames: int) -> tuple[np.ndarray, int] | None:
 
     try:
         audio, rate = read_audio(track.file, frames=frames)
-    except Exception:  # unreadable here: the renderer reports it
+    except (AutomixError, OSError):  # unreadable here: the renderer reports it
         return None
     signal = audio[track.channel] if track.channel is not None and track.channel < audio.shape[0] else audio.mean(axis=0)
     return signal.astype(np.float64), rate
 
 
-def _bleed(close: np.ndarray, overhead: np.ndarray, max_lag: int) -> tuple[float, float]:
+class _Spectrum:
+    """A signal's zero-padded spectrum and energy, for cross-correlations at small lags."""
+
+    def __init__(self, signal: np.ndarray, size: int) -> None:
+        self.fft = np.fft.rfft(signal, size)
+        self.energy = float(np.dot(signal, signal))
+
+
+def _bleed(close: _Spectrum, overhead: _Spectrum, size: int, max_lag: int) -> tuple[float, float]:
     """``(gain, correlation)`` of ``close`` in ``overhead`` at the best lag within ``max_lag`` samples."""
-    n = min(close.size, overhead.size)
-    close, overhead = close[:n], overhead[:n]
-    size = 1 << int(np.ceil(np.log2(2 * n)))
-    xcorr = np.fft.irfft(np.fft.rfft(overhead, size) * np.conj(np.fft.rfft(close, size)), size)
+    if close.energy <= 0 or overhead.energy <= 0:
+        return 0.0, 0.0
+    xcorr = np.fft.irfft(overhead.fft * np.conj(close.fft), size)
     lags = np.concatenate([xcorr[: max_lag + 1], xcorr[-max_lag:]]) if max_lag > 0 else xcorr[:1]
     peak = float(np.max(np.abs(lags)))
-    energy_close, energy_over = float(np.dot(close, close)), float(np.dot(overhead, overhead))
-    if energy_close <= 0 or energy_over <= 0:
-        return 0.0, 0.0
-    return peak / energy_close, peak / math.sqrt(energy_close * energy_over)
+    return peak / close.energy, peak / math.sqrt(close.energy * overhead.energy)
 
 
 def _turn_overheads(tracks: list[Any], pans: dict[str, float], notes: list[str]) -> None:
@@ -425,10 +429,12 @@ def _turn_overheads(tracks: list[Any], pans: dict[str, float], notes: list[str])
     if any(v is None or v[1] != probe_rate for v in heard.values()):
         return  # unreadable or mixed rates: keep the names
     max_lag = int(round(OVERHEAD_LAG_MS * probe_rate / 1000))
+    n = min(v[0].size for v in heard.values())  # type: ignore[union-attr]
+    size = 1 << int(np.ceil(np.log2(2 * max(n, 1))))
+    spectra = {name: _Spectrum(v[0][:n], size) for name, v in heard.items()}  # type: ignore[index]
     votes, weights, evidence = 0.0, 0.0, []
     for track in close:
-        signal = heard[track.name][0]  # type: ignore[index]
-        (g_left, c_left), (g_right, c_right) = (_bleed(signal, heard[o.name][0], max_lag) for o in (left, right))  # type: ignore[index]
+        (g_left, c_left), (g_right, c_right) = (_bleed(spectra[track.name], spectra[o.name], size, max_lag) for o in (left, right))
         if max(c_left, c_right) < OVERHEAD_MIN_CORRELATION or min(g_left, g_right) <= 0:
             continue
         towards_right_db = 20 * math.log10(g_right / g_left)  # > 0: louder in the overhead panned right

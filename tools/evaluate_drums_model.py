@@ -71,15 +71,24 @@ def other_kit(model, songs: int, seed: int, out: Path, seconds: float = 20.0) ->
     return report
 
 
-def model_side(held: EvaluationReport, corpus: Path, name: str) -> dict:
+def take_sides(corpus: Path, items) -> dict[str, str]:
+    """``{take id: "drummer" or "audience"}``: the side each generated take was mixed from (its
+    annotation's ``mix.perspective``)."""
+    sides = {}
+    for item in items:
+        folder, take = item.split("/", 1)
+        sides[item] = json.loads((corpus / folder / "annotation" / f"{take}.json").read_text())["mix"]["perspective"]
+    return sides
+
+
+def model_side(held: EvaluationReport, sides: dict[str, str], name: str) -> dict:
     """Which side the model mixes from, measured: its panning-spectrum error on the held-out takes
     mixed from the drummer's side against those mixed from the audience's (the generator records
     each take's ``mix.perspective``; the stems cannot tell them apart)."""
     errors: dict[str, list[float]] = {"drummer": [], "audience": []}
     mrstft: dict[str, dict[str, list[float]]] = {"drummer": {}, "audience": {}}
     for item, systems in held.per_item.items():
-        folder, take = item.split("/", 1)
-        side = json.loads((corpus / folder / "annotation" / f"{take}.json").read_text())["mix"]["perspective"]
+        side = sides[item]
         errors[side].append(systems[name]["panning_spectrum_error"])
         for system, scores in systems.items():
             mrstft[side].setdefault(system, []).append(scores["mrstft"])
@@ -92,7 +101,7 @@ def model_side(held: EvaluationReport, corpus: Path, name: str) -> dict:
     return out
 
 
-def own_side_scores(model, corpus: Path, held: EvaluationReport, side: str) -> dict[str, dict[str, float]]:
+def own_side_scores(model, corpus: Path, held: EvaluationReport, sides: dict[str, str], side: str) -> dict[str, dict[str, float]]:
     """Mean held-out scores of the model and the rule-based console when each take is heard from its
     own side, as a user who sets ``--perspective`` gets them: a system's mix is mirrored on the
     takes mixed from the side it does not mix from (the model: ``side``; the rules: the drummer's)."""
@@ -106,13 +115,12 @@ def own_side_scores(model, corpus: Path, held: EvaluationReport, side: str) -> d
     data = EnstDrums(corpus, subset="test", target="wet", model=model, mode="fixed", sample_rate=rate)
     level = output_loudness("auto", model)
     name = model.card.name
-    sides = {name: side, RULE_BASED_CONSOLE: "drummer"}  # the rules' default side
-    items: dict[str, list[dict[str, float]]] = {system: [] for system in sides}
+    system_sides = {name: side, RULE_BASED_CONSOLE: "drummer"}  # the rules' default side
+    items: dict[str, list[dict[str, float]]] = {system: [] for system in system_sides}
     for item, systems in held.per_item.items():
-        folder, take = item.split("/", 1)
-        own = json.loads((corpus / folder / "annotation" / f"{take}.json").read_text())["mix"]["perspective"]
+        own = sides[item]
         loaded = None
-        for system, mixes_from in sides.items():
+        for system, mixes_from in system_sides.items():
             if mixes_from == own:
                 items[system].append(systems[system])
                 continue
@@ -143,13 +151,14 @@ def main(argv=None) -> int:
     held = evaluate_split(model, args.corpus, subset="test", target="wet", out=out / "heldout", progress=False)
     print("## held-out generated takes (same kit)\n")
     print(held.to_markdown())
-    side = model_side(held, Path(args.corpus), model.card.name)
+    sides = take_sides(Path(args.corpus), held.per_item)
+    side = model_side(held, sides, model.card.name)
     print(f"\nside: {side.get('side', 'unknown')} (panning spectrum err. on {side['takes']['drummer']} drummer-side "
           f"takes {side['panning_spectrum_error']['drummer']:.3f}, on {side['takes']['audience']} audience-side takes "
           f"{side['panning_spectrum_error']['audience']:.3f}); MR-STFT by side: "
           + "; ".join(f"{k}: " + ", ".join(f"{s} {v:.3f}" for s, v in d.items()) for k, d in side["mrstft"].items()))
     if "side" in side:
-        side["own_side_scores"] = own_side_scores(model, Path(args.corpus), held, side["side"])
+        side["own_side_scores"] = own_side_scores(model, Path(args.corpus), held, sides, side["side"])
         for system, o in side["own_side_scores"].items():
             print(f"{system}, every take heard from its own side (mirrored where it was mixed from the other): "
                   f"MR-STFT {o['mrstft']:.3f}, SI-SDR {o['si_sdr']:.2f} dB, panning spectrum err. {o['panning_spectrum_error']:.3f}")

@@ -1,7 +1,7 @@
 """automix: automatic mixing with Wave-U-Nets, from DAW stems to a stereo mix and back.
 
 Importing :mod:`automix` is cheap: torch and the models load on first use of the functions
-below, so the torch-free parts (:mod:`automix.audio`, :mod:`automix.stems`) and
+below, so the torch-free parts (:mod:`daw_bridge.audio`, :mod:`daw_bridge.stems`) and
 :mod:`daw_bridge` stay fast to import.
 """
 
@@ -10,27 +10,27 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "mix": ("automix.api", "mix"),
-    "mix_audio": ("automix.api", "mix_audio"),
-    "MixResult": ("automix.api", "MixResult"),
-    "load_model": ("automix.pretrained", "load"),
-    "list_models": ("automix.pretrained", "list_models"),
-    "Model": ("automix.checkpoint", "Model"),
-    "ModelCard": ("automix.checkpoint", "ModelCard"),
-    "save_model": ("automix.checkpoint", "save_model"),
-    "WaveUNet": ("automix.unet", "WaveUNet"),
-    "WaveUNetConfig": ("automix.unet", "WaveUNetConfig"),
-    "mix_wave_unet": ("automix.mixer", "mix_wave_unet"),
-    "PAPER_CONFIG": ("automix.mixer", "PAPER_CONFIG"),
-    "AutomixError": ("automix.errors", "AutomixError"),
-    "train": ("automix.train", "train"),
-    "TrainResult": ("automix.train", "TrainResult"),
-    "load_recipe": ("automix.recipes", "load_recipe"),
-    "evaluate_pair": ("automix.evaluate", "evaluate_pair"),
-    "fit_console": ("automix.fit", "fit_console"),
-    "rule_based_plan": ("automix.rules", "rule_based_plan"),
-    "mix_with_rules": ("automix.rules", "mix_with_rules"),
-    "evaluate_split": ("automix.evaluate", "evaluate_split"),
+    "mix": ("automix.inference.mixing", "mix"),
+    "mix_audio": ("automix.inference.mixing", "mix_audio"),
+    "MixResult": ("automix.inference.mixing", "MixResult"),
+    "load_model": ("automix.models.pretrained", "load"),
+    "list_models": ("automix.models.pretrained", "list_models"),
+    "Model": ("automix.models.checkpoint", "Model"),
+    "ModelCard": ("automix.models.checkpoint", "ModelCard"),
+    "save_model": ("automix.models.checkpoint", "save_model"),
+    "WaveUNet": ("automix.models.unet", "WaveUNet"),
+    "WaveUNetConfig": ("automix.models.unet", "WaveUNetConfig"),
+    "mix_wave_unet": ("automix.models.mixer", "mix_wave_unet"),
+    "PAPER_CONFIG": ("automix.models.mixer", "PAPER_CONFIG"),
+    "AutomixError": ("daw_bridge.errors", "AutomixError"),
+    "train": ("automix.train.trainer", "train"),
+    "TrainResult": ("automix.train.trainer", "TrainResult"),
+    "load_recipe": ("automix.train.recipe", "load_recipe"),
+    "evaluate_pair": ("automix.eval.evaluate", "evaluate_pair"),
+    "fit_console": ("automix.console.fit", "fit_console"),
+    "rule_based_plan": ("daw_bridge.rules", "rule_based_plan"),
+    "mix_with_rules": ("daw_bridge.rules", "mix_with_rules"),
+    "evaluate_split": ("automix.eval.evaluate", "evaluate_split"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -6,7 +6,7 @@ GMRockKit, a seed no shipped model was trained on): eight mono 16-bit FLAC stems
 and the take's ``reference/wet.flac`` and ``reference/dry.flac`` mixes from the generator's
 randomised mixing chain. :func:`run_demo` writes into a new folder:
 
-* ``mix.wav``: the stems mixed by the model (:func:`automix.api.mix`);
+* ``mix.wav``: the stems mixed by the model (:func:`automix.inference.mixing.mix`);
 * ``session/``: an Ardour session with the stems on tracks (the model's slots as roles) and the
   mix on a muted "AI mix" track, to open and keep editing;
 * ``report/``: the evaluation report against the reference mix the model was trained to
@@ -29,7 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import AutomixError
+from daw_bridge.errors import AutomixError
 
 __all__ = ["DemoResult", "example_stems", "run_demo"]
 
@@ -91,17 +91,17 @@ def run_demo(
 ) -> DemoResult:
     """Mix the example stems with ``model`` (default: the default model) into ``out``; see the module doc.
 
-    Raises :class:`~automix.errors.AutomixError` subclasses (one line) for an existing ``out``
+    Raises :class:`~daw_bridge.errors.AutomixError` subclasses (one line) for an existing ``out``
     without ``force``, an unwritable place, or a model that does not mix the drum slots.
     """
     from daw_bridge import session_from_assignment, write_session
-    from daw_bridge.writing import new_output_folder
+    from daw_bridge.outputs import new_output_folder
 
-    from .api import mix
-    from .audio import normalize_loudness, probe, read_audio
-    from .evaluate import evaluate_pair
-    from .pretrained import load
-    from .stems import match_stems
+    from automix.inference.mixing import mix
+    from daw_bridge.audio import normalize_loudness, probe, read_audio
+    from automix.eval.evaluate import evaluate_pair
+    from automix.models.pretrained import load
+    from daw_bridge.stems import match_stems
 
     started = time.perf_counter()
     loaded = load(model)

@@ -1,4 +1,4 @@
-"""Benchmark: the differentiable console (automix.console) and console fitting (automix.fit).
+"""Benchmark: the differentiable console (automix.console.model) and console fitting (automix.console.fit).
 
 Generates ``--tracks`` mono drum-like stems (the generator of tests/test_fit.py, repeated) of
 ``--seconds`` at ``--rate``, and times
@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import test_fit
 
-from automix.console import Console
-from automix.fit import fit_console
+from automix.console.model import Console
+from automix.console.fit import fit_console
 
 
 def stems(tracks: int, seconds: float, rate: int) -> np.ndarray:

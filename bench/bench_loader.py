@@ -32,11 +32,11 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from automix.audio import measure_loudness, read_audio  # noqa: E402
+from daw_bridge.audio import measure_loudness, read_audio  # noqa: E402
 from automix.data.enst import MIX_LUFS, SLOTS, STEM_LUFS, EnstDrums, scan_enst  # noqa: E402
 from automix.data.segments import gain_db_for, segment_sizes, slice_padded  # noqa: E402
-from automix.mixer import PAPER_CONFIG  # noqa: E402
-from automix.unet import WaveUNet  # noqa: E402
+from automix.models.mixer import PAPER_CONFIG  # noqa: E402
+from automix.models.unet import WaveUNet  # noqa: E402
 
 SR = 44100
 

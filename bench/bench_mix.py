@@ -36,9 +36,9 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from automix.api import mix  # noqa: E402
-from automix.inference import cpu_has_fast_bf16, process  # noqa: E402
-from automix.mixer import PAPER_CONFIG, mix_wave_unet  # noqa: E402
+from automix.inference.mixing import mix  # noqa: E402
+from automix.inference.tiling import cpu_has_fast_bf16, process  # noqa: E402
+from automix.models.mixer import PAPER_CONFIG, mix_wave_unet  # noqa: E402
 
 NAMES = ["01 Kick", "02 Snare", "03 HH", "04 Tom 1", "05 Tom 2", "06 Floor Tom", "07 OH L", "08 OH R"]
 SR = 44100
@@ -172,7 +172,7 @@ def main() -> None:
               f"max abs error {np.abs(y16 - y32).max():.2e} at fp32 peak {np.abs(y32).max():.2e}")
         shipped = ROOT / "automix" / "pretrained" / "drums.safetensors"
         if shipped.is_file():
-            from automix.checkpoint import load_model
+            from automix.models.checkpoint import load_model
 
             demo = load_model(shipped)
             if demo.net.config.in_channels == 8:

@@ -5,10 +5,10 @@ kernels); they differ only in their input and output channels (separator: a mono
 mix in, K sources out; mixer: 8 stems in, stereo out). Measured in the same run, one after
 the other, so the ratios hold on a noisy machine:
 
-* ``automix.separate()`` end to end, from a WAV mix on disk to K WAV files (reading, loudness,
+* ``automix.inference.separation()`` end to end, from a WAV mix on disk to K WAV files (reading, loudness,
   tiling, writing), against ``automix.mix()`` from 8 WAV stems to a stereo WAV, same size,
   same length, same precision;
-* the bare forward passes (``automix.inference.process`` on arrays), to separate I/O from compute.
+* the bare forward passes (``automix.inference.tiling.process`` on arrays), to separate I/O from compute.
 
 Weights are random (speed does not depend on them). Usage:
 ``python bench/bench_separate.py [--size small] [--seconds 30] [--threads 2] [--precision auto]``
@@ -31,10 +31,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from automix.api import mix  # noqa: E402
-from automix.inference import cpu_has_fast_bf16, process  # noqa: E402
-from automix.mixer import mix_wave_unet  # noqa: E402
-from automix.separate import SEPARATOR_SIZES, separate, separation_wave_unet  # noqa: E402
+from automix.inference.mixing import mix  # noqa: E402
+from automix.inference.tiling import cpu_has_fast_bf16, process  # noqa: E402
+from automix.models.mixer import mix_wave_unet  # noqa: E402
+from automix.inference.separation import SEPARATOR_SIZES, separate, separation_wave_unet  # noqa: E402
 
 SR = 44100
 NAMES = ["01 Kick", "02 Snare", "03 HH", "04 Tom 1", "05 Tom 2", "06 Floor Tom", "07 OH L", "08 OH R"]

@@ -1,7 +1,7 @@
 """Benchmark: training throughput (segments and seconds of audio per second) on CPU or a GPU.
 
 Times full training steps through automix's own training code: a
-:class:`automix.train.Trainer` builds the model, the data (generated drum takes in the ENST
+:class:`automix.train.trainer.Trainer` builds the model, the data (generated drum takes in the ENST
 layout), the loss, Adam, the schedule and the gradient scaler, and its ``DataLoader``
 (``StepSampler`` over ``NumberedSegments``) feeds the steps. Each timed step is what
 ``Trainer._loop`` does: next batch, ``zero_grad``, ``forward_loss`` (autocast), the finite-loss
@@ -72,8 +72,8 @@ def run_config(cfg: dict) -> dict:
 
     import torch
 
-    from automix.recipes import load_recipe
-    from automix.train import Trainer
+    from automix.train.recipe import load_recipe
+    from automix.train.trainer import Trainer
 
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
@@ -186,8 +186,8 @@ def configurations(args, data: Path) -> list[dict]:
 def machine_line(args) -> str:
     import torch
 
-    from automix.inference import cpu_has_fast_bf16
-    from automix.train import _pick_device, _pick_precision, dist_info
+    from automix.inference.tiling import cpu_has_fast_bf16
+    from automix.train.trainer import _pick_device, _pick_precision, dist_info
 
     cpu = platform.processor() or platform.machine()
     try:

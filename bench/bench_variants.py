@@ -5,25 +5,25 @@ Every ``presets/train/variant-*.json`` recipe is the small Mix-Wave-U-Net (prese
 changed (``variant-paper`` changes none: it is the baseline), and all share the same budget and
 data: the generated drum corpus (12 takes of 20 s, seed 0), dry mixes, L1, Adam 5e-4 with a
 5 warm-up steps then a cosine schedule, 400 steps of 8 x 0.5 s output segments, bf16 autocast where the CPU has it
-(``precision: auto``), seed 0. Each variant is trained with :func:`automix.train.train`, in this
+(``precision: auto``), seed 0. Each variant is trained with :func:`automix.train.trainer.train`, in this
 process, one after the other, then:
 
 * **weights** and **receptive field** (samples the output depends on, upper bound;
-  :attr:`automix.unet.WaveUNet.receptive_field`), from the network;
-* **real-time factor**: seconds of compute per second of audio for :func:`automix.inference.process`
+  :attr:`automix.models.unet.WaveUNet.receptive_field`), from the network;
+* **real-time factor**: seconds of compute per second of audio for :func:`automix.inference.tiling.process`
   (default tile, default precision: bf16 where native) on 10 s of 8-stem input; each variant
   timed ``--repeats`` times, interleaved with the others, median; shown against the
   ``variant-paper`` row of the same run;
 * **training throughput**: the median of the trainer's own windowed rate (``segments_per_s``
   in ``metrics.csv``, the first window, which holds the warm-up, left out), against
   ``variant-paper``;
-* **held-out scores**: as :func:`automix.evaluate.evaluate_split` scores (each take loaded by
-  ``EnstDrums.load_take``, mixed whole by :func:`automix.inference.process` in fp32, compared
-  by :func:`automix.metrics.compare_systems`), on the takes of the default split (seed 0) that
+* **held-out scores**: as :func:`automix.eval.evaluate.evaluate_split` scores (each take loaded by
+  ``EnstDrums.load_take``, mixed whole by :func:`automix.inference.tiling.process` in fp32, compared
+  by :func:`automix.eval.metrics.compare_systems`), on the takes of the default split (seed 0) that
   training never sees: its ``valid`` and ``test`` subsets (one take each; validation runs
   once, at the last step, so it selects nothing); the takes are loaded and the plain sum scored
   once for all variants. MR-STFT distance, SI-SDR, and the feature MAPEs of
-  :func:`automix.metrics.compare` in four
+  :func:`automix.eval.metrics.compare` in four
   groups (the mean of the group's MAPEs): loudness (loudness, RMS), dynamics (crest factor,
   dynamic spread), spectral (centroid, bandwidth, contrast, roll-off, flatness), panning
   (panning total, low, mid, high). The plain sum of the stems (both channels, no gain or pan)
@@ -53,13 +53,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from automix.checkpoint import load_model  # noqa: E402
+from automix.models.checkpoint import load_model  # noqa: E402
 from automix.data.enst import EnstDrums, make_enst_split, scan_enst  # noqa: E402
-from automix.evaluate import sum_of_stems  # noqa: E402
-from automix.inference import cpu_has_fast_bf16, process  # noqa: E402
-from automix.metrics import compare_systems  # noqa: E402
-from automix.recipes import list_recipes, load_recipe  # noqa: E402
-from automix.train import _generated_root, train  # noqa: E402
+from automix.eval.evaluate import sum_of_stems  # noqa: E402
+from automix.inference.tiling import cpu_has_fast_bf16, process  # noqa: E402
+from automix.eval.metrics import compare_systems  # noqa: E402
+from automix.train.recipe import list_recipes, load_recipe  # noqa: E402
+from automix.train.trainer import _generated_root, train  # noqa: E402
 
 BASELINE = "paper"
 #: feature-error groups: group -> the metrics.compare keys averaged into it
@@ -87,7 +87,7 @@ def train_rate(run_dir: Path) -> float:
 
 def held_out_takes(root: Path, net: torch.nn.Module) -> dict[str, dict]:
     """The valid and test takes of the default split (never trained on), loaded as
-    :func:`automix.evaluate.evaluate_split` loads them (``EnstDrums.load_take``, dry target,
+    :func:`automix.eval.evaluate.evaluate_split` loads them (``EnstDrums.load_take``, dry target,
     take-level loudness normalisation): ``{take: {"stems": [8, L], "mix": [2, L]}}``."""
     split = make_enst_split(scan_enst(root), seed=0)  # what training used (the recipes name no split)
     takes = {}
@@ -101,7 +101,7 @@ def held_out_takes(root: Path, net: torch.nn.Module) -> dict[str, dict]:
 
 
 def score(systems_per_take: dict[str, dict[str, np.ndarray]], takes: dict[str, dict]) -> dict[str, dict[str, float]]:
-    """Mean :func:`automix.metrics.compare` metrics per system over the takes, plus the groups."""
+    """Mean :func:`automix.eval.metrics.compare` metrics per system over the takes, plus the groups."""
     per_item = {take: compare_systems(systems_per_take[take], takes[take]["mix"], 44100) for take in takes}
     means = {}
     for system in next(iter(per_item.values())):
@@ -203,7 +203,7 @@ def main() -> None:
     b = results[BASELINE]
     seconds = sum(d["mix"].shape[1] for d in takes.values()) / 44100
     print(f"\nheld-out takes (never trained on): {', '.join(takes)}; {seconds:.0f} s, each mixed whole (fp32)")
-    print(f"real-time factor: automix.inference.process, default tile, precision auto "
+    print(f"real-time factor: automix.inference.tiling.process, default tile, precision auto "
           f"({'bf16' if cpu_has_fast_bf16() else 'fp32'} here), {RTF_SECONDS:.0f} s of 8 stems, median of {args.repeats} interleaved repeats\n")
     head = ("| variant (recipe) | weights | receptive field (samples / ms) | real-time factor | speed vs paper | "
             "train segments/s | vs paper | MR-STFT | SI-SDR (dB) | loudness MAPE % | dynamics MAPE % | spectral MAPE % | panning MAPE % |")

@@ -2,7 +2,7 @@
 
 It never imports torch: a DAW user can import stems, render a mix plan and write a session
 without the learning stack. Shared torch-free code (audio files, loudness) comes from
-:mod:`automix.audio`.
+:mod:`daw_bridge.audio`.
 
 =====================  ==============================================================
 module                 job
@@ -28,9 +28,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .formats import SESSION_FORMATS, WrittenSession, open_session, write_session
-from .importer import DEFAULT_PANS, StemImportError, import_session_file, import_stems, session_from_assignment
-from .session import (
+from daw_bridge.formats import SESSION_FORMATS, WrittenSession, open_session, write_session
+from daw_bridge.importer import DEFAULT_PANS, StemImportError, import_session_file, import_stems, session_from_assignment
+from daw_bridge.session import (
     MixPlan,
     PluginSpec,
     Session,
@@ -53,15 +53,15 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "list_parameters": "plugins",
     "set_parameter": "plugins",
     "describe_plugin": "plugins",
-    "apply_chain_presets": "presets",
-    "list_chain_presets": "presets",
-    "load_chain_preset": "presets",
-    "write_ardour_session": "ardour",
-    "read_ardour_session": "ardour",
-    "write_reaper_project": "reaper",
-    "read_reaper_project": "reaper",
-    "write_midi_automation": "midi",
-    "read_midi_automation": "midi",
+    "apply_chain_presets": "chains",
+    "list_chain_presets": "chains",
+    "load_chain_preset": "chains",
+    "write_ardour_session": "formats.ardour",
+    "read_ardour_session": "formats.ardour",
+    "write_reaper_project": "formats.reaper",
+    "read_reaper_project": "formats.reaper",
+    "write_midi_automation": "formats.midi",
+    "read_midi_automation": "formats.midi",
 }
 
 

@@ -2,7 +2,7 @@
 
 :func:`import_stems` reads a folder of exported stems (one audio file per track) and builds a
 flat session: one track per file, role guessed from the file name, 0 dB, default pans, no
-plugins. Only file headers are read (:func:`automix.audio.probe`), so it is fast on any size.
+plugins. Only file headers are read (:func:`daw_bridge.audio.probe`), so it is fast on any size.
 
 :func:`import_session_file` reads a saved automix session (JSON/YAML). Importing DAW project
 files (Ardour, REAPER) will come later.
@@ -15,12 +15,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from automix.audio import AUDIO_EXTENSIONS, AudioInfo, probe, resampled_length
-from automix.errors import AutomixError
-from automix.files import read_settings_file
-from automix.stems import DRUM_SLOTS, guess_role, natural_key
+from daw_bridge.audio import AUDIO_EXTENSIONS, AudioInfo, probe, resampled_length
+from daw_bridge.errors import AutomixError
+from daw_bridge.files import read_settings_file
+from daw_bridge.stems import DRUM_SLOTS, guess_role, natural_key
 
-from .session import Session, Track, load_session
+from daw_bridge.session import Session, Track, load_session
 
 __all__ = ["DEFAULT_PANS", "StemImportError", "import_session_file", "import_stems", "session_from_assignment"]
 
@@ -121,12 +121,12 @@ def import_stems(
 ) -> Session:
     """Build a session from a folder (or list) of stems exported from a DAW.
 
-    One track per audio file (:data:`automix.audio.AUDIO_EXTENSIONS`; hidden files and other
+    One track per audio file (:data:`daw_bridge.audio.AUDIO_EXTENSIONS`; hidden files and other
     files in the folder are skipped), in natural file-name order ("Tom 2" before "Tom 10"). The
     track name is the file name without its extension; ``file`` is its absolute path.
 
-    Roles: guessed from the file name (:func:`automix.stems.guess_role`), then named after a
-    slot of ``slots`` (default :data:`automix.stems.DRUM_SLOTS`) with the same role and side,
+    Roles: guessed from the file name (:func:`daw_bridge.stems.guess_role`), then named after a
+    slot of ``slots`` (default :data:`daw_bridge.stems.DRUM_SLOTS`) with the same role and side,
     so "OH L.wav" gets ``"overhead_L"``; a role with no slot keeps its own name
     (``"vocal"``); an unknown one is ``None``. ``mapping`` (a dict, or a JSON/YAML file of
     ``{track name or file name: role or null}``) overrides any guess; a key that names no stem
@@ -139,8 +139,8 @@ def import_stems(
     and each file shorter than the longest (compared at the session rate), gets a one-line
     note in ``Session.notes``; the renderer resamples and pads them.
 
-    Raises :class:`~automix.errors.AutomixError` (one line) for a missing or empty folder, a
-    folder with no audio, an unreadable or corrupt file (:func:`automix.audio.probe`), or a
+    Raises :class:`~daw_bridge.errors.AutomixError` (one line) for a missing or empty folder, a
+    folder with no audio, an unreadable or corrupt file (:func:`daw_bridge.audio.probe`), or a
     bad mapping.
     """
     files, folder_name = _list_audio(folder_or_files)
@@ -188,7 +188,7 @@ def import_session_file(path: str | os.PathLike[str]) -> Session:
 def session_from_assignment(assignment, *, sample_rate: int, name: str = "session") -> Session:
     """A session with one track per file (channel) a model mixed, for writing back to a DAW.
 
-    ``assignment`` is an :class:`automix.stems.StemAssignment` (``automix.mix(...).assignment``):
+    ``assignment`` is an :class:`daw_bridge.stems.StemAssignment` (``automix.mix(...).assignment``):
     each source of each slot becomes a track whose role is the slot, at 0 dB, panned by
     :data:`DEFAULT_PANS`, with no plugins; a track name is the file name without its extension
     (``:channel`` added for one channel of a file). Slots with no source get no track.

@@ -92,9 +92,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from automix.errors import AutomixError
+from daw_bridge.errors import AutomixError
 
-from .session import PluginSpec, Session, builtin_parameters, describe_validation_error
+from daw_bridge.session import PluginSpec, Session, builtin_parameters, describe_validation_error
 
 if TYPE_CHECKING:  # pragma: no cover
     import pedalboard

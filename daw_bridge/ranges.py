@@ -2,12 +2,12 @@
 
 Torch-free. :data:`FADER_DB` and :data:`PAN` bound a plan's :class:`~daw_bridge.session.Track`
 fields; :data:`CONSOLE_RANGES` declares every parameter of the differentiable console
-(:mod:`automix.console`, which imports it) with its unit, default, the axis an optimiser moves
+(:mod:`automix.console.model`, which imports it) with its unit, default, the axis an optimiser moves
 it on, and *where it lives in a plan*: a Track field, or a parameter of one of pedalboard's
 built-in plugins (:data:`PLAN_PLACES`). The console's ranges sit inside what a plan accepts
 (:func:`check_console_ranges`, tested): whatever the console is set to, fitted or by hand,
 becomes a valid plan, and a plan whose values leave these ranges is refused by the console
-with the parameter's name (``automix.console.plan_to_console``).
+with the parameter's name (``automix.console.model.plan_to_console``).
 
 The console's fader range (-60..+24 dB) is narrower than a plan's (-120..+24 dB: -120 is
 "off" in a DAW): a fit has no use for levels under -60 dB, and a narrower range gives the
@@ -105,7 +105,7 @@ def check_console_ranges(sample_rate: float = 44100.0) -> list[str]:
     for track fields, :data:`daw_bridge.plugins.BUILTIN_RANGES` for plugin parameters, and
     filter frequencies under Nyquist at ``sample_rate``.
     """
-    from .plugins import BUILTIN_RANGES
+    from daw_bridge.plugins import BUILTIN_RANGES
 
     track = {"gain_db": FADER_DB, "pan": PAN}
     problems = []

@@ -7,7 +7,7 @@ FLAC file atomically. Memory stays flat for any session length. Torch-free.
 
 What a track goes through, in this order
 ----------------------------------------
-1. **Source.** The file (resampled on the fly with :class:`automix.audio.AudioStream` when it
+1. **Source.** The file (resampled on the fly with :class:`daw_bridge.audio.AudioStream` when it
    is not at ``session.sample_rate``; a note names it); with ``channel`` set, that one channel.
    A mono file (or one channel) is a *mono source*, a stereo file a *stereo source*; a file
    with more channels needs ``channel``.
@@ -59,8 +59,8 @@ Blocks and latency (pedalboard 0.9.26, measured)
 The sum, the master and the loudness
 ------------------------------------
 Tracks are summed in track order in float32, the master chain runs on the sum, and the output
-is metered while it streams (:class:`automix.meters.LoudnessMeter`, BS.1770-4 integrated
-loudness, and :class:`automix.meters.TruePeakMeter`, 4x oversampled true peak). With
+is metered while it streams (:class:`daw_bridge.loudness.LoudnessMeter`, BS.1770-4 integrated
+loudness, and :class:`daw_bridge.loudness.TruePeakMeter`, 4x oversampled true peak). With
 ``normalize=True`` and ``session.target_lufs`` set, the gain is ``target - measured``, lowered
 where needed so that the true peak stays at or under ``session.true_peak_db`` (a warning then
 says by how much the target was missed; there is no hidden limiter: put a ``Limiter`` in the
@@ -117,7 +117,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from automix.audio import (
+from daw_bridge.audio import (
     PEAK_FLOOR_DB,
     SILENCE_LUFS,
     AudioInfo,
@@ -128,12 +128,12 @@ from automix.audio import (
     probe,
     resampled_length,
 )
-from automix.errors import AudioError, AutomixError, OutputError
-from automix.files import check_output_path
-from automix.meters import LoudnessMeter, TruePeakMeter, ceiling_gain
+from daw_bridge.errors import AudioError, AutomixError, OutputError
+from daw_bridge.files import check_output_path
+from daw_bridge.loudness import LoudnessMeter, TruePeakMeter, ceiling_gain
 
-from .plugins import PluginError, check_plugins, make_plugin, reported_latency_samples
-from .session import PluginSpec, Session, Track, db_to_gain, pan_gains
+from daw_bridge.plugins import PluginError, check_plugins, make_plugin, reported_latency_samples
+from daw_bridge.session import PluginSpec, Session, Track, db_to_gain, pan_gains
 
 __all__ = [
     "AUTO_TAIL_MAX_S",

@@ -29,10 +29,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from automix.errors import AutomixError
-from automix.files import atomic_output, read_settings_file
+from daw_bridge.errors import AutomixError
+from daw_bridge.files import atomic_output, read_settings_file
 
-from .ranges import FADER_DB, PAN
+from daw_bridge.ranges import FADER_DB, PAN
 
 __all__ = [
     "CONSTANT_POWER_LAW_DB",
@@ -206,7 +206,7 @@ class Track(_Model):
     is panned, a stereo file balanced). ``offset_s`` is where the file starts on the timeline
     (s, >= 0). ``gain_db`` (dB, [-120, 24]) is applied after the plugins, then ``pan``
     (-1 left, 0 centre, +1 right) with the session's pan law. ``role`` is what the track is
-    (``"kick"``, ``"overhead_L"``, ``"vocal"``; see :mod:`automix.stems`), or ``None``.
+    (``"kick"``, ``"overhead_L"``, ``"vocal"``; see :mod:`daw_bridge.stems`), or ``None``.
     """
 
     name: str = Field(min_length=1)

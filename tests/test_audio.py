@@ -1,4 +1,4 @@
-"""Tests for automix.audio: file I/O, resampling, streaming and loudness (all audio generated here)."""
+"""Tests for daw_bridge.audio: file I/O, resampling, streaming and loudness (all audio generated here)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from automix import audio as au
-from automix.errors import AudioError, OutputError
+from daw_bridge import audio as au
+from daw_bridge.errors import AudioError, OutputError
 
 SR = 48000
 

@@ -6,9 +6,9 @@ import pickle
 import pytest
 import torch
 
-from automix.checkpoint import ModelCard, load_model, read_card
-from automix.errors import CheckpointError, OutputError
-from automix.mixer import mix_wave_unet
+from automix.models.checkpoint import ModelCard, load_model, read_card
+from daw_bridge.errors import CheckpointError, OutputError
+from automix.models.mixer import mix_wave_unet
 
 
 def _small(**kw):

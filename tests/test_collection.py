@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from automix.audio import measure_loudness, resample
+from daw_bridge.audio import measure_loudness, resample
 from automix.data import collection as col
 from automix.data.collection import (
     LOUDNESS_INDEX_NAME,
@@ -23,9 +23,9 @@ from automix.data.collection import (
     scan_collection,
     write_manifest,
 )
-from automix.errors import AutomixError, OutputError
-from automix.stems import DRUM_SLOTS
-from automix.unet import WaveUNet, WaveUNetConfig
+from daw_bridge.errors import AutomixError, OutputError
+from daw_bridge.stems import DRUM_SLOTS
+from automix.models.unet import WaveUNet, WaveUNetConfig
 
 SR = 16000
 SECONDS = 2.0

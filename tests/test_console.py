@@ -1,4 +1,4 @@
-"""The differentiable console (automix.console) against daw_bridge.render / pedalboard."""
+"""The differentiable console (automix.console.model) against daw_bridge.render / pedalboard."""
 
 import math
 
@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 import torch
 
-import automix.console as console_mod
-from automix.console import (
+import automix.console.model as console_mod
+from automix.console.model import (
     KNEE_EPS_DB,
     MASTER_PARAMETERS,
     PARAMETER_RANGES,

@@ -1,4 +1,4 @@
-"""Tests for daw_bridge.ardour: Ardour 7 sessions written from a mix plan and read back.
+"""Tests for daw_bridge.formats.ardour: Ardour 7 sessions written from a mix plan and read back.
 
 Against the real Ardour 7.3 (``ardour7-lua``, ``ardour7-export``; CI installs the ``ardour``
 Debian package): one well-built session is loaded by Ardour (routes, gains, pans, regions
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from automix.audio import read_audio
-from automix.errors import AudioError, AutomixError
-from daw_bridge.ardour import (
+from daw_bridge.audio import read_audio
+from daw_bridge.errors import AudioError, AutomixError
+from daw_bridge.formats.ardour import (
     AI_MIX_TRACK,
     BALANCE_PANNER_URI,
     MONO_PANNER_URI,
@@ -34,7 +34,7 @@ from daw_bridge.ardour import (
     write_ardour_session,
 )
 from daw_bridge.session import PluginSpec, Session, Track, db_to_gain, pan_gains
-from daw_bridge.writing import SessionReadError, SessionWriteError
+from daw_bridge.outputs import SessionReadError, SessionWriteError
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 48000
@@ -663,6 +663,6 @@ def test_reader_reads_plain_sample_times_and_missing_files(stems, tmp_path):
 
 
 def test_ardour_module_never_imports_torch():
-    code = ("import sys, daw_bridge.ardour; "
-            "assert 'torch' not in sys.modules, 'daw_bridge.ardour imported torch'")
+    code = ("import sys, daw_bridge.formats.ardour; "
+            "assert 'torch' not in sys.modules, 'daw_bridge.formats.ardour imported torch'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

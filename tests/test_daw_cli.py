@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 
 import daw_bridge
-from automix.audio import measure_loudness
-from automix.stems import DRUM_SLOTS
+from daw_bridge.audio import measure_loudness
+from daw_bridge.stems import DRUM_SLOTS
 from test_mix_cli import SR, assert_one_error, cli, listing, make_stems, read_mix, run_process
 
 

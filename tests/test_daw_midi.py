@@ -1,4 +1,4 @@
-"""Tests for daw_bridge.midi (volume/pan settings as a MIDI file of controllers)."""
+"""Tests for daw_bridge.formats.midi (volume/pan settings as a MIDI file of controllers)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import mido
 import numpy as np
 import pytest
 
-from automix.errors import AutomixError, OutputError
-from daw_bridge.midi import (
+from daw_bridge.errors import AutomixError, OutputError
+from daw_bridge.formats.midi import (
     gain_db_to_volume,
     pan_to_value,
     read_midi_automation,
@@ -19,7 +19,7 @@ from daw_bridge.midi import (
     write_midi_automation,
 )
 from daw_bridge.session import Session, Track
-from daw_bridge.writing import SessionReadError, SessionWriteError
+from daw_bridge.outputs import SessionReadError, SessionWriteError
 
 
 def one_line(message: str) -> str:

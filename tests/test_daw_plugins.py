@@ -537,8 +537,8 @@ def test_daw_bridge_plugin_modules_do_not_import_torch():
     import sys
 
     code = (
-        "import sys, daw_bridge.plugins, daw_bridge.presets, pedalboard\n"
-        "daw_bridge.presets.list_chain_presets(); daw_bridge.plugins.describe_plugin('Compressor')\n"
+        "import sys, daw_bridge.plugins, daw_bridge.chains, pedalboard\n"
+        "daw_bridge.chains.list_chain_presets(); daw_bridge.plugins.describe_plugin('Compressor')\n"
         "assert 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

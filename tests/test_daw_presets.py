@@ -1,4 +1,4 @@
-"""Chain presets (presets/chains/*.json) and daw_bridge.presets."""
+"""Chain presets (presets/chains/*.json) and daw_bridge.chains."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pedalboard
 import pytest
 
-from automix.stems import DRUM_SLOTS
+from daw_bridge.stems import DRUM_SLOTS
 from daw_bridge.plugins import check_plugins, make_chain
-from daw_bridge.presets import (
+from daw_bridge.chains import (
     ChainPreset,
     PresetError,
     apply_chain_presets,

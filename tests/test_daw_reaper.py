@@ -1,4 +1,4 @@
-"""Tests for daw_bridge.reaper (REAPER project writer/reader) and daw_bridge.writing (output folders)."""
+"""Tests for daw_bridge.formats.reaper (REAPER project writer/reader) and daw_bridge.outputs (output folders)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from automix.errors import AutomixError
-from automix.files import sha256_file
-from daw_bridge.reaper import AI_MIX_TRACK, read_reaper_project, rpp_string, write_reaper_project
+from daw_bridge.errors import AutomixError
+from daw_bridge.files import sha256_file
+from daw_bridge.formats.reaper import AI_MIX_TRACK, read_reaper_project, rpp_string, write_reaper_project
 from daw_bridge.session import PluginSpec, Session, Track
-from daw_bridge.writing import SessionReadError, SessionWriteError, new_output_folder, safe_file_name
+from daw_bridge.outputs import SessionReadError, SessionWriteError, new_output_folder, safe_file_name
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 48000
@@ -387,7 +387,7 @@ def test_read_errors_are_one_line(tmp_path, content, expected):
 
 def test_daw_bridge_writers_never_import_torch():
     code = (
-        "import daw_bridge.reaper, daw_bridge.midi, daw_bridge.writing, sys; "
+        "import daw_bridge.formats.reaper, daw_bridge.formats.midi, daw_bridge.outputs, sys; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

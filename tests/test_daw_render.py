@@ -7,8 +7,8 @@ import pedalboard
 import pytest
 import soundfile as sf
 
-from automix.audio import measure_loudness, read_audio
-from automix.meters import LoudnessMeter, TruePeakMeter
+from daw_bridge.audio import measure_loudness, read_audio
+from daw_bridge.loudness import LoudnessMeter, TruePeakMeter
 from daw_bridge.render import (
     AUTO_TAIL_MAX_S,
     AUTO_TAIL_THRESHOLD_DB,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from automix.errors import AutomixError
+from daw_bridge.errors import AutomixError
 from daw_bridge.importer import DEFAULT_PANS, import_session_file, import_stems
 from daw_bridge.session import (
     MixPlan,

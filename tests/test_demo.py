@@ -10,11 +10,11 @@ import pytest
 import soundfile as sf
 
 from automix.cli import main
-from automix.errors import AutomixError
+from daw_bridge.errors import AutomixError
 from automix.demo import example_stems, run_demo
-from automix.evaluate import LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, SUM_OF_STEMS
-from automix.pretrained import default_model_name
-from automix.stems import DRUM_SLOTS
+from automix.eval.evaluate import LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, SUM_OF_STEMS
+from automix.models.pretrained import default_model_name
+from daw_bridge.stems import DRUM_SLOTS
 
 REPORT_FILES = {"loudness.png", "metrics.json", "panning.png", "report.md", "spectrograms.png"}
 
@@ -51,7 +51,7 @@ def test_demo_writes_mix_session_and_report(tmp_path, capsys):
     assert list(data["systems"]) == [default_model_name(), SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     assert all(math.isfinite(v) for v in data["systems"][default_model_name()].values())
     # the session plays the stems copied into the demo folder, and the mix, muted
-    from daw_bridge.ardour import read_ardour_session
+    from daw_bridge.formats.ardour import read_ardour_session
 
     session = read_ardour_session(out / "session")
     assert sorted(t.name for t in session.tracks) == sorted(DRUM_SLOTS)
@@ -72,7 +72,7 @@ def test_demo_api_and_a_wrong_model(tmp_path):
     assert result.mix.exists() and result.session.suffix == ".ardour" and result.reference in ("wet", "dry")
     assert result.scores[result.model]["mrstft"] > 0
     assert "SI-SDR" in result.summary()
-    from automix.mixer import mix_wave_unet
+    from automix.models.mixer import mix_wave_unet
 
     other = mix_wave_unet(["bass", "drums"], levels=2, growth=2, base_filters=2, name="two").save(tmp_path / "two")
     with pytest.raises(AutomixError, match="matched a slot"):

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from automix.audio import measure_loudness
+from daw_bridge.audio import measure_loudness
 from automix.data import segments
 from automix.data.enst import (
     MIX_LUFS,
@@ -36,9 +36,9 @@ from automix.data.segments import (
     segment_sizes,
     slice_padded,
 )
-from automix.errors import AutomixError
-from automix.stems import DRUM_SLOTS
-from automix.unet import WaveUNet
+from daw_bridge.errors import AutomixError
+from daw_bridge.stems import DRUM_SLOTS
+from automix.models.unet import WaveUNet
 
 SR = 44100
 FREQS = {"kick": 60, "snare": 200, "hi-hat": 7000, "tom_1": 150, "tom_2": 110, "tom_3": 90,
@@ -88,7 +88,7 @@ def write_take(root: Path, drummer: int, name: str, *, seconds: float = 3.0, slo
         mix[1] += pan * sig
         rate, secs = rates.get(slot, SR), seconds_of.get(slot, seconds)
         if rate != SR:
-            from automix.audio import resample
+            from daw_bridge.audio import resample
 
             sig = resample(sig, SR, rate)
         sig = sig[: int(round(secs * rate))]

@@ -1,4 +1,4 @@
-"""Evaluation API (automix.evaluate), plots (automix.plots) and ``automix evaluate``.
+"""Evaluation API (automix.eval.evaluate), plots (automix.eval.plots) and ``automix evaluate``.
 
 Everything runs on short synthetic audio: a few mono stems panned into a reference mix, and
 for the split evaluation a two-take ENST-layout tree (tests/test_enst.write_take) with a tiny
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from automix import metrics as M
+from automix.eval import metrics as M
 from automix.cli import main
-from automix.errors import AudioError, AutomixError, OutputError
-from automix.evaluate import (
+from daw_bridge.errors import AudioError, AutomixError, OutputError
+from automix.eval.evaluate import (
     LOUDNESS_EQUALISED_SUM,
     RULE_BASED_CONSOLE,
     SUM_OF_STEMS,
@@ -213,7 +213,7 @@ def test_arrays_work_with_a_sample_rate(song):
 
 
 def test_rule_based_console_baseline(song, capsys):
-    from automix.rules import mix_audio_with_rules
+    from daw_bridge.rules import mix_audio_with_rules
 
     names = ["Kick", "Snare", "OH L", "OH R"]
     stems = np.stack(song["stem_arrays"])
@@ -241,7 +241,7 @@ def test_rule_based_console_baseline(song, capsys):
 def test_fixes_are_noted(song, tmp_path, caplog):
     ref = song["reference_audio"]
     mono_44k = ref.mean(axis=0)[: N - SR // 2]  # mono, 0.5 s shorter
-    from automix.audio import resample
+    from daw_bridge.audio import resample
 
     est = write(tmp_path / "est48k.wav", resample(mono_44k, SR, 48000), 48000)
     stereo_stem = tmp_path / "stereo-stem.wav"
@@ -310,7 +310,7 @@ def test_out_folder_rules(song, tmp_path):
 
 
 def test_plots_write_valid_pngs_atomically(song, tmp_path):
-    from automix.plots import plot_loudness, plot_panning, plot_spectrograms
+    from automix.eval.plots import plot_loudness, plot_panning, plot_spectrograms
 
     signals = {"reference": song["reference_audio"], "estimate": song["estimate_audio"], "mono": song["stem_arrays"][0]}
     for plot, name in ((plot_spectrograms, "s.png"), (plot_loudness, "l.png"), (plot_panning, "p.png")):
@@ -326,7 +326,7 @@ def test_importing_automix_does_not_import_matplotlib():
     import subprocess
     import sys
 
-    code = "import sys, automix, automix.evaluate, automix.metrics\nassert 'matplotlib' not in sys.modules\nprint('ok')"
+    code = "import sys, automix, automix.eval.evaluate, automix.eval.metrics\nassert 'matplotlib' not in sys.modules\nprint('ok')"
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
@@ -341,7 +341,7 @@ def enst(tmp_path_factory) -> dict:
     """A two-take ENST-layout tree and a tiny untrained Mix-Wave-U-Net checkpoint."""
     from test_enst import write_take
 
-    from automix.mixer import mix_wave_unet
+    from automix.models.mixer import mix_wave_unet
 
     base = tmp_path_factory.mktemp("enst")
     root = base / "ENST"
@@ -393,7 +393,7 @@ def test_evaluate_split_with_a_split_file_limit_and_plot_take(enst, tmp_path):
                               plots=False, rules=False, loudness=-40.0)
     name = report.info["model"]
     assert levelled.info["model_loudness_lufs"] == -40.0
-    from automix.meters import LoudnessMeter
+    from daw_bridge.loudness import LoudnessMeter
 
     meter = LoudnessMeter(levelled.sample_rate, 2)
     meter.add(levelled.signals[name])
@@ -404,7 +404,7 @@ def test_evaluate_split_with_a_split_file_limit_and_plot_take(enst, tmp_path):
     with pytest.raises(AutomixError, match="plot-take"):
         evaluate_split(enst["ckpt"], enst["root"], subset=None, limit=1, progress=False, plot_take=enst["takes"][1])
     # heard from the other side: the model's mix mirrored, as automix mix --perspective gives it
-    from automix.checkpoint import load_model
+    from automix.models.checkpoint import load_model
 
     sided = load_model(enst["ckpt"])
     sided.card.training.perspective = "drummer"

@@ -1,4 +1,4 @@
-"""Console fitting (automix.fit) on generated drum stems."""
+"""Console fitting (automix.console.fit) on generated drum stems."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ import soundfile as sf
 import torch
 
 import daw_bridge
-from automix.console import Console, ConsoleError
-from automix.fit import FitResult, fit_console, snr_db
+from automix.console.model import Console, ConsoleError
+from automix.console.fit import FitResult, fit_console, snr_db
 from daw_bridge.render import render
 
 SR = 22050

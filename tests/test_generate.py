@@ -29,8 +29,8 @@ from automix.data.generate import (
     load_recipe,
     mix_stems,
 )
-from automix.errors import AutomixError, OutputError
-from automix.stems import DRUM_SLOTS
+from daw_bridge.errors import AutomixError, OutputError
+from daw_bridge.stems import DRUM_SLOTS
 
 SR = 44100
 SECONDS = 4.0

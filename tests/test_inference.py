@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from automix.inference import TilePlan, pick_dtype, process, process_whole, run_tiled
-from automix.unet import WaveUNet
+from automix.inference.tiling import TilePlan, pick_dtype, process, process_whole, run_tiled
+from automix.models.unet import WaveUNet
 
 SMALL = dict(levels=4, base_filters=6, growth=6)
 
@@ -32,7 +32,7 @@ def test_tiled_equals_whole(variant, tile):
 
 def test_tiled_equals_whole_paper_model():
     """The paper configuration, tiles far smaller than the input."""
-    from automix.mixer import mix_wave_unet
+    from automix.models.mixer import mix_wave_unet
 
     net = mix_wave_unet().net.eval()
     audio = _signal(8, 70_000, seed=1)

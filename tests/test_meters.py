@@ -1,4 +1,4 @@
-"""Streaming loudness and true-peak meters (automix.meters) against pyloudnorm and known signals."""
+"""Streaming loudness and true-peak meters (daw_bridge.loudness) against pyloudnorm and known signals."""
 
 import math
 
@@ -7,8 +7,8 @@ import pyloudnorm
 import pytest
 from scipy.signal import firwin, lfilter, resample_poly
 
-from automix.audio import PEAK_FLOOR_DB, SILENCE_LUFS, measure_loudness, peak_db
-from automix.meters import LoudnessMeter, TruePeakMeter, k_weighting_sos, true_peak_oversampling
+from daw_bridge.audio import PEAK_FLOOR_DB, SILENCE_LUFS, measure_loudness, peak_db
+from daw_bridge.loudness import LoudnessMeter, TruePeakMeter, k_weighting_sos, true_peak_oversampling
 
 
 def music_like(rate: int, seconds: float, seed: int = 0, channels: int = 2) -> np.ndarray:
@@ -231,7 +231,7 @@ def test_true_peak_silence_and_progress():
 
 
 def test_ceiling_gain_reaches_the_target_or_stops_under_the_ceiling():
-    from automix.meters import ceiling_gain
+    from daw_bridge.loudness import ceiling_gain
 
     assert ceiling_gain(-20.0, -10.0, -14.0, -1.0) == (6.0, None)  # peak lands at -4 dBTP: target reached
     gain, missed = ceiling_gain(-20.0, -6.0, -14.0, -1.0)  # 6 dB would put the peak at 0 dBTP

@@ -1,4 +1,4 @@
-"""Mix metrics (automix.metrics) against values computed by hand on synthetic signals."""
+"""Mix metrics (automix.eval.metrics) against values computed by hand on synthetic signals."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from automix import metrics as M
-from automix.audio import measure_loudness
+from automix.eval import metrics as M
+from daw_bridge.audio import measure_loudness
 
 SR = 44100
 N = 3 * SR  # 3 s
@@ -43,7 +43,7 @@ def mean_feature(audio: np.ndarray, name: str) -> float:
 def test_metrics_does_not_import_torch_or_matplotlib():
     root = Path(__file__).resolve().parents[1]
     code = (
-        "import sys, numpy as np, automix.metrics as m\n"
+        "import sys, numpy as np, automix.eval.metrics as m\n"
         "x = np.random.default_rng(0).standard_normal((2, 44100)).astype('float32')\n"
         "m.compare(x, x * 0.5, 44100)\n"
         "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules\nprint('ok')"

@@ -22,8 +22,8 @@ import soundfile as sf
 
 import automix
 from automix.cli import main
-from automix.errors import AudioError, AutomixError, StemMatchError
-from automix.stems import DRUM_SLOTS
+from daw_bridge.errors import AudioError, AutomixError, StemMatchError
+from daw_bridge.stems import DRUM_SLOTS
 
 SR = 44100
 SECONDS = 1.5
@@ -148,7 +148,7 @@ def warnings_of(err: str) -> list[str]:
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> str:
     """Path of a tiny Mix-Wave-U-Net checkpoint (weights; the card lies beside it)."""
-    from automix.mixer import mix_wave_unet
+    from automix.models.mixer import mix_wave_unet
 
     folder = tmp_path_factory.mktemp("ckpt")
     return str(mix_wave_unet(levels=3, growth=4, base_filters=4, name="tiny-mixer").save(folder / "tiny"))
@@ -510,7 +510,7 @@ def test_nan_stem(capsys, ckpt, tmp_path, out_dir):
 
 def test_nan_late_in_stream(capsys, ckpt, tmp_path, out_dir, monkeypatch):
     """A NaN met after several tiles were written: the partial file is removed."""
-    from automix.audio import AudioWriter
+    from daw_bridge.audio import AudioWriter
 
     n = 3 * SR
     stems = tmp_path / "stems"
@@ -600,7 +600,7 @@ def test_unsupported_output_format(capsys, ckpt, ref, out_dir, name, extra, need
 
 @pytest.mark.parametrize("keep_hash", [True, False], ids=["hash-differs", "shapes-differ"])
 def test_card_and_weights_disagree(capsys, ref, tmp_path, out_dir, keep_hash):
-    from automix.mixer import mix_wave_unet
+    from automix.models.mixer import mix_wave_unet
 
     a = mix_wave_unet(levels=3, growth=4, base_filters=4).save(tmp_path / "a")
     b = mix_wave_unet(levels=3, growth=6, base_filters=4).save(tmp_path / "b")
@@ -619,7 +619,7 @@ def test_card_and_weights_disagree(capsys, ref, tmp_path, out_dir, keep_hash):
 def test_pickled_checkpoint(capsys, ref, tmp_path, out_dir, monkeypatch):
     import torch
 
-    from automix.mixer import mix_wave_unet
+    from automix.models.mixer import mix_wave_unet
 
     torch.save(mix_wave_unet(levels=3, growth=4, base_filters=4).net.state_dict(), tmp_path / "m.pt")
     monkeypatch.chdir(tmp_path)
@@ -690,7 +690,7 @@ def test_rerun_with_output_inside_stems_folder(capsys, ckpt, tmp_path):
 
 def test_other_sample_rate_is_resampled(capsys, ckpt, ref, tmp_path):
     _, arrays, _, _ = ref
-    from automix.audio import resample, resampled_length
+    from daw_bridge.audio import resample, resampled_length
 
     stems = tmp_path / "stems"
     make_stems(stems, [n for n in DRUM_FILES if n != "HH.wav"])
@@ -788,7 +788,7 @@ def test_mix_without_output_is_usage_error(capsys, ref):
 
 
 def test_models_list(capsys):
-    from automix.pretrained import list_models
+    from automix.models.pretrained import list_models
 
     rc, out, err = cli(capsys, "models", "list")
     assert rc == 0 and err == ""
@@ -884,10 +884,10 @@ def test_process_no_command(tmp_path):
 
 def test_input_loudness_of_the_card_is_applied(tmp_path, ref):
     """A model trained on loudness-normalised stems (card.input_lufs) gets its stems the same way."""
-    from automix.checkpoint import load_model
+    from automix.models.checkpoint import load_model
     from automix.data.enst import MAX_GAIN_DB
-    from automix.meters import LoudnessMeter
-    from automix.mixer import mix_wave_unet
+    from daw_bridge.loudness import LoudnessMeter
+    from automix.models.mixer import mix_wave_unet
 
     model = mix_wave_unet(levels=3, growth=4, base_filters=4, name="normalised")
     model.card.input_lufs = -30.0
@@ -923,8 +923,8 @@ def ckpt_without_lufs(model, tmp_path):
 def test_output_loudness_auto_off_value_and_ceiling(tmp_path, ref):
     """The mix comes out at the card's output_lufs (auto), a given LUFS, or the network's own level (off);
     the gain never pushes the true peak above the ceiling, and no temporary file is left behind."""
-    from automix.meters import LoudnessMeter, TruePeakMeter
-    from automix.mixer import mix_wave_unet
+    from daw_bridge.loudness import LoudnessMeter, TruePeakMeter
+    from automix.models.mixer import mix_wave_unet
 
     def level(path):
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -976,7 +976,7 @@ def test_loudness_option_errors(tmp_path, ref, capsys):
 
 
 def test_rules_mix_takes_the_loudness_option(tmp_path, ref):
-    from automix.meters import LoudnessMeter
+    from daw_bridge.loudness import LoudnessMeter
 
     def lufs(path):
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)

@@ -13,7 +13,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 def test_torch_free_parts_do_not_import_torch():
     proc = _run(
-        "import sys, automix, automix.audio, automix.stems, automix.files, automix.errors, daw_bridge\n"
+        "import sys, automix, daw_bridge.audio, daw_bridge.stems, daw_bridge.files, daw_bridge.errors, daw_bridge\n"
         "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:3]\n"
         "print('ok')"
     )
@@ -55,8 +55,8 @@ def test_pyproject_ships_both_packages_and_the_script():
 
 
 def test_model_presets_validate_and_build():
-    from automix.mixer import PAPER_CONFIG, mix_wave_unet
-    from automix.presets import list_presets, load_model_preset
+    from automix.models.mixer import PAPER_CONFIG, mix_wave_unet
+    from automix.models.architectures import list_presets, load_model_preset
 
     assert {"mix-wave-u-net-paper", "mix-wave-u-net-small"} <= set(list_presets("models"))
     for name in list_presets("models"):

@@ -1,4 +1,4 @@
-"""The rule-based console (automix.rules): levels, pans, high-passes, master, notes."""
+"""The rule-based console (daw_bridge.rules): levels, pans, high-passes, master, notes."""
 
 import math
 import os
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from automix import rules
-from automix.meters import LoudnessMeter
+from daw_bridge import rules
+from daw_bridge.loudness import LoudnessMeter
 from daw_bridge import import_stems
 from daw_bridge.render import render
 
@@ -317,7 +317,7 @@ def test_mix_with_rules_folder_and_files(tmp_path):
 
 
 def test_rules_never_imports_torch():
-    code = "import automix.rules, sys; print('torch' in sys.modules)"
+    code = "import daw_bridge.rules, sys; print('torch' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )

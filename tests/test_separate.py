@@ -15,10 +15,10 @@ import torch
 
 import automix.cli as cli
 from automix.data.collection import Augmentation, MultitrackDataset, write_manifest
-from automix.errors import AutomixError
-from automix.inference import process, process_whole
-from automix.recipes import load_recipe
-from automix.separate import (
+from daw_bridge.errors import AutomixError
+from automix.inference.tiling import process, process_whole
+from automix.train.recipe import load_recipe
+from automix.inference.separation import (
     DRUM_SOURCES,
     SEPARATOR_SIZES,
     evaluate_separation,
@@ -240,7 +240,7 @@ def trained(tmp_path_factory):
         pytest.skip("drumgizmo not installed (CI installs it)")
     from automix.data.generate import generate_corpus
     from automix.data.segments import Split
-    from automix.train import train
+    from automix.train.trainer import train
 
     base = tmp_path_factory.mktemp("sep")
     corpus = base / "corpus"

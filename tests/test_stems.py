@@ -1,4 +1,4 @@
-"""Tests for automix.stems: guessing stem roles from DAW file names and matching them to slots."""
+"""Tests for daw_bridge.stems: guessing stem roles from DAW file names and matching them to slots."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from automix.errors import AutomixError, StemMatchError
-from automix.stems import (
+from daw_bridge.errors import AutomixError, StemMatchError
+from daw_bridge.stems import (
     DRUM_SLOTS,
     ROLE_ALIASES,
     ChannelSource,

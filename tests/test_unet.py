@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from automix.mixer import PAPER_CONFIG, mix_wave_unet
-from automix.unet import WaveUNet, WaveUNetConfig, center_crop, linear_upsample
+from automix.models.mixer import PAPER_CONFIG, mix_wave_unet
+from automix.models.unet import WaveUNet, WaveUNetConfig, center_crop, linear_upsample
 
 SMALL = dict(levels=4, base_filters=6, growth=6)
 VARIANTS = [

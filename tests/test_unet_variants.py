@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from automix.checkpoint import Model, ModelCard, load_model, save_model
-from automix.inference import process, process_whole
-from automix.mixer import PAPER_CONFIG, mix_wave_unet
-from automix.recipes import list_recipes, load_recipe
-from automix.unet import ChannelGroupNorm, WaveUNet, WaveUNetConfig
+from automix.models.checkpoint import Model, ModelCard, load_model, save_model
+from automix.inference.tiling import process, process_whole
+from automix.models.mixer import PAPER_CONFIG, mix_wave_unet
+from automix.train.recipe import list_recipes, load_recipe
+from automix.models.unet import ChannelGroupNorm, WaveUNet, WaveUNetConfig
 
 TINY = dict(levels=3, base_filters=8, growth=8, kernel_down=7, kernel_up=3)
 #: one entry per option the issue asks for, plus a combination of all of them
@@ -313,7 +313,7 @@ def test_variant_recipes_share_one_budget_and_differ_in_one_architecture_line():
 
 @pytest.mark.parametrize("name", VARIANT_RECIPES)
 def test_variant_recipe_builds_its_network_and_the_card_records_it(name, tmp_path):
-    from automix.train import build_model
+    from automix.train.trainer import build_model
 
     recipe = load_recipe(name)
     slots = ("kick", "snare", "hi-hat", "tom_1", "tom_2", "tom_3", "overhead_L", "overhead_R")

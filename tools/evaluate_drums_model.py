@@ -2,7 +2,7 @@
 """Score a drum-mixing model for its card: held-out generated takes, and a kit it never heard.
 
 1. **Held-out takes** of the generated corpus (the test subset of the default seeded split)
-   through :func:`automix.evaluate.evaluate_split` (wet target), beside the three baselines.
+   through :func:`automix.eval.evaluate.evaluate_split` (wet target), beside the three baselines.
 2. **Another kit**: songs rendered with FluidSynth and the FluidR3_GM SoundFont (a sampled GM
    kit; the generator's grooves, the stems and overhead pair made by ``tools/fluid_kit.py``), mixed by
    the generator's own randomised chain (:func:`automix.data.generate.sample_mix_params` +
@@ -30,14 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import fluid_kit  # noqa: E402
 
-from automix.api import mix_audio  # noqa: E402
-from automix.audio import normalize_loudness  # noqa: E402
+from automix.inference.mixing import mix_audio  # noqa: E402
+from daw_bridge.audio import normalize_loudness  # noqa: E402
 from automix.data.enst import MIX_LUFS  # noqa: E402
 from automix.data.generate import load_recipe, mix_stems, sample_mix_params  # noqa: E402
-from automix.evaluate import EvaluationReport, evaluate_pair, evaluate_split  # noqa: E402
-from automix.metrics import METRICS  # noqa: E402
-from automix.pretrained import load  # noqa: E402
-from automix.stems import DRUM_SLOTS  # noqa: E402
+from automix.eval.evaluate import EvaluationReport, evaluate_pair, evaluate_split  # noqa: E402
+from automix.eval.metrics import METRICS  # noqa: E402
+from automix.models.pretrained import load  # noqa: E402
+from daw_bridge.stems import DRUM_SLOTS  # noqa: E402
 
 SR = 44100
 
@@ -105,11 +105,11 @@ def own_side_scores(model, corpus: Path, held: EvaluationReport, sides: dict[str
     """Mean held-out scores of the model and the rule-based console when each take is heard from its
     own side, as a user who sets ``--perspective`` gets them: a system's mix is mirrored on the
     takes mixed from the side it does not mix from (the model: ``side``; the rules: the drummer's)."""
-    from automix.api import output_loudness, to_loudness
+    from automix.inference.mixing import output_loudness, to_loudness
     from automix.data.enst import SLOTS, EnstDrums
-    from automix.evaluate import RULE_BASED_CONSOLE, rule_based_mix
-    from automix.inference import process
-    from automix.metrics import compare_systems, integrated_loudness
+    from automix.eval.evaluate import RULE_BASED_CONSOLE, rule_based_mix
+    from automix.inference.tiling import process
+    from automix.eval.metrics import compare_systems, integrated_loudness
 
     rate = int(model.sample_rate)
     data = EnstDrums(corpus, subset="test", target="wet", model=model, mode="fixed", sample_rate=rate)

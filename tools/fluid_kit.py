@@ -11,7 +11,7 @@ tempo drawn from the generator recipe's weights and ranges) through a sampled Ge
 * the overhead pair hears the whole kit: cymbals at full level plus quieter, high-passed (90 Hz),
   2.5 ms later copies of the drums, each source panned across the kit with constant power and
   up to 0.4 ms more delay on the far side (drummer's view);
-* 8 mono stems in :data:`automix.stems.DRUM_SLOTS` order.
+* 8 mono stems in :data:`daw_bridge.stems.DRUM_SLOTS` order.
 
 Used by ``tools/evaluate_drums_model.py`` (the "other kit" table of the default model's card)
 and to make ``examples/stems/`` (``--examples``). Needs
@@ -37,10 +37,10 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from automix.audio import write_audio  # noqa: E402
+from daw_bridge.audio import write_audio  # noqa: E402
 from automix.data import grooves  # noqa: E402
 from automix.data.generate import load_recipe  # noqa: E402
-from automix.stems import DRUM_SLOTS  # noqa: E402
+from daw_bridge.stems import DRUM_SLOTS  # noqa: E402
 
 SR = 44100
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"

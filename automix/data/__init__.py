@@ -5,5 +5,5 @@
 * :mod:`automix.data.generate` — a realistic drum multitrack generator writing the ENST layout
   (torch-free).
 
-Stem slots follow :data:`automix.stems.DRUM_SLOTS` (the Mix-Wave-U-Net's input order).
+Stem slots follow :data:`daw_bridge.stems.DRUM_SLOTS` (the Mix-Wave-U-Net's input order).
 """

@@ -59,7 +59,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..audio import (
+from daw_bridge.audio import (
     AUDIO_EXTENSIONS,
     measure_loudness,
     probe,
@@ -68,11 +68,11 @@ from ..audio import (
     resampled_length,
     to_mono,
 )
-from ..errors import AutomixError, OutputError, StemMatchError
-from ..files import atomic_output
-from ..stems import ROLE_ALIASES, guess_role, match_stems, natural_key, normalise_name
+from daw_bridge.errors import AutomixError, OutputError, StemMatchError
+from daw_bridge.files import atomic_output
+from daw_bridge.stems import ROLE_ALIASES, guess_role, match_stems, natural_key, normalise_name
 
-from .segments import RandomSegmentSampler, fixed_segments, gain_db_for, rms_db
+from automix.data.segments import RandomSegmentSampler, fixed_segments, gain_db_for, rms_db
 
 
 __all__ = [
@@ -110,7 +110,7 @@ _INDEX_FORMAT = "automix-collection-loudness/1"
 _MAX_LISTED = 10  # problems / files listed in one error message before "and N more"
 _SILENCE_RETRIES = 10  # extra random draws when a segment is near-silent
 _RESAMPLE_MARGIN = 1024  # output samples read beyond a segment when resampling a region
-_MAX_GAIN_DB = 60.0  # loudness normalisation gain limit (as automix.audio.normalize_loudness)
+_MAX_GAIN_DB = 60.0  # loudness normalisation gain limit (as daw_bridge.audio.normalize_loudness)
 
 # Roles that belong in a catch-all "drums" slot, and names of catch-all slots.
 _DRUM_ROLES = frozenset(
@@ -331,7 +331,7 @@ def write_manifest(manifest: Manifest, path: str | os.PathLike, overwrite: bool 
 
     An absolute ``root`` is written relative to the manifest's folder, so the collection and
     its manifest can be moved together. Refuses to replace an existing file unless
-    ``overwrite`` (:class:`~automix.errors.OutputError`). Returns the absolute path written.
+    ``overwrite`` (:class:`~daw_bridge.errors.OutputError`). Returns the absolute path written.
     """
     p = Path(path).expanduser()
     suffix = p.suffix.lower()
@@ -413,7 +413,7 @@ def _is_mix_name(path: Path, song: str) -> bool:
 
 
 def _infer_slots(files: Sequence[Path]) -> list[str]:
-    """Slots for the roles found in ``files``, in :data:`automix.stems.ROLE_ALIASES` order.
+    """Slots for the roles found in ``files``, in :data:`daw_bridge.stems.ROLE_ALIASES` order.
 
     A role seen with a side gets ``role_L`` / ``role_R`` slots (the sides seen).
     """
@@ -471,14 +471,14 @@ def scan_collection(root: str | os.PathLike, slots: Sequence[str] | None = None)
     * The **mix** is found by name: "Mix", "Master", "Mixdown", "Stereo Mix", "<song> mix",
       or a file named like the song; with none, ``mix`` is null (the sum of the stems).
       Further mix candidates go to ``unassigned``.
-    * Each other file's slot is guessed with :func:`automix.stems.match_stems` (the rules of
+    * Each other file's slot is guessed with :func:`daw_bridge.stems.match_stems` (the rules of
       ``automix mix``: names and aliases, sides, summed kick mics, a stereo overhead file
       split over ``*_L``/``*_R`` channels...). Several files may feed one slot (summed).
       A recognised file with no matching slot goes to a catch-all slot when there is one
       (drum parts to ``drums``, anything else to ``other``); files whose name says nothing
       (or a click track) go to the song's ``unassigned`` list, which the loader ignores.
     * ``slots=None`` makes one slot per role found, in the order of
-      :data:`automix.stems.ROLE_ALIASES` (``kick``, ``snare``, ..., ``bass``, ``vocal``, ...),
+      :data:`daw_bridge.stems.ROLE_ALIASES` (``kick``, ``snare``, ..., ``bass``, ``vocal``, ...),
       with ``_L``/``_R`` slots for roles seen with a side.
 
     Files are probed for their channel count (headers only); an unreadable file is still
@@ -840,7 +840,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
     resampled (soxr, on the fly per segment).
 
     ``augment`` (``mode="separate"`` with random segments only): an :class:`Augmentation` (or
-    anything with ``gain_db`` and ``remix``, such as :class:`automix.recipes.AugmentSpec`, or
+    anything with ``gain_db`` and ``remix``, such as :class:`automix.train.recipe.AugmentSpec`, or
     a dict of them). Each slot of a drawn segment is, with probability ``remix``, replaced by
     that slot from another random song and position (songs without the slot are passed
     over), then scaled by a gain drawn uniformly in ``gain_db`` (dB); the input mix is the

@@ -1,7 +1,7 @@
 """A multi-mic DrumGizmo kit built from Hydrogen's GMRockKit, and an exact renderer for it.
 
 Torch-free. The generator (:mod:`automix.data.generate`) uses it to turn MIDI drum grooves into
-one mono stem per ENST microphone slot (:data:`automix.stems.DRUM_SLOTS`).
+one mono stem per ENST microphone slot (:data:`daw_bridge.stems.DRUM_SLOTS`).
 
 **Samples.** Hydrogen's GMRockKit (a sampled 5-piece Pearl DX kit by Glen MacArthur, GPL-2+,
 Debian package ``hydrogen-data``): mono 44.1 kHz WAV files, five velocity layers per instrument.
@@ -72,7 +72,7 @@ import mido
 import numpy as np
 import soundfile as sf
 
-from ..errors import AutomixError
+from daw_bridge.errors import AutomixError
 
 __all__ = [
     "APT_PACKAGES",
@@ -105,7 +105,7 @@ APT_PACKAGES = ("drumgizmo", "hydrogen-data")
 #: DrumGizmo's block size in the command-line renderer (frames; AudioOutputEngine default).
 BLOCK = 1024
 
-#: Kit output channels, in order: the ENST mic slots (same names as automix.stems.DRUM_SLOTS).
+#: Kit output channels, in order: the ENST mic slots (same names as daw_bridge.stems.DRUM_SLOTS).
 CHANNELS: tuple[str, ...] = (
     "kick", "snare", "hi-hat", "tom_1", "tom_2", "tom_3", "overhead_L", "overhead_R",
 )

@@ -11,7 +11,7 @@ mixes in ``dry_mix`` and ``wet_mix``, and ``accompaniment`` (ignored here). Take
 ``phrase``, ``minus-one``, ``MIDI-minus-one``, ``solo`` (:func:`take_category`). A take is
 named ``drummer_N/<take>`` everywhere (splits, ``skipped``, items).
 
-**Slots.** Stems come in :data:`SLOTS` order, which is :data:`automix.stems.DRUM_SLOTS`, the
+**Slots.** Stems come in :data:`SLOTS` order, which is :data:`daw_bridge.stems.DRUM_SLOTS`, the
 Mix-Wave-U-Net's input order: kick, snare, hi-hat, tom_1, tom_2, tom_3, overhead_L,
 overhead_R. A missing stem (tom_3 for drummers 1 and 2) is silence with mask 0. The mask says
 "this take has a file for the slot"; a file that exists but is silent keeps mask 1.
@@ -41,8 +41,8 @@ the level of a played drum; silent (or fully gated) files get gain 0 dB (no NaN,
 item instead (a take's gains are still used for the silence test); ``normalize=None`` leaves
 the files' levels.
 
-**Segments.** Sizes come from the model: give a :class:`~automix.unet.WaveUNet` (or a
-:class:`~automix.checkpoint.Model`) and ``output_length`` (default 88,200 = 2 s), or
+**Segments.** Sizes come from the model: give a :class:`~automix.models.unet.WaveUNet` (or a
+:class:`~automix.models.checkpoint.Model`) and ``output_length`` (default 88,200 = 2 s), or
 ``input_length`` and ``output_length``. An item's stems cover input samples
 ``[offset - context, offset - context + input_length)`` and its mix covers
 ``[offset, offset + output_length)`` (``context = (input_length - output_length) // 2``): the
@@ -92,10 +92,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..audio import AUDIO_EXTENSIONS, measure_loudness, probe, read_audio, resampled_length
-from ..errors import AudioError, AutomixError
-from ..stems import DRUM_SLOTS
-from .segments import (
+from daw_bridge.audio import AUDIO_EXTENSIONS, measure_loudness, probe, read_audio, resampled_length
+from daw_bridge.errors import AudioError, AutomixError
+from daw_bridge.stems import DRUM_SLOTS
+from automix.data.segments import (
     DEFAULT_FRACTIONS,
     FileLoudness,
     LoudnessIndex,
@@ -133,7 +133,7 @@ logger = logging.getLogger("automix")
 
 DATASET_NAME = "enst-drums"
 SAMPLE_RATE = 44100
-#: Stem slots in model order (= :data:`automix.stems.DRUM_SLOTS`); also the ENST folder names.
+#: Stem slots in model order (= :data:`daw_bridge.stems.DRUM_SLOTS`); also the ENST folder names.
 SLOTS: tuple[str, ...] = DRUM_SLOTS
 #: Target name -> ENST folder.
 MIX_FOLDERS: dict[str, str] = {"dry": "dry_mix", "wet": "wet_mix"}

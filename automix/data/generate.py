@@ -12,7 +12,7 @@ Every *take* is made in four steps, all deterministic for a seed:
 3. **Dry mix**, a randomised but plausible engineer's chain in ``pedalboard``: per slot an
    optional gate (toms), EQ bands, a compressor (kick, snare), a fader and a constant-power pan
    (L = cos, R = sin of (pan + 1) pi / 4), summed to a stereo bus; an optional bus compressor;
-   loudness-normalised (BS.1770, :func:`automix.audio.normalize_loudness`), a limiter,
+   loudness-normalised (BS.1770, :func:`daw_bridge.audio.normalize_loudness`), a limiter,
    normalised again and, as a safety net, scaled to the peak ceiling if still louder.
    Pans are drawn from the drummer's perspective and mirrored for an audience perspective.
 4. **Wet mix**: the same chain plus post-fader, post-pan reverb sends into one stereo reverb
@@ -24,7 +24,7 @@ exactly the ones that made the mixes: ``mix_stems(stems, truth["mix"])`` remakes
 the stem files (to the 24-bit rounding of the stems). Layout written under ``out``::
 
     corpus.json                                   what, how, recipe, takes
-    drummer_1/audio/<slot>/<take>.wav             mono stems (24-bit), slots of automix.stems.DRUM_SLOTS
+    drummer_1/audio/<slot>/<take>.wav             mono stems (24-bit), slots of daw_bridge.stems.DRUM_SLOTS
     drummer_1/audio/dry_mix/<take>.wav            stereo mixes (24-bit)
     drummer_1/audio/wet_mix/<take>.wav
     drummer_1/annotation/<take>.txt               ENST-style onsets: "<time s> <label>" per hit
@@ -59,12 +59,12 @@ import numpy as np
 import pedalboard
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..audio import SILENCE_LUFS, measure_loudness, normalize_loudness, write_audio
-from ..errors import AutomixError, OutputError
-from ..files import atomic_output
-from ..stems import DRUM_SLOTS
-from . import drumkit, grooves
-from .segments import datasets_dir
+from daw_bridge.audio import SILENCE_LUFS, measure_loudness, normalize_loudness, write_audio
+from daw_bridge.errors import AutomixError, OutputError
+from daw_bridge.files import atomic_output
+from daw_bridge.stems import DRUM_SLOTS
+from automix.data import drumkit, grooves
+from automix.data.segments import datasets_dir
 
 __all__ = [
     "DEFAULT_RECIPE",
@@ -684,7 +684,7 @@ def _remove_stale(out: Path, keep: set[Path]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m automix.data.generate ...`` is ``automix datasets drums ...``."""
-    from ..cli import main as cli_main
+    from automix.cli import main as cli_main
 
     return cli_main(["datasets", "drums", *(sys.argv[1:] if argv is None else argv)])
 

@@ -9,7 +9,7 @@ samples to ``output_length`` output samples; output sample ``j`` lines up with i
 (:class:`SegmentSizes`, :func:`segment_sizes`). Segments are addressed by their *output*
 offset ``o`` in a track: the target is ``[o, o + output_length)`` and the inputs are
 ``[o - context, o - context + input_length)``, zero-padded where that window leaves the track,
-exactly as :mod:`automix.inference` pads a whole track with ``context`` zeros on the left. Every
+exactly as :mod:`automix.inference.tiling` pads a whole track with ``context`` zeros on the left. Every
 output sample of a track can therefore be a training target.
 
 **Segment positions.** :func:`fixed_segments` gives deterministic positions (a fixed hop over
@@ -23,7 +23,7 @@ system order, Python or numpy versions); :class:`Split` reads and writes the spl
 kept under ``datasets/splits/`` (format below).
 
 **Loudness index.** :class:`LoudnessIndex` measures each file's integrated loudness once
-(ITU-R BS.1770-4 with pyloudnorm, through :func:`automix.audio.measure_loudness`) and caches
+(ITU-R BS.1770-4 with pyloudnorm, through :func:`daw_bridge.audio.measure_loudness`) and caches
 it in a JSON file keyed by path, size and modification time, so a dataset measures its files
 on first use only, and again only for files that changed.
 
@@ -58,9 +58,9 @@ import numpy as np
 import soundfile as sf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..audio import SILENCE_LUFS, measure_loudness, read_audio, read_float32, to_mono
-from ..errors import AudioError, AutomixError
-from ..files import atomic_output, shipped_folder
+from daw_bridge.audio import SILENCE_LUFS, measure_loudness, read_audio, read_float32, to_mono
+from daw_bridge.errors import AudioError, AutomixError
+from daw_bridge.files import atomic_output, shipped_folder
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -171,12 +171,12 @@ def segment_sizes(
 ) -> SegmentSizes:
     """Segment sizes from a model (context included) or from explicit lengths.
 
-    ``model`` is a :class:`~automix.unet.WaveUNet`, or anything with a ``.net`` that is one
-    (an :class:`automix.checkpoint.Model`). With a model: ``output_length`` (default 88,200,
+    ``model`` is a :class:`~automix.models.unet.WaveUNet`, or anything with a ``.net`` that is one
+    (an :class:`automix.models.checkpoint.Model`). With a model: ``output_length`` (default 88,200,
     the paper's 2 s) gives the smallest valid input via ``input_length_for`` (its output may
     be a little longer than asked); ``input_length`` alone must be a valid input length;
     both must agree with the model. Without a model both lengths are needed. Raises
-    :class:`~automix.errors.AutomixError` on lengths that do not fit.
+    :class:`~daw_bridge.errors.AutomixError` on lengths that do not fit.
     """
     net = getattr(model, "net", model)
     if net is None:
@@ -373,7 +373,7 @@ class Split(BaseModel):
         return json.dumps(self.model_dump(), indent=2) + "\n"
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write the split file atomically; :class:`~automix.errors.OutputError` if it exists."""
+        """Write the split file atomically; :class:`~daw_bridge.errors.OutputError` if it exists."""
         with atomic_output(path, overwrite=overwrite) as tmp:
             tmp.write_text(self.to_json())
         return Path(path)
@@ -530,7 +530,7 @@ class LoudnessIndex:
     so a dataset and its index can be moved together) and are valid while the file's size
     and modification time (ns) are unchanged; a changed file is measured again. Each entry
     also keeps the file's rate, channels and frames, so a warm index spares opening files.
-    Loudness is measured at the file's own rate with :func:`automix.audio.measure_loudness`
+    Loudness is measured at the file's own rate with :func:`daw_bridge.audio.measure_loudness`
     (BS.1770-4 gated; finite for silence: -70 LUFS) for a *view* of its channels: as stored,
     downmixed to mono, or as stereo (mono duplicated), whichever the caller asks for.
 

@@ -1,0 +1,645 @@
+"""A differentiable mixing console that renders like :func:`daw_bridge.render` does.
+
+:class:`Console` is a torch module: ``console(stems)`` with mono stems ``[batch, tracks, samples]``
+gives stereo mixes ``[batch, 2, samples]``. Every track goes through, in this order,
+
+1. a parametric EQ: low shelf, two peaks, high shelf (pedalboard ``LowShelfFilter``,
+   ``PeakFilter``, ``PeakFilter``, ``HighShelfFilter``);
+2. a compressor (pedalboard ``Compressor``, then ``Gain`` for the makeup gain);
+3. the fader ``gain_db`` and ``pan``, exactly daw_bridge's law: ``g = 10 ** (gain_db / 20)``,
+   ``theta = (pan + 1) * pi / 4``, ``L = g cos(theta)``, ``R = g sin(theta)`` (constant power,
+   -3 dB at centre; :func:`daw_bridge.session.pan_gains`).
+
+The tracks are summed and the master bus runs the same EQ and compressor on the stereo sum.
+:func:`console_to_plan` writes the settings as a :class:`daw_bridge.Session` (builtin pedalboard
+plugins) and :func:`plan_to_console` reads such a plan back.
+
+Parameters and ranges
+---------------------
+Every parameter is declared once, in :mod:`daw_bridge.ranges` (:data:`PARAMETER_RANGES` here:
+minimum, maximum, default, unit, scale, shared with the mix plan's validation) in physical
+units. The module keeps an unconstrained float64 tensor per parameter and maps it with a
+sigmoid onto ``[minimum, maximum]`` (linearly, or on a log axis for frequencies, Q, ratio and
+times), so any optimiser step gives a valid setting. :meth:`Console.values` gives the
+physical values, :meth:`Console.set_values` sets them.
+
+Filters
+-------
+pedalboard's filters are JUCE's ``dsp::IIR::Coefficients::makeLowShelf / makePeakFilter /
+makeHighShelf`` with ``gainFactor = 10 ** (gain_db / 20)``: these are the RBJ "Audio EQ cookbook"
+biquads (``A = sqrt(gainFactor)``, shelf ``beta = sin(w0) sqrt(A) / Q``), the same formulas as
+dasp-pytorch's ``signal.biquad``. The console builds the coefficients in float64 and applies the
+cascade with dasp-pytorch's frequency-sampling filter (``signal.sosfilt_via_fsm``: an FFT of at
+least twice the signal length, so the only difference from the recursive filter is the impulse
+response's wrap-around after that length). Parity with pedalboard: see tests/test_console.py
+(magnitude responses within 1e-3 dB, rendered audio SNR > 60 dB).
+
+Compressor
+----------
+pedalboard's ``Compressor`` is JUCE's ``dsp::Compressor``: per channel, a peak envelope
+``env[n] = |x[n]| + c (env[n-1] - |x[n]|)`` with ``c = exp(-2 pi 1000 / (t_ms fs))`` (the attack
+time while ``|x|`` rises above the envelope, the release time otherwise; 0 for times under 1 us),
+and a hard-knee gain ``(env / threshold) ** (1 / ratio - 1)`` where ``env >= threshold``.
+
+``compressor="juce"`` (the default) implements exactly that, with a soft knee added (``knee_db``;
+0 is JUCE's hard knee and is clamped to :data:`KNEE_EPS_DB` so the gradient stays finite) and the
+makeup gain. The envelope recursion is data dependent, so it runs as a custom autograd function
+looping over time in numpy (about 1-3 us per sample for all tracks at once, forward and backward):
+exact but slow, fine for checks and short fits. ``compressor="dasp"`` uses
+``dasp_pytorch.functional.compressor`` instead: fast (FFT), but it smooths the gain curve of the
+*instantaneous* level with one attack-time one-pole filter. Its gaps, wrapped or documented here:
+
+* ``release_ms`` is ignored (dasp 0.0.1 computes and discards it): the release does nothing;
+* ``knee_db = 0`` divides by zero in its soft-knee branch and gives NaN gradients: the console
+  clamps the knee to ``KNEE_EPS_DB``;
+* it sums the channels into one side chain (a stereo bus is compressed linked, on L + R),
+  whereas JUCE compresses each channel on its own;
+* its parameters must be shaped so that ``.view(-1, 1, 1)`` matches the batch; the console passes
+  one value per processed signal.
+
+So ``"dasp"`` does not match pedalboard's render (tests/test_console.py measures how far); use
+it for speed, ``"juce"`` where the plan's render must match. dasp-pytorch's
+``noise_shaped_reverberation`` (random per call) and ``stereo_panner`` (a different pan law:
+``sqrt((pi/2 - theta) 2/pi cos(theta))``, -4.5 dB at centre, pan in [0, 1]) are not used.
+
+A knee (``knee_db > 0``) has no pedalboard equivalent: :func:`console_to_plan` writes the hard-knee
+compressor and adds a note to the session.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from daw_bridge.ranges import CONSOLE_RANGES, ParamRange
+
+from daw_bridge.errors import AutomixError
+
+__all__ = [
+    "COMPRESSOR_PARAMETERS",
+    "EQ_PARAMETERS",
+    "KNEE_EPS_DB",
+    "MASTER_PARAMETERS",
+    "PARAMETER_GROUPS",
+    "PARAMETER_RANGES",
+    "TRACK_PARAMETERS",
+    "Console",
+    "ConsoleError",
+    "ParamRange",
+    "biquad_coefficients",
+    "console_to_plan",
+    "envelope",
+    "plan_to_console",
+]
+
+#: The smallest knee (dB) the soft-knee gain computer uses: 0 would divide by zero.
+KNEE_EPS_DB: float = 1e-3
+#: Filter frequencies are kept at or under this fraction of the sample rate.
+MAX_FREQ_FRACTION: float = 0.45
+
+
+class ConsoleError(AutomixError, ValueError):
+    """A plan the console cannot represent, or parameters it cannot take."""
+
+
+#: Every parameter, declared once in :mod:`daw_bridge.ranges` (shared with the mix plan):
+#: name -> (minimum, maximum, default, unit, scale). Track parameters use every name; the
+#: master bus every name but ``gain_db`` and ``pan``.
+PARAMETER_RANGES: dict[str, ParamRange] = CONSOLE_RANGES
+_EQ_RANGES = [k for k in CONSOLE_RANGES if k.split("_")[0] in ("low", "peak1", "peak2", "high")]
+_COMP_RANGES = [k for k in CONSOLE_RANGES if k.startswith("comp_")]
+EQ_PARAMETERS: tuple[str, ...] = tuple(_EQ_RANGES)
+COMPRESSOR_PARAMETERS: tuple[str, ...] = tuple(_COMP_RANGES)
+TRACK_PARAMETERS: tuple[str, ...] = tuple(PARAMETER_RANGES)
+MASTER_PARAMETERS: tuple[str, ...] = EQ_PARAMETERS + COMPRESSOR_PARAMETERS
+#: Groups for :meth:`Console.set_trainable`: name -> (track or master, parameter names).
+PARAMETER_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gain": ("track", ("gain_db",)),
+    "pan": ("track", ("pan",)),
+    "eq": ("track", EQ_PARAMETERS),
+    "comp": ("track", COMPRESSOR_PARAMETERS),
+    "master_eq": ("master", EQ_PARAMETERS),
+    "master_comp": ("master", COMPRESSOR_PARAMETERS),
+}
+_BANDS = (("low_shelf", "low_shelf"), ("peak1", "peak"), ("peak2", "peak"), ("high_shelf", "high_shelf"))
+_EDGE = 1e-9  # values are kept this fraction inside the range (the sigmoid never reaches it)
+
+
+# --------------------------------------------------------------------------- parameter mapping
+
+
+def _to_unit(name: str, value: Tensor) -> Tensor:
+    r = PARAMETER_RANGES[name]
+    if r.scale == "log":
+        u = (torch.log(value) - math.log(r.minimum)) / (math.log(r.maximum) - math.log(r.minimum))
+    else:
+        u = (value - r.minimum) / (r.maximum - r.minimum)
+    return u.clamp(_EDGE, 1.0 - _EDGE)
+
+
+def _from_unit(name: str, u: Tensor) -> Tensor:
+    r = PARAMETER_RANGES[name]
+    if r.scale == "log":
+        lo, hi = math.log(r.minimum), math.log(r.maximum)
+        return torch.exp(lo + (hi - lo) * u)
+    return r.minimum + (r.maximum - r.minimum) * u
+
+
+def _check_value(name: str, value: float) -> None:
+    r = PARAMETER_RANGES[name]
+    if not (math.isfinite(value) and r.minimum <= value <= r.maximum):
+        raise ConsoleError(f"{name} = {value} is outside [{r.minimum}, {r.maximum}] {r.unit}".rstrip())
+
+
+# --------------------------------------------------------------------------- DSP building blocks
+
+
+def biquad_coefficients(kind: str, gain_db: Tensor, freq_hz: Tensor, q: Tensor, sample_rate: float) -> Tensor:
+    """JUCE's (= RBJ cookbook) biquad, ``[..., 6]`` ``(b0, b1, b2, 1, a1, a2)`` normalised by a0.
+
+    ``kind``: ``"low_shelf"``, ``"peak"`` or ``"high_shelf"``; the same formulas as pedalboard's
+    ``LowShelfFilter``, ``PeakFilter`` and ``HighShelfFilter`` (gain factor ``10**(dB/20)``).
+    """
+    A = torch.pow(10.0, gain_db / 40.0)
+    w0 = 2.0 * math.pi * freq_hz / sample_rate
+    cos_w, sin_w = torch.cos(w0), torch.sin(w0)
+    if kind == "peak":
+        alpha = sin_w / (2.0 * q)
+        b = (1 + alpha * A, -2 * cos_w, 1 - alpha * A)
+        a = (1 + alpha / A, -2 * cos_w, 1 - alpha / A)
+    elif kind in ("low_shelf", "high_shelf"):
+        beta = sin_w * torch.sqrt(A) / q
+        ap, am = A + 1, A - 1
+        if kind == "low_shelf":
+            b = (A * (ap - am * cos_w + beta), 2 * A * (am - ap * cos_w), A * (ap - am * cos_w - beta))
+            a = (ap + am * cos_w + beta, -2 * (am + ap * cos_w), ap + am * cos_w - beta)
+        else:
+            b = (A * (ap + am * cos_w + beta), -2 * A * (am + ap * cos_w), A * (ap + am * cos_w - beta))
+            a = (ap - am * cos_w + beta, 2 * (am - ap * cos_w), ap - am * cos_w - beta)
+    else:
+        raise ValueError(f"unknown biquad kind {kind!r}")
+    a0 = a[0]
+    return torch.stack([b[0] / a0, b[1] / a0, b[2] / a0, torch.ones_like(a0), a[1] / a0, a[2] / a0], dim=-1)
+
+
+class _Ballistics(torch.autograd.Function):
+    """JUCE's BallisticsFilter (peak) on a rectified signal, with a hand-written backward.
+
+    ``y[n] = (1 - c[n]) a[n] + c[n] y[n-1]``, ``c[n] = c_att`` if ``a[n] > y[n-1]`` else ``c_rel``
+    (the branch is treated as constant for the gradient).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, c_att: Tensor, c_rel: Tensor) -> Tensor:  # a: [M, C, N]; c: [M]
+        x = a.detach().cpu().double().numpy()
+        m, ch, n = x.shape
+        ca = np.broadcast_to(c_att.detach().cpu().double().numpy()[:, None], (m, ch)).reshape(-1)
+        cr = np.broadcast_to(c_rel.detach().cpu().double().numpy()[:, None], (m, ch)).reshape(-1)
+        xs = np.ascontiguousarray(x.reshape(m * ch, n).T)  # [N, M*C]: a row per time step
+        ys = np.empty_like(xs)
+        att = np.empty(xs.shape, dtype=bool)
+        prev = np.zeros(m * ch)
+        for i in range(n):
+            xi = xs[i]
+            up = xi > prev
+            c = np.where(up, ca, cr)
+            prev = xi + c * (prev - xi)
+            ys[i] = prev
+            att[i] = up
+        ctx.save_for_backward(c_att, c_rel)
+        ctx.np = (xs, ys, att, ca, cr, (m, ch, n))
+        return torch.from_numpy(ys.T.reshape(m, ch, n).copy()).to(a.dtype).to(a.device)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        c_att, c_rel = ctx.saved_tensors
+        xs, ys, att, ca, cr, (m, ch, n) = ctx.np
+        g = np.ascontiguousarray(grad.detach().cpu().double().numpy().reshape(m * ch, n).T)
+        gx = np.empty_like(g)
+        gca = np.zeros(m * ch)
+        gcr = np.zeros(m * ch)
+        acc = np.zeros(m * ch)
+        c_next = np.zeros(m * ch)
+        for i in range(n - 1, -1, -1):
+            acc = g[i] + c_next * acc  # dL/dy[i], everything after i included
+            c = np.where(att[i], ca, cr)
+            gx[i] = (1.0 - c) * acc
+            prev = ys[i - 1] if i else np.zeros(m * ch)
+            d = acc * (prev - xs[i])
+            gca += np.where(att[i], d, 0.0)
+            gcr += np.where(att[i], 0.0, d)
+            c_next = c
+        grad_a = torch.from_numpy(gx.T.reshape(m, ch, n).copy()).to(grad.dtype).to(grad.device)
+        gca_t = torch.from_numpy(gca.reshape(m, ch).sum(1)).to(c_att.dtype).to(c_att.device)
+        gcr_t = torch.from_numpy(gcr.reshape(m, ch).sum(1)).to(c_rel.dtype).to(c_rel.device)
+        return grad_a, gca_t, gcr_t
+
+
+def envelope(x: Tensor, attack_ms: Tensor, release_ms: Tensor, sample_rate: float) -> Tensor:
+    """JUCE's peak envelope of ``x`` ``[M, C, N]`` per channel, times ``[M]`` in ms (differentiable)."""
+
+    def cte(ms: Tensor) -> Tensor:
+        c = torch.exp(-2.0 * math.pi * 1000.0 / (ms.clamp_min(1e-3) * sample_rate))
+        return torch.where(ms < 1e-3, torch.zeros_like(c), c)
+
+    return _Ballistics.apply(x.abs(), cte(attack_ms), cte(release_ms))
+
+
+def _gain_computer_db(level_db: Tensor, threshold_db: Tensor, ratio: Tensor, knee_db: Tensor) -> Tensor:
+    """Gain change (dB, <= 0) of a compressor with a soft knee (knee clamped to KNEE_EPS_DB)."""
+    knee = knee_db.clamp_min(KNEE_EPS_DB)
+    over = level_db - threshold_db
+    slope = 1.0 / ratio - 1.0
+    soft = slope * (over + knee / 2) ** 2 / (2 * knee)
+    return torch.where(over >= knee / 2, slope * over, torch.where(over <= -knee / 2, torch.zeros_like(over), soft))
+
+
+# --------------------------------------------------------------------------- the console
+
+
+class Console(nn.Module):
+    """A differentiable console: ``forward(stems [batch, tracks, samples]) -> [batch, 2, samples]``.
+
+    ``eq``, ``compressor``, ``master_eq``, ``master_compressor`` switch stages on (all on by
+    default). A stage whose parameters are all neutral (EQ gains 0 dB; ratio 1 and makeup 0 dB)
+    and not trainable is skipped, so a neutral console is exactly gain and pan.
+    ``compressor_mode``: ``"juce"`` (pedalboard's Compressor, exact, slow) or ``"dasp"``
+    (dasp-pytorch's compressor, fast, release ignored; see the module notes).
+    """
+
+    def __init__(
+        self,
+        n_tracks: int,
+        sample_rate: int,
+        *,
+        eq: bool = True,
+        compressor: bool = True,
+        master_eq: bool = True,
+        master_compressor: bool = True,
+        compressor_mode: Literal["juce", "dasp"] = "juce",
+        names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(n_tracks, bool) or not isinstance(n_tracks, int) or n_tracks < 1:
+            raise ConsoleError(f"n_tracks must be a positive integer, got {n_tracks!r}")
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+            raise ConsoleError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+        if compressor_mode not in ("juce", "dasp"):
+            raise ConsoleError(f"compressor_mode must be 'juce' or 'dasp', got {compressor_mode!r}")
+        if names is not None and len(names) != n_tracks:
+            raise ConsoleError(f"{len(names)} names for {n_tracks} tracks")
+        self.n_tracks = n_tracks
+        self.sample_rate = sample_rate
+        self.stages = {"eq": eq, "comp": compressor, "master_eq": master_eq, "master_comp": master_compressor}
+        self.compressor_mode = compressor_mode
+        self.names = list(names) if names is not None else [f"track{i + 1}" for i in range(n_tracks)]
+        self.track = nn.ParameterDict(
+            {
+                k: nn.Parameter(
+                    _logit(_to_unit(k, torch.full((n_tracks,), PARAMETER_RANGES[k].default, dtype=torch.float64)))
+                )
+                for k in TRACK_PARAMETERS
+            }
+        )
+        self.master = nn.ParameterDict(
+            {
+                k: nn.Parameter(_logit(_to_unit(k, torch.full((1,), PARAMETER_RANGES[k].default, dtype=torch.float64))))
+                for k in MASTER_PARAMETERS
+            }
+        )
+
+    # ------------------------------------------------------------------ parameters
+
+    def set_trainable(self, groups: Sequence[str]) -> Console:
+        """Make only the parameters of ``groups`` (keys of :data:`PARAMETER_GROUPS`) trainable."""
+        unknown = sorted(set(groups) - set(PARAMETER_GROUPS))
+        if unknown:
+            raise ConsoleError(f"unknown parameter group(s) {unknown}; use {sorted(PARAMETER_GROUPS)}")
+        for p in self.parameters():
+            p.requires_grad_(False)
+        for g in groups:
+            where, names = PARAMETER_GROUPS[g]
+            for k in names:
+                (self.track if where == "track" else self.master)[k].requires_grad_(True)
+        return self
+
+    def _physical(self, where: str, name: str) -> Tensor:
+        raw = (self.track if where == "track" else self.master)[name]
+        v = _from_unit(name, torch.sigmoid(raw))
+        if name.endswith("_freq_hz"):
+            v = v.clamp_max(MAX_FREQ_FRACTION * self.sample_rate)
+        return v
+
+    def values(self, where: Literal["track", "master"] = "track") -> dict[str, Tensor]:
+        """Physical values (float64, with gradient): track parameters ``[tracks]``, master ``[1]``."""
+        names = TRACK_PARAMETERS if where == "track" else MASTER_PARAMETERS
+        return {k: self._physical(where, k) for k in names}
+
+    def track_values(self) -> list[dict[str, float]]:
+        """The tracks' settings as plain floats, one dict per track."""
+        with torch.no_grad():
+            v = self.values("track")
+        return [{k: float(t[i]) for k, t in v.items()} for i in range(self.n_tracks)]
+
+    def master_values(self) -> dict[str, float]:
+        with torch.no_grad():
+            return {k: float(t[0]) for k, t in self.values("master").items()}
+
+    @torch.no_grad()
+    def set_values(self, values: Mapping[str, Any], where: Literal["track", "master"] = "track") -> Console:
+        """Set physical values: ``{name: float or per-track sequence}`` (validated against the ranges)."""
+        params = self.track if where == "track" else self.master
+        for k, v in values.items():
+            if k not in params:
+                raise ConsoleError(f"{where} has no parameter {k!r}; it has {', '.join(params)}")
+            t = torch.as_tensor(v, dtype=torch.float64).expand(params[k].shape).clone()
+            for x in t.tolist():
+                _check_value(k, x)
+            params[k].copy_(_logit(_to_unit(k, t)))
+        return self
+
+    def _stage_active(self, stage: str) -> bool:
+        if not self.stages[stage]:
+            return False
+        where = "master" if stage.startswith("master") else "track"
+        names = EQ_PARAMETERS if stage.endswith("eq") else COMPRESSOR_PARAMETERS
+        params = self.track if where == "track" else self.master
+        if any(params[k].requires_grad for k in names):
+            return True
+        with torch.no_grad():
+            if stage.endswith("eq"):
+                return any(bool((self._physical(where, f"{b}_gain_db").abs() > 1e-6).any()) for b, _ in _BANDS)
+            ratio = self._physical(where, "comp_ratio")
+            makeup = self._physical(where, "comp_makeup_db")
+            return bool(((ratio - 1).abs() > 1e-6).any() or (makeup.abs() > 1e-6).any())
+
+    # ------------------------------------------------------------------ processing
+
+    def _eq(self, x: Tensor, v: Mapping[str, Tensor]) -> Tensor:
+        """``x`` ``[M, 1, N]``; ``v`` per-signal ``[M]`` values."""
+        from dasp_pytorch.signal import sosfilt_via_fsm
+
+        sos = torch.stack(
+            [
+                biquad_coefficients(kind, v[f"{band}_gain_db"], v[f"{band}_freq_hz"], v[f"{band}_q"], self.sample_rate)
+                for band, kind in _BANDS
+            ],
+            dim=1,
+        )  # [M, 4, 6]
+        if x.dtype == torch.float64:
+            return sosfilt_via_fsm(sos, x)
+        return sosfilt_via_fsm(sos.to(x.dtype), x)
+
+    def _comp(self, x: Tensor, v: Mapping[str, Tensor]) -> Tensor:
+        """``x`` ``[M, C, N]``; ``v`` per-signal ``[M]`` values."""
+        if self.compressor_mode == "dasp":
+            from dasp_pytorch.functional import compressor
+
+            d = x.dtype
+            return compressor(
+                x, self.sample_rate, v["comp_threshold_db"].to(d), v["comp_ratio"].to(d),
+                v["comp_attack_ms"].to(d), v["comp_release_ms"].to(d),
+                v["comp_knee_db"].clamp_min(KNEE_EPS_DB).to(d), v["comp_makeup_db"].to(d),
+            )  # fmt: skip
+        env = envelope(x, v["comp_attack_ms"], v["comp_release_ms"], self.sample_rate)
+        level_db = 20.0 * torch.log10(env.clamp_min(1e-10))
+        shape = (-1, 1, 1)
+        gain_db = _gain_computer_db(
+            level_db, v["comp_threshold_db"].view(shape).to(x.dtype), v["comp_ratio"].view(shape).to(x.dtype),
+            v["comp_knee_db"].view(shape).to(x.dtype),
+        )  # fmt: skip
+        return x * torch.pow(10.0, (gain_db + v["comp_makeup_db"].view(shape).to(x.dtype)) / 20.0)
+
+    def pan_gains(self) -> Tensor:
+        """``[tracks, 2]`` amplitude factors (gain x pan law), float64."""
+        v = self.values("track")
+        g = torch.pow(10.0, v["gain_db"] / 20.0)
+        theta = (v["pan"] + 1.0) * (math.pi / 4.0)
+        return torch.stack([g * torch.cos(theta), g * torch.sin(theta)], dim=-1)
+
+    def forward(self, stems: Tensor) -> Tensor:
+        if stems.ndim == 2:
+            stems = stems.unsqueeze(0)
+        if stems.ndim != 3 or stems.shape[1] != self.n_tracks:
+            raise ConsoleError(
+                f"stems must be [batch, {self.n_tracks} tracks, samples] (mono stems), got {tuple(stems.shape)}"
+            )
+        b, t, n = stems.shape
+        x = stems
+        tv = self.values("track")
+        per_signal = {k: v.repeat(b) for k, v in tv.items()}  # [b * t], song-major like x.reshape
+        if self._stage_active("eq"):
+            x = self._eq(x.reshape(b * t, 1, n), per_signal).reshape(b, t, n)
+        if self._stage_active("comp"):
+            x = self._comp(x.reshape(b * t, 1, n), per_signal).reshape(b, t, n)
+        coeffs = self.pan_gains().to(x.dtype)  # [t, 2]: rounded like daw_bridge's float32 coefficients
+        mix = torch.einsum("btn,tc->bcn", x, coeffs)
+        mv = self.values("master")
+        if self._stage_active("master_eq"):
+            per_channel = {k: v.expand(b * 2) for k, v in mv.items()}
+            mix = self._eq(mix.reshape(b * 2, 1, n), per_channel).reshape(b, 2, n)
+        if self._stage_active("master_comp"):
+            mix = self._comp(mix, {k: v.expand(b) for k, v in mv.items()})
+        return mix
+
+    def extra_repr(self) -> str:
+        on = ", ".join(k for k, v in self.stages.items() if v)
+        return f"n_tracks={self.n_tracks}, sample_rate={self.sample_rate}, stages=[{on}], compressor={self.compressor_mode}"
+
+
+def _logit(u: Tensor) -> Tensor:
+    return torch.log(u) - torch.log1p(-u)
+
+
+# --------------------------------------------------------------------------- plans
+
+_EQ_PLUGINS = {
+    "low_shelf": "LowShelfFilter",
+    "peak1": "PeakFilter",
+    "peak2": "PeakFilter",
+    "high_shelf": "HighShelfFilter",
+}
+
+
+def _chain_specs(
+    v: Mapping[str, float], stages: Mapping[str, bool], prefix: str, skip_neutral: bool
+) -> tuple[list, list[str]]:
+    from daw_bridge.session import PluginSpec
+
+    specs: list[PluginSpec] = []
+    notes: list[str] = []
+    if stages[f"{prefix}eq"]:
+        for band, _ in _BANDS:
+            if skip_neutral and v[f"{band}_gain_db"] == 0.0:
+                continue
+            specs.append(
+                PluginSpec(
+                    kind="builtin",
+                    name=_EQ_PLUGINS[band],
+                    params={
+                        "gain_db": v[f"{band}_gain_db"],
+                        "cutoff_frequency_hz": v[f"{band}_freq_hz"],
+                        "q": v[f"{band}_q"],
+                    },
+                )
+            )
+    if stages[f"{prefix}comp"]:
+        if not (skip_neutral and v["comp_ratio"] == 1.0):
+            specs.append(
+                PluginSpec(
+                    kind="builtin",
+                    name="Compressor",
+                    params={
+                        "threshold_db": v["comp_threshold_db"],
+                        "ratio": v["comp_ratio"],
+                        "attack_ms": v["comp_attack_ms"],
+                        "release_ms": v["comp_release_ms"],
+                    },
+                )
+            )
+            if v["comp_knee_db"] > 0.01:
+                notes.append(
+                    f"{v['comp_knee_db']:.2f} dB compressor knee written as a hard knee (pedalboard's Compressor has none)"
+                )
+        if not (skip_neutral and v["comp_makeup_db"] == 0.0):
+            specs.append(PluginSpec(kind="builtin", name="Gain", params={"gain_db": v["comp_makeup_db"]}))
+    return specs, notes
+
+
+def _rounded(values: Mapping[str, float]) -> dict[str, float]:
+    # defaults and range ends snap exactly (the sigmoid mapping leaves ~1e-9 residues at an end); others keep 9 digits
+    out = {}
+    for k, x in values.items():
+        r = PARAMETER_RANGES[k]
+        out[k] = float(f"{x:.9g}")
+        for snap in (r.default, r.minimum, r.maximum):
+            if abs(x - snap) < 1e-6 * max(1.0, abs(snap)):
+                out[k] = snap
+                break
+    return out
+
+
+def console_to_plan(
+    console: Console,
+    files: Sequence[str | os.PathLike[str]],
+    *,
+    names: Sequence[str] | None = None,
+    name: str = "session",
+    skip_neutral: bool = True,
+) -> Any:
+    """The console's settings as a :class:`daw_bridge.Session` (a mix plan) over the stem ``files``.
+
+    Each track: its EQ bands as ``LowShelfFilter`` / ``PeakFilter`` / ``HighShelfFilter``, the
+    compressor as ``Compressor`` then ``Gain`` (makeup), its gain and pan on the Track; the master
+    bus likewise. ``skip_neutral`` leaves out EQ bands at 0 dB, a compressor at ratio 1 and a 0 dB
+    makeup (they change nothing). Values are written to 9 significant digits.
+    """
+    from daw_bridge.session import Session, Track
+
+    if len(files) != console.n_tracks:
+        raise ConsoleError(f"{len(files)} files for a console of {console.n_tracks} tracks")
+    names = list(names) if names is not None else list(console.names)
+    if len(names) != console.n_tracks:
+        raise ConsoleError(f"{len(names)} names for a console of {console.n_tracks} tracks")
+    stages_t = {"eq": console.stages["eq"], "comp": console.stages["comp"]}
+    stages_m = {"master_eq": console.stages["master_eq"], "master_comp": console.stages["master_comp"]}
+    tracks = []
+    notes: list[str] = []
+    for track_name, file, v in zip(names, files, console.track_values()):
+        v = _rounded(v)
+        specs, said = _chain_specs(v, stages_t, "", skip_neutral)
+        notes.extend(f"track {track_name!r}: {s}" for s in said)
+        tracks.append(Track(name=track_name, file=Path(file), gain_db=v["gain_db"], pan=v["pan"], plugins=specs))
+    master, said = _chain_specs(_rounded(console.master_values()), stages_m, "master_", skip_neutral)
+    notes.extend(f"master: {s}" for s in said)
+    return Session(name=name, sample_rate=console.sample_rate, tracks=tracks, master=master, notes=notes)
+
+
+def _read_chain(specs: Sequence[Any], owner: str) -> dict[str, float]:
+    """Console values from a chain of console plugins (in console order); raises ConsoleError."""
+    v: dict[str, float] = {}
+    order = ["LowShelfFilter", "PeakFilter", "HighShelfFilter", "Compressor", "Gain"]
+    last = -1
+    peaks = 0
+    seen: set[str] = set()
+    for pos, spec in enumerate(specs, start=1):
+        if spec.bypass:
+            continue
+        label = spec.label()
+        if spec.kind != "builtin" or spec.name not in order:
+            raise ConsoleError(f"{owner} plugin {pos} ({label}) is not one of the console's ({', '.join(order)})")
+        rank = order.index(spec.name)
+        if rank < last or (spec.name != "PeakFilter" and spec.name in seen):
+            raise ConsoleError(
+                f"{owner} plugin {pos} ({label}): the console's chain is LowShelfFilter, PeakFilter x2, "
+                f"HighShelfFilter, Compressor, Gain, each at most once and in that order"
+            )
+        last = rank
+        seen.add(spec.name)
+        p = spec.params
+        if spec.name in ("LowShelfFilter", "PeakFilter", "HighShelfFilter"):
+            if spec.name == "PeakFilter":
+                peaks += 1
+                if peaks > 2:
+                    raise ConsoleError(f"{owner} plugin {pos}: the console has two peak filters")
+                band = f"peak{peaks}"
+            else:
+                band = "low_shelf" if spec.name == "LowShelfFilter" else "high_shelf"
+            v[f"{band}_gain_db"] = float(p.get("gain_db", 0.0))
+            v[f"{band}_freq_hz"] = float(
+                p.get(
+                    "cutoff_frequency_hz",
+                    440.0 if band.startswith("peak") else PARAMETER_RANGES[f"{band}_freq_hz"].default,
+                )
+            )
+            v[f"{band}_q"] = float(p.get("q", 1 / math.sqrt(2)))
+        elif spec.name == "Compressor":
+            v["comp_threshold_db"] = float(p.get("threshold_db", 0.0))
+            v["comp_ratio"] = float(p.get("ratio", 1.0))
+            v["comp_attack_ms"] = float(p.get("attack_ms", 1.0))
+            v["comp_release_ms"] = float(p.get("release_ms", 100.0))
+            v["comp_knee_db"] = 0.0
+        else:
+            v["comp_makeup_db"] = float(p.get("gain_db", 1.0))
+    for k, x in v.items():
+        try:
+            _check_value(k, x)
+        except ConsoleError as exc:
+            raise ConsoleError(f"{owner}: {exc}") from None
+    return v
+
+
+def plan_to_console(session: Any, **kwargs: Any) -> Console:
+    """A :class:`Console` set as ``session`` says (a plan whose plugins are the console's kinds).
+
+    Refuses (:class:`ConsoleError`) tracks with an offset, a channel, mute or solo, a pan law other
+    than -3 dB, other plugins, or values outside :data:`PARAMETER_RANGES`. ``kwargs`` go to
+    :class:`Console` (e.g. ``compressor_mode``).
+    """
+    if not session.tracks:
+        raise ConsoleError("the session has no tracks")
+    if abs(session.pan_law_db - (-3.0)) > 1e-12:
+        raise ConsoleError(f"the console pans with the -3 dB law; the session uses {session.pan_law_db} dB")
+    console = Console(len(session.tracks), session.sample_rate, names=[t.name for t in session.tracks], **kwargs)
+    per_track: dict[str, list[float]] = {k: [] for k in TRACK_PARAMETERS}
+    for track in session.tracks:
+        owner = f"track {track.name!r}"
+        if track.offset_s or track.channel is not None or track.mute or track.solo:
+            raise ConsoleError(f"{owner}: the console takes tracks without offset, channel, mute or solo")
+        v = _read_chain(track.plugins, owner)
+        v["gain_db"] = track.gain_db
+        v["pan"] = track.pan
+        _check_value("gain_db", track.gain_db)
+        for k in TRACK_PARAMETERS:
+            per_track[k].append(v.get(k, PARAMETER_RANGES[k].default))
+    console.set_values(per_track, "track")
+    mv = _read_chain(session.master, "master")
+    console.set_values({k: mv.get(k, PARAMETER_RANGES[k].default) for k in MASTER_PARAMETERS}, "master")
+    return console

@@ -1,0 +1,697 @@
+"""Evaluate mixes against references: the Python API behind ``automix evaluate``.
+
+Two entry points, both returning an :class:`EvaluationReport`:
+
+* :func:`evaluate_pair`: one mix (the *estimate*, e.g. a model's output or an engineer's mix)
+  against a *reference* mix; with the stems, three baselines are scored beside it.
+* :func:`evaluate_split`: a model over the takes of an ENST-layout dataset (ENST-drums or the
+  generated corpus): each take's stems and reference mix as training sees them
+  (:meth:`automix.data.enst.EnstDrums.load_take`, loudness-normalised), the model's mix of
+  the whole take (:func:`automix.inference.tiling.process`), the baselines, and the metrics per
+  take and averaged.
+
+**Baselines** (mono stems in, stereo out):
+
+* :func:`sum_of_stems`: the plain sum of the stems, the same on both channels (no gain, no
+  pan): what "pressing play on all faders at 0 dB" gives;
+* :func:`loudness_equalised_sum`: every non-silent stem brought to the same integrated
+  loudness, summed (both channels), and the sum scaled to the reference's integrated
+  loudness: a balance without any mixing decision beyond "everything equally loud";
+* :func:`rule_based_mix`: the rule-based console (:mod:`daw_bridge.rules`: loudness balance and
+  panning by role read off the stem names, high-pass, bus compression and limiting) rendered
+  by daw_bridge at the reference's loudness: what a mixing engineer's template gives with no
+  trained weights. Off with ``rules=False`` (``--no-rules``): it renders each stem, so it is
+  the slowest baseline (about a second per second of 8 stems on 2 cores).
+
+**Metrics** are those of :func:`automix.eval.metrics.compare` (SI-SDR, MR-STFT distance,
+loudness difference, feature MAPEs, panning spectrum error); :data:`automix.eval.metrics.METRICS`
+gives units and which way is better.
+
+**Odd input** (:func:`evaluate_pair`): missing, unreadable or corrupt files and NaN/Inf
+samples raise :class:`~daw_bridge.errors.AudioError`; mixes with more than 2 channels and a
+silent reference (below -70 LUFS) are refused; a mono mix is used on both channels; an
+estimate at another sample rate is resampled to the reference's (soxr HQ); mixes whose
+lengths differ by at most :data:`MAX_LENGTH_DIFFERENCE_S` (1 s: a render tail, an export
+rounding) are compared over their common length, more is refused (they are probably not
+the same song or are offset); stereo stems are downmixed and stems at other rates
+resampled; stems are cut or zero-padded to the compared length. Each fix is a note in
+``report.notes`` and a warning on the ``automix`` logger. No time alignment is attempted: an
+estimate delayed against its reference scores lower on SI-SDR and MR-STFT.
+
+**Output folder** (``out``): ``metrics.json`` (:meth:`EvaluationReport.to_json`),
+``report.md`` (:meth:`EvaluationReport.to_markdown`, with per-take tables and notes) and,
+unless ``plots=False``, ``spectrograms.png``, ``loudness.png`` and ``panning.png`` (for a
+split: of one take, the first evaluated unless ``plot_take`` names one). Files are written
+atomically; an existing non-empty folder is refused unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from daw_bridge.audio import AUDIO_EXTENSIONS, SILENCE_LUFS, read_audio, resample
+from daw_bridge.errors import AudioError, AutomixError, OutputError
+from daw_bridge.files import atomic_output
+from automix.eval.metrics import METRICS, compare_systems, integrated_loudness
+
+__all__ = [
+    "LOUDNESS_EQUALISED_SUM",
+    "MAX_LENGTH_DIFFERENCE_S",
+    "RULE_BASED_CONSOLE",
+    "SUM_OF_STEMS",
+    "EvaluationReport",
+    "evaluate_pair",
+    "evaluate_split",
+    "loudness_equalised_sum",
+    "rule_based_mix",
+    "sum_of_stems",
+]
+
+log = logging.getLogger("automix")
+
+#: System names of the baselines in reports.
+SUM_OF_STEMS = "sum of stems"
+LOUDNESS_EQUALISED_SUM = "loudness-equalised sum"
+RULE_BASED_CONSOLE = "rule-based console"
+#: Mixes whose lengths differ by more than this (seconds) are refused by :func:`evaluate_pair`.
+MAX_LENGTH_DIFFERENCE_S = 1.0
+#: Loudness every stem is brought to before the loudness-equalised sum (the value does not
+#: matter: the sum is rescaled to the reference).
+_EQUAL_STEM_LUFS = -30.0
+_REPORT_FORMAT = "automix-evaluation/1"
+PLOT_FILES = ("spectrograms.png", "loudness.png", "panning.png")
+
+AudioInput = str | os.PathLike | np.ndarray
+
+
+# --------------------------------------------------------------------------------------------
+# Baselines
+
+
+def _stems_2d(stems: np.ndarray) -> np.ndarray:
+    arr = np.asarray(stems, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[np.newaxis, :]
+    if arr.ndim != 2:
+        raise ValueError(f"stems must be [stems, samples] (mono stems), got shape {arr.shape}")
+    return arr
+
+
+def sum_of_stems(stems: np.ndarray) -> np.ndarray:
+    """The plain sum of mono stems ``[N, T]`` on both channels: ``[2, T]`` float32 (no gain, no pan)."""
+    mono = _stems_2d(stems).sum(axis=0, dtype=np.float64).astype(np.float32)
+    return np.stack([mono, mono])
+
+
+def loudness_equalised_sum(stems: np.ndarray, sample_rate: int, reference_lufs: float) -> np.ndarray:
+    """Every non-silent stem at the same loudness, summed on both channels, at ``reference_lufs``.
+
+    ``stems`` is ``[N, T]`` (mono stems). Each stem whose integrated loudness (BS.1770-4) is
+    above -70 LUFS is scaled to -30 LUFS; silent stems are left out. The sum goes on both
+    channels and the stereo result is scaled to ``reference_lufs`` (integrated). Returns
+    ``[2, T]`` float32 (silence if every stem is silent). Peaks are not limited.
+    """
+    arr = _stems_2d(stems)
+    if not math.isfinite(reference_lufs):
+        raise ValueError(f"reference_lufs must be finite, got {reference_lufs}")
+    total = np.zeros(arr.shape[1], dtype=np.float64)
+    for stem in arr:
+        lufs = integrated_loudness(stem, sample_rate)
+        if lufs > SILENCE_LUFS:
+            total += stem.astype(np.float64) * 10.0 ** ((_EQUAL_STEM_LUFS - lufs) / 20.0)
+    mix = np.stack([total, total]).astype(np.float32)
+    lufs = integrated_loudness(mix, sample_rate)
+    if lufs <= SILENCE_LUFS:
+        return mix
+    return (mix * np.float32(10.0 ** ((reference_lufs - lufs) / 20.0))).astype(np.float32)
+
+
+def rule_based_mix(stems: np.ndarray, names: Sequence[str], sample_rate: int, reference_lufs: float) -> np.ndarray:
+    """The rule-based console's mix of mono stems ``[N, T]`` (:func:`daw_bridge.rules.mix_audio_with_rules`).
+
+    Its loudness target is the reference's (within [-60, -2] LUFS, under a -1 dBTP ceiling),
+    as the loudness-equalised sum's is, so the baselines differ in balance, pan and
+    processing, not in level. ``[2, T]`` float32.
+    """
+    from daw_bridge.rules import mix_audio_with_rules
+
+    target = float(np.clip(reference_lufs, -60.0, -2.0))
+    return mix_audio_with_rules(_stems_2d(stems), list(names), sample_rate, target_lufs=target, true_peak_db=-1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.00"
+
+
+def _best(values: list[float | None], better: str) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    if better == "higher":
+        return max(finite)
+    if better == "zero":
+        return min(finite, key=abs)
+    return min(finite)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return _json_safe(value.item())
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@dataclass
+class EvaluationReport:
+    """What an evaluation found.
+
+    * ``systems``: ``{system: {metric: value}}``; for a split, the mean over the takes;
+    * ``per_item``: ``{take: {system: {metric: value}}}`` (empty for a single pair);
+    * ``notes``: what was fixed or skipped (resampled, trimmed, downmixed, ...);
+    * ``info``: what was compared (files, model, data, sample rate, seconds, ...).
+
+    ``signals`` (reference and systems' audio, for the plots) and ``sample_rate`` are kept
+    in memory only. :meth:`to_json`, :meth:`to_markdown` and :meth:`save` present it.
+    """
+
+    systems: dict[str, dict[str, float]]
+    per_item: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    sample_rate: int | None = None
+    signals: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def metric_keys(self) -> list[str]:
+        """Metrics present for at least one system, in :data:`automix.eval.metrics.METRICS` order."""
+        present = {k for metrics in self.systems.values() for k in metrics}
+        return [k for k in METRICS if k in present]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the audio, as plain JSON-ready data (non-finite numbers as None)."""
+        return _json_safe(
+            {
+                "format": _REPORT_FORMAT,
+                "info": self.info,
+                "metrics": {
+                    k: {"label": METRICS[k].label, "unit": METRICS[k].unit, "better": METRICS[k].better}
+                    for k in self.metric_keys
+                },
+                "systems": self.systems,
+                "per_item": self.per_item,
+                "notes": self.notes,
+            }
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def _table(self, systems: dict[str, dict[str, float]]) -> list[str]:
+        keys = self.metric_keys
+        headers = ["system"] + [
+            f"{METRICS[k].label} ({METRICS[k].unit})" if METRICS[k].unit else METRICS[k].label for k in keys
+        ]
+        rows = [[name] for name in systems]
+        for k in keys:
+            info = METRICS[k]
+            values = [systems[name].get(k) for name in systems]
+            best = _best(values, info.better)
+            best_text = _fmt(best, info.digits) if best is not None else None
+            for row, value in zip(rows, values):
+                text = _fmt(value, info.digits)
+                bold = len(systems) > 1 and best_text is not None and text == best_text
+                row.append(f"**{text}**" if bold else text)
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * len(keys)) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return lines
+
+    def _legend(self) -> str:
+        keys = self.metric_keys
+        higher = [METRICS[k].label for k in keys if METRICS[k].better == "higher"]
+        zero = [METRICS[k].label for k in keys if METRICS[k].better == "zero"]
+        parts = []
+        if higher:
+            parts.append(f"higher is better for {', '.join(higher)}")
+        if zero:
+            parts.append(f"closest to 0 is best for {', '.join(zero)} (estimate minus reference)")
+        parts.append("lower is better for the other columns")
+        text = "Best per column in bold; " + "; ".join(parts) + "."
+        if any("mape" in k for k in keys):
+            text += (
+                " MAPE: mean absolute percentage error between ~1 s running means of framewise features of the "
+                "system and of the reference; panning spectrum err.: mean |difference| of the panning spectra "
+                "(index -1 left .. +1 right). See automix.eval.metrics."
+            )
+        return text
+
+    def _summary(self) -> str:
+        info = self.info
+        if info.get("kind") == "split":
+            n = len(self.per_item)
+            subset = info.get("subset") or "all takes"
+            return (
+                f"Model {info.get('model')} on {info.get('data')} ({subset}, target {info.get('target')}): "
+                f"mean over {n} take{'s' if n != 1 else ''} ({info.get('seconds', 0):.1f} s of audio)."
+            )
+        if info.get("kind") == "separation":
+            n = len(self.per_item)
+            return (
+                f"Separator {info.get('model')} on {info.get('data')} ({info.get('subset') or 'all takes'}): "
+                f"mean over {n} take{'s' if n != 1 else ''} ({info.get('seconds', 0):.1f} s of audio); "
+                f"baseline: {info.get('baseline', 'the mix as every source')}."
+            )
+        if info.get("kind") == "pair":
+            return (
+                f"{info.get('estimate')} against {info.get('reference')} "
+                f"({info.get('seconds', 0):.1f} s at {info.get('sample_rate')} Hz)."
+            )
+        return ""
+
+    def to_markdown(self, *, per_item: bool = False, notes: bool = False) -> str:
+        """A Markdown table: one row per system, one column per metric (units in the headers).
+
+        The best value of each column is bold; a legend says which way is better. With
+        ``per_item``, a table per take follows; with ``notes``, the notes.
+        """
+        lines = []
+        summary = self._summary()
+        if summary:
+            lines += [summary, ""]
+        lines += self._table(self.systems)
+        lines += ["", self._legend()]
+        if per_item and self.per_item:
+            for item, systems in self.per_item.items():
+                lines += ["", f"### {item}", ""] + self._table(systems)
+        if notes and self.notes:
+            lines += ["", "Notes:", ""] + [f"- {note}" for note in self.notes]
+        return "\n".join(lines) + "\n"
+
+    def save(self, out_dir: str | os.PathLike, *, overwrite: bool = False, plots: bool = True) -> list[Path]:
+        """Write ``metrics.json``, ``report.md`` and (with ``plots`` and audio) the PNG plots.
+
+        ``out_dir`` is created if missing; an existing non-empty folder is refused
+        (:class:`~daw_bridge.errors.OutputError`) unless ``overwrite``, which replaces these files
+        and leaves others alone. Each file is written atomically. Returns the paths written.
+        """
+        folder = _prepare_out_dir(out_dir, overwrite=overwrite)
+        written = []
+        for name, text in (
+            ("metrics.json", self.to_json() + "\n"),
+            ("report.md", "# Evaluation\n\n" + self.to_markdown(per_item=True, notes=True)),
+        ):
+            with atomic_output(folder / name, overwrite=overwrite) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+            written.append(folder / name)
+        if plots and self.signals and self.sample_rate:
+            from automix.eval.plots import plot_loudness, plot_panning, plot_spectrograms
+
+            for name, plot in zip(PLOT_FILES, (plot_spectrograms, plot_loudness, plot_panning)):
+                written.append(plot(self.signals, self.sample_rate, folder / name, overwrite=overwrite))
+        return written
+
+
+def _prepare_out_dir(out_dir: str | os.PathLike, *, overwrite: bool, create: bool = True) -> Path:
+    folder = Path(out_dir).expanduser().absolute()
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is a file; give a folder for the evaluation report")
+    if folder.is_dir() and not overwrite:
+        try:
+            busy = any(folder.iterdir())
+        except OSError as exc:
+            raise OutputError(f"cannot list {folder} ({exc.strerror or exc})") from None
+        if busy:
+            raise OutputError(f"{folder} is not empty; pass --force (overwrite=True) to write the report into it")
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {folder} ({exc.strerror or exc})") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write into {folder}: not writable")
+    return folder
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def _load_mix(value: AudioInput, what: str, sample_rate: int | None) -> tuple[np.ndarray, int, str]:
+    """A mix as float32 ``[channels, T]``, its rate and a label for messages."""
+    if isinstance(value, (str, os.PathLike)):
+        audio, rate = read_audio(value)  # AudioError for missing/corrupt files and NaN
+        label = str(value)
+    else:
+        if sample_rate is None:
+            raise AutomixError(f"the {what} is an array: give sample_rate too")
+        audio = np.asarray(value, dtype=np.float32)
+        if audio.ndim == 1:
+            audio = audio[np.newaxis, :]
+        if audio.ndim != 2:
+            raise AutomixError(f"the {what} must be [channels, samples], got shape {audio.shape}")
+        if audio.shape[1] == 0:
+            raise AudioError(f"the {what} holds no samples")
+        if not np.isfinite(audio).all():
+            raise AudioError(f"the {what} has NaN or infinite samples")
+        rate, label = int(sample_rate), f"the {what}"
+    if audio.shape[0] > 2:
+        raise AudioError(
+            f"{label} has {audio.shape[0]} channels; evaluation compares mono or stereo mixes "
+            "(arrays are [channels, samples])"
+        )
+    return audio, rate, label
+
+
+def _stem_sources(stems: Any) -> list[Path]:
+    items = [stems] if isinstance(stems, (str, os.PathLike)) else list(stems)
+    if not items:
+        raise AutomixError("no stems given; pass a folder of stems or the stem files")
+    files: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in AUDIO_EXTENSIONS
+            )
+            if not found:
+                raise AudioError(f"folder {path} holds no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+            files.extend(found)
+        else:
+            files.append(path)  # read_audio says if it is missing or not audio
+    return files
+
+
+def _load_stems(
+    stems: Any, rate: int, length: int, sample_rate: int | None, notes: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Mono stems ``[N, length]`` at ``rate`` from a folder, files or an array."""
+    if isinstance(stems, np.ndarray):
+        if sample_rate is None:
+            raise AutomixError("the stems are an array: give sample_rate too")
+        arr = _stems_2d(stems)
+        if not np.isfinite(arr).all():
+            raise AudioError("the stems have NaN or infinite samples")
+        if int(sample_rate) != rate:
+            arr = resample(arr, int(sample_rate), rate)
+        names = [f"stem {i + 1}" for i in range(arr.shape[0])]
+        columns = list(arr)
+    else:
+        columns, names = [], []
+        for path in _stem_sources(stems):
+            audio, file_rate = read_audio(path)
+            if audio.shape[0] > 1:
+                notes.append(f"stem {path.name} has {audio.shape[0]} channels; downmixed to mono")
+                audio = audio.mean(axis=0, keepdims=True)
+            if file_rate != rate:
+                notes.append(f"stem {path.name} is {file_rate} Hz; resampled to {rate} Hz")
+                audio = resample(audio, file_rate, rate)
+            columns.append(audio[0])
+            names.append(path.name)
+    out = np.zeros((len(columns), length), dtype=np.float32)
+    off = [name for name, c in zip(names, columns) if c.shape[0] != length]
+    for i, c in enumerate(columns):
+        k = min(length, c.shape[0])
+        out[i, :k] = c[:k]
+    if off:
+        shown = ", ".join(off[:4]) + (f" (+{len(off) - 4} more)" if len(off) > 4 else "")
+        notes.append(f"{len(off)} stem(s) cut or zero-padded to the compared length ({length} samples): {shown}")
+    return out, names
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluating one pair
+
+
+def evaluate_pair(
+    estimate: AudioInput,
+    reference: AudioInput,
+    *,
+    stems: Any = None,
+    sample_rate: int | None = None,
+    name: str = "estimate",
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    plots: bool = True,
+    max_length_difference: float = MAX_LENGTH_DIFFERENCE_S,
+    rules: bool = True,
+    stem_names: Sequence[str] | None = None,
+) -> EvaluationReport:
+    """Score a mix (``estimate``) against a ``reference`` mix; see the module docstring.
+
+    ``estimate``/``reference`` are audio file paths, or arrays ``[channels, samples]`` at
+    ``sample_rate``. ``stems`` (a folder, a list of files, or an array ``[N, samples]`` at
+    ``sample_rate``) adds the :func:`sum_of_stems` and :func:`loudness_equalised_sum`
+    baselines as systems, and with ``rules`` the :func:`rule_based_mix` one (roles are read
+    off the stem file names, or off ``stem_names`` for an array). ``name`` is the estimate's row in the report. With ``out`` the
+    report is saved there (:meth:`EvaluationReport.save`; the folder is checked before any
+    work). Raises :class:`~daw_bridge.errors.AutomixError` subclasses with one-line messages.
+    """
+    if out is not None:
+        _prepare_out_dir(out, overwrite=overwrite, create=False)
+    notes: list[str] = []
+    ref, rate, ref_label = _load_mix(reference, "reference", sample_rate)
+    est, est_rate, est_label = _load_mix(estimate, "estimate", sample_rate)
+    if est_rate != rate:
+        notes.append(f"{est_label} is {est_rate} Hz; resampled to the reference's {rate} Hz")
+        est = resample(est, est_rate, rate)
+    for label, audio in ((ref_label, ref), (est_label, est)):
+        if audio.shape[0] == 1:
+            notes.append(f"{label} is mono; used on both channels")
+    ref = np.repeat(ref, 2, axis=0) if ref.shape[0] == 1 else ref
+    est = np.repeat(est, 2, axis=0) if est.shape[0] == 1 else est
+    diff = abs(est.shape[1] - ref.shape[1]) / rate
+    if diff > max_length_difference:
+        raise AutomixError(
+            f"{est_label} ({est.shape[1] / rate:.2f} s) and {ref_label} ({ref.shape[1] / rate:.2f} s) differ in "
+            f"length by {diff:.2f} s, more than {max_length_difference:g} s; are they the same song? trim them"
+        )
+    length = min(est.shape[1], ref.shape[1])
+    if est.shape[1] != ref.shape[1]:
+        notes.append(
+            f"lengths differ by {diff:.3f} s; compared over the common {length / rate:.3f} s "
+            f"({est_label}: {est.shape[1]} samples, {ref_label}: {ref.shape[1]})"
+        )
+        est, ref = est[:, :length], ref[:, :length]
+    ref_lufs = integrated_loudness(ref, rate)
+    if ref_lufs <= SILENCE_LUFS:
+        raise AudioError(f"{ref_label} is silent (below {SILENCE_LUFS:g} LUFS); there is nothing to compare with")
+    if integrated_loudness(est, rate) <= SILENCE_LUFS:
+        notes.append(f"{est_label} is silent (below {SILENCE_LUFS:g} LUFS)")
+    systems = {name: est}
+    if stems is not None:
+        stem_audio, loaded_names = _load_stems(stems, rate, length, sample_rate, notes)
+        if stem_names is not None:
+            if len(stem_names) != stem_audio.shape[0]:
+                raise AutomixError(f"{len(stem_names)} stem names for {stem_audio.shape[0]} stems")
+            loaded_names = [str(n) for n in stem_names]
+        stem_names = loaded_names
+        systems[SUM_OF_STEMS] = sum_of_stems(stem_audio)
+        systems[LOUDNESS_EQUALISED_SUM] = loudness_equalised_sum(stem_audio, rate, ref_lufs)
+        if rules:
+            systems[RULE_BASED_CONSOLE] = rule_based_mix(stem_audio, stem_names, rate, ref_lufs)
+    else:
+        stem_names = []
+    for note in notes:
+        log.warning(note)
+    try:
+        results = compare_systems(systems, ref, rate)
+    except ValueError as exc:  # shapes are aligned above; this would be a bug, but say it in one line
+        raise AutomixError(f"cannot compare: {exc}") from exc
+    report = EvaluationReport(
+        systems=results,
+        notes=notes,
+        info={
+            "kind": "pair",
+            "estimate": est_label if isinstance(estimate, (str, os.PathLike)) else name,
+            "reference": ref_label,
+            "stems": stem_names,
+            "sample_rate": rate,
+            "seconds": length / rate,
+            "reference_lufs": ref_lufs,
+        },
+        sample_rate=rate,
+        signals={"reference": ref, **systems},
+    )
+    if out is not None:
+        report.save(out, overwrite=overwrite, plots=plots)
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluating a model over a dataset split
+
+
+def _progress(total: int, enabled: bool | None):
+    from tqdm.auto import tqdm  # a dependency; imported late to keep the import light
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(total=total, desc="evaluating", unit="take", disable=not enabled, file=sys.stderr)
+
+
+def evaluate_split(
+    model: Any,
+    data_root: str | os.PathLike,
+    *,
+    split: Any = None,
+    subset: str | None = "test",
+    target: str = "wet",
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    plots: bool = True,
+    limit: int | None = None,
+    progress: bool | None | Callable[[str], None] = None,
+    plot_take: str | None = None,
+    device: str | None = None,
+    precision: str = "fp32",
+    rules: bool = True,
+    loudness: float | str | None = "auto",
+    perspective: str | None = None,
+) -> EvaluationReport:
+    """Score a model over the takes of an ENST-layout dataset; see the module docstring.
+
+    ``model`` is a :class:`~automix.models.checkpoint.Model`, an installed name or a checkpoint path
+    (:func:`automix.models.pretrained.load`); it must mix the ENST drum slots. ``split`` (a split
+    file, a shipped split's name or a :class:`~automix.data.segments.Split`) and ``subset``
+    (``None``: every take of the split, or of the root without a split) choose the takes, as
+    :class:`~automix.data.enst.EnstDrums` does; ``limit`` keeps the first N. ``target`` is
+    ``"wet"`` or ``"dry"``. Takes with a silent reference are skipped with a note.
+    ``progress``: a tqdm bar on stderr (``None``: when stderr is a terminal), or a callable
+    given each take id. ``device``/``precision`` are passed to
+    :func:`automix.inference.tiling.process` (fp32 by default, for reproducible scores). ``rules``
+    adds the rule-based console baseline (:func:`rule_based_mix`, the slowest one).
+    ``loudness``: the model's mix is brought to this loudness as :func:`automix.mix` brings it
+    (default ``"auto"``: the level of the mixes the model was trained on, under -1 dBTP; ``None``
+    scores the network's own level). ``perspective``: ``"drummer"`` or ``"audience"`` hears the
+    model's mix from that side, mirrored as :func:`automix.mix` mirrors it (``None``/``"auto"``:
+    as the model mixes). ``report.systems`` holds the means over the takes, ``report.per_item``
+    each take.
+    """
+    if out is not None:
+        _prepare_out_dir(out, overwrite=overwrite, create=False)
+    if limit is not None and int(limit) < 1:
+        raise AutomixError(f"limit must be 1 or more, got {limit}")
+    from automix.inference.mixing import mirrors, output_loudness, to_loudness
+    from automix.data.enst import SLOTS, EnstDrums
+    from automix.inference.tiling import process
+    from automix.models.pretrained import load
+
+    loaded = load(model)
+    level = output_loudness(loudness, loaded)
+    mirror = mirrors(perspective, loaded)
+    if loaded.task != "mix":
+        raise AutomixError(f"model '{loaded.card.name}' is a {loaded.task} model; evaluation needs a mixing model")
+    if tuple(loaded.slots) != tuple(SLOTS):
+        raise AutomixError(
+            f"model '{loaded.card.name}' mixes {', '.join(loaded.slots)}; ENST-layout data provides "
+            f"{', '.join(SLOTS)}"
+        )
+    rate = int(loaded.sample_rate)
+    dataset = EnstDrums(data_root, split=split, subset=subset, target=target, model=loaded, mode="fixed", sample_rate=rate)
+    takes = dataset.takes[: int(limit)] if limit is not None else dataset.takes
+    if plot_take is not None and plot_take not in takes:
+        raise AutomixError(f"--plot-take {plot_take} is not among the evaluated takes (e.g. {takes[0]})")
+    notes = list(dataset.notes) + [f"skipped {take}: {reason}" for take, reason in dataset.skipped]
+    model_name = loaded.card.name
+    per_item: dict[str, dict[str, dict[str, float]]] = {}
+    signals: dict[str, np.ndarray] = {}
+    samples = 0
+    bar = None if callable(progress) else _progress(len(takes), progress)
+    try:
+        for take in takes:
+            if callable(progress):
+                progress(take)
+            item = dataset.load_take(take)
+            stems, reference = item["stems"], item["mix"]
+            ref_lufs = integrated_loudness(reference, rate)
+            if ref_lufs <= SILENCE_LUFS:
+                note = f"skipped {take}: its {dataset.target} mix is silent"
+                notes.append(note)
+                log.warning(note)
+            else:
+                mixed = process(loaded.net, stems, device=device, precision=precision)
+                if mirror:
+                    mixed = np.ascontiguousarray(mixed[::-1])
+                if level is not None:
+                    mixed = to_loudness(mixed, rate, level)[0]
+                systems = {
+                    model_name: mixed,
+                    SUM_OF_STEMS: sum_of_stems(stems),
+                    LOUDNESS_EQUALISED_SUM: loudness_equalised_sum(stems, rate, ref_lufs),
+                }
+                if rules:
+                    systems[RULE_BASED_CONSOLE] = rule_based_mix(stems, SLOTS, rate, ref_lufs)
+                per_item[take] = compare_systems(systems, reference, rate)
+                samples += reference.shape[1]
+                if take == plot_take or (plot_take is None and not signals):
+                    signals = {"reference": reference, **systems}
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not per_item:
+        raise AutomixError(f"no take of {data_root} could be evaluated ({len(notes)} notes; first: {notes[0] if notes else '-'})")
+    names = list(next(iter(per_item.values())))
+    means = {
+        system: {
+            key: float(np.mean([item[system][key] for item in per_item.values() if key in item[system]]))
+            for key in METRICS
+            if any(key in item[system] for item in per_item.values())
+        }
+        for system in names
+    }
+    if split is None or isinstance(split, (str, os.PathLike)):
+        split_name = None if split is None else str(split)
+    else:
+        split_name = f"{type(split).__name__} (seed {getattr(split, 'seed', '?')})"
+    report = EvaluationReport(
+        systems=means,
+        per_item=per_item,
+        notes=notes,
+        info={
+            "kind": "split",
+            "model": model_name,
+            "data": str(data_root),
+            "split": split_name,
+            "subset": subset,
+            "target": dataset.target,
+            "takes": list(per_item),
+            "sample_rate": rate,
+            "seconds": samples / rate,
+            "precision": precision,
+            "model_loudness_lufs": level,
+            "model_perspective": loaded.card.training.perspective if perspective in (None, "auto") else perspective,
+            "plotted_take": plot_take or next(iter(per_item)),
+        },
+        sample_rate=rate,
+        signals=signals,
+    )
+    if out is not None:
+        report.save(out, overwrite=overwrite, plots=plots)
+    return report

@@ -7,7 +7,7 @@ below, so the torch-free parts (:mod:`daw_bridge.audio`, :mod:`daw_bridge.stems`
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from daw_bridge._version import __version__
 
 _LAZY = {
     "mix": ("automix.inference.mixing", "mix"),

@@ -81,6 +81,15 @@ def _stem_files(folder: Path) -> list[Path]:
     return files
 
 
+def _reference_name(loaded: Any) -> str:
+    """``wet`` or ``dry``: the reference the model was trained towards."""
+    name = loaded.card.training.target
+    if name in ("wet", "dry"):
+        return name
+    recipe = loaded.card.training.recipe or ""  # older cards: what the name, recipe or description says
+    return "dry" if "dry" in f"{loaded.card.name} {recipe} {loaded.card.description}".lower() else "wet"
+
+
 def run_demo(
     out: str | os.PathLike[str] = "automix-demo",
     *,
@@ -94,38 +103,31 @@ def run_demo(
     Raises :class:`~daw_bridge.errors.AutomixError` subclasses (one line) for an existing ``out``
     without ``force``, an unwritable place, or a model that does not mix the drum slots.
     """
-    from daw_bridge import session_from_assignment, write_session
-    from daw_bridge.outputs import new_output_folder
-
-    from automix.inference.mixing import mix
-    from daw_bridge.audio import normalize_loudness, probe, read_audio
     from automix.eval.evaluate import evaluate_pair
+    from automix.inference.mixing import mix
     from automix.models.pretrained import load
+    from daw_bridge.audio import probe, read_audio
     from daw_bridge.stems import match_stems
+    from daw_bridge.loudness import normalize_loudness
+    from daw_bridge.outputs import new_output_folder
 
     started = time.perf_counter()
     loaded = load(model)
     if loaded.task != "mix":
         raise AutomixError(f"model '{loaded.card.name}' is a {loaded.task} model; the demo needs a mixing model")
     folder = example_stems()
-    stems = _stem_files(folder)
-    reference_name = loaded.card.training.target
-    if reference_name not in ("wet", "dry"):  # older cards: what the name, recipe or description says
-        recipe = loaded.card.training.recipe or ""
-        reference_name = "dry" if "dry" in f"{loaded.card.name} {recipe} {loaded.card.description}".lower() else "wet"
+    reference_name = _reference_name(loaded)
     reference = folder / "reference" / f"{reference_name}.flac"
-    final = Path(out).expanduser()
-    # the stems and the mix are built beside ``out`` and renamed into place; the report and the
-    # session (each written atomically too) follow, so that they name the files where they lie
-    with new_output_folder(final, force=force) as tmp:
+    final = Path(out).expanduser().absolute()
+    example = _stem_files(folder)
+    match_stems(example, loaded.slots, channels={f: probe(f).channels for f in example})  # before writing anything
+    with new_output_folder(final, force=force) as tmp:  # the stems, renamed into place once copied
         (tmp / "stems").mkdir()
-        copies = []
-        for stem in stems:
-            copy = tmp / "stems" / stem.name
-            shutil.copyfile(stem, copy)
-            copies.append(copy)
-        result = mix(copies, tmp / "mix.wav", model=loaded, progress=progress)
-    final_stems = [final / "stems" / copy.name for copy in copies]
+        for stem in example:
+            shutil.copyfile(stem, tmp / "stems" / stem.name)
+    stems = sorted((final / "stems").iterdir())
+    result = mix(stems, final / "mix.wav", model=loaded, progress=progress, force=force,
+                 session=final / "session", session_name="automix-demo")
     reference_audio: Any = reference
     reference_rate = None
     level_notes: list[str] = []
@@ -139,14 +141,12 @@ def run_demo(
             "the mixes the model was trained on (its card's output_lufs)"
         )
     report = evaluate_pair(
-        final / "mix.wav", reference_audio, stems=final_stems, sample_rate=reference_rate, name=loaded.card.name,
+        final / "mix.wav", reference_audio, stems=stems, sample_rate=reference_rate, name=loaded.card.name,
         plots=plots,
     )
     report.notes[:0] = level_notes
-    report.save(final / "report", plots=plots)
-    assignment = match_stems(final_stems, loaded.slots, channels={f: probe(f).channels for f in final_stems})
-    session = session_from_assignment(assignment, sample_rate=result.sample_rate, name="automix-demo")
-    written = write_session(session, final / "session", format="ardour", mix=final / "mix.wav")
+    report.save(final / "report", plots=plots, overwrite=force)
+    written = result.session
     session_file = Path(written.path)
     return DemoResult(
         folder=final,

@@ -61,7 +61,6 @@ __all__ = [
     "MultiResolutionSTFTLoss",
     "StereoPerceptualLoss",
     "a_weighting_db",
-    "k_weighting_biquads",
     "k_weighting_db",
     "frequency_weights",
     "spectral_convergence_log_mag",
@@ -234,17 +233,6 @@ def parse_loss(spec: Any) -> list[LossTerm]:
 # IEC 61672-1 A-weighting pole frequencies (Hz)
 _A_F1, _A_F2, _A_F3, _A_F4 = 20.598997, 107.65265, 737.86223, 12194.217
 
-# ITU-R BS.1770 K-weighting analog parameters (stage 1: high shelf; stage 2: RLB high-pass), as derived
-# from the standard's 48 kHz coefficients by B. De Man, "Evaluation of implementations of the EBU R128
-# loudness measurement" (AES 145, 2018). The shelf's numerator middle gain is Vb = Vh ** _K_SHELF_VB_EXP.
-_K_SHELF_FC = 1681.974450955533
-_K_SHELF_GAIN_DB = 3.999843853973347
-_K_SHELF_Q = 0.7071752369554196
-_K_SHELF_VB_EXP = 0.4996667741545416
-_K_HP_FC = 38.13547087602444
-_K_HP_Q = 0.5003270373238773
-
-
 def a_weighting_db(freqs_hz: np.ndarray) -> np.ndarray:
     """IEC 61672-1 A-weighting in dB at ``freqs_hz`` (analog formula), normalised to exactly 0 dB at 1 kHz.
 
@@ -263,54 +251,20 @@ def a_weighting_db(freqs_hz: np.ndarray) -> np.ndarray:
         return 20.0 * np.log10(gain(f * f)) - 20.0 * math.log10(gain(1000.0**2))
 
 
-def k_weighting_biquads(sample_rate: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """ITU-R BS.1770 K-weighting at ``sample_rate`` (Hz): ``((b_shelf, a_shelf), (b_hp, a_hp))``.
-
-    Each stage is the bilinear transform (pre-warped at its corner, ``K = tan(pi fc / fs)``) of the
-    standard's analog prototype:
-
-    * high shelf ``H(s) = (Vh s^2 + Vb s/Q + 1) / (s^2 + s/Q + 1)`` (s normalised to the corner
-      1681.97 Hz, Q 0.70718, Vh = 10^(3.99984/20), Vb = Vh^0.49967): ``b = [Vh + Vb K/Q + K^2,
-      2 (K^2 - Vh), Vh - Vb K/Q + K^2] / a0``, ``a = [1, 2 (K^2 - 1) / a0, (1 - K/Q + K^2) / a0]``,
-      ``a0 = 1 + K/Q + K^2``;
-    * RLB high-pass (corner 38.135 Hz, Q 0.50033): same ``a``, numerator ``[1, -2, 1]`` left
-      unnormalised as in the standard (its passband gain is +0.04 dB at 48 kHz).
-
-    At 48 kHz these equal the coefficients published in BS.1770 to about 1e-15.
-    """
-    fs = float(sample_rate)
-    if not fs > 2.0 * _K_SHELF_FC:
-        raise ValueError(f"K-weighting needs a sample rate above {2 * _K_SHELF_FC:.0f} Hz, got {sample_rate}")
-
-    def denominator(k: float, q: float) -> tuple[float, np.ndarray]:
-        a0 = 1.0 + k / q + k * k
-        return a0, np.array([1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0])
-
-    k = math.tan(math.pi * _K_SHELF_FC / fs)
-    vh = 10.0 ** (_K_SHELF_GAIN_DB / 20.0)
-    vb = vh**_K_SHELF_VB_EXP
-    a0, a_shelf = denominator(k, _K_SHELF_Q)
-    q = _K_SHELF_Q
-    b_shelf = np.array([vh + vb * k / q + k * k, 2.0 * (k * k - vh), vh - vb * k / q + k * k]) / a0
-
-    k = math.tan(math.pi * _K_HP_FC / fs)
-    _, a_hp = denominator(k, _K_HP_Q)
-    b_hp = np.array([1.0, -2.0, 1.0])
-    return (b_shelf, a_shelf), (b_hp, a_hp)
-
-
 def k_weighting_db(freqs_hz: np.ndarray, sample_rate: int) -> np.ndarray:
     """Magnitude response in dB of the BS.1770 K-weighting filters at ``sample_rate`` (Hz).
 
-    Evaluates the two digital biquads of :func:`k_weighting_biquads` at ``freqs_hz`` (the digital
+    Evaluates the two digital biquads of :func:`daw_bridge.loudness.k_weighting_sos` at ``freqs_hz`` (the digital
     response, so it differs from the analog one near Nyquist; frequencies above Nyquist alias).
     About +4 dB above 2 kHz, 0 dB near 500 Hz, -inf at 0 Hz. Same shape as the input, float64.
     """
     f = np.asarray(freqs_hz, dtype=np.float64)
     z = np.exp(-2j * np.pi * f / float(sample_rate))  # z^-1 on the unit circle
     response = np.ones_like(z)
-    for b, a in k_weighting_biquads(sample_rate):
-        response = response * (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
+    from daw_bridge.loudness import k_weighting_sos
+
+    for b0, b1, b2, a0, a1, a2 in k_weighting_sos(sample_rate):
+        response = response * (b0 + b1 * z + b2 * z * z) / (a0 + a1 * z + a2 * z * z)
     with np.errstate(divide="ignore"):
         return 20.0 * np.log10(np.abs(response))
 

@@ -32,7 +32,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from daw_bridge.audio import measure_loudness, read_audio  # noqa: E402
+from daw_bridge.audio import read_audio  # noqa: E402
+from daw_bridge.loudness import measure_loudness
 from automix.data.enst import MIX_LUFS, SLOTS, STEM_LUFS, EnstDrums, scan_enst  # noqa: E402
 from automix.data.segments import gain_db_for, segment_sizes, slice_padded  # noqa: E402
 from automix.models.mixer import PAPER_CONFIG  # noqa: E402

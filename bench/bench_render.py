@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 import pedalboard  # noqa: E402
 
 from daw_bridge.render import balance_gains, render  # noqa: E402
-from daw_bridge.session import PluginSpec, Session, Track, db_to_gain, pan_gains  # noqa: E402
+from daw_bridge.session import PluginSpec, Session, Track  # noqa: E402
+from daw_bridge.panlaw import db_to_gain, pan_gains
 
 SR = 44100
 

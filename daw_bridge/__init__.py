@@ -1,25 +1,8 @@
-"""daw_bridge: the DAW side of automix (stems and sessions in, renders and sessions out).
+"""daw_bridge: the torch-free base of automix and its DAW side.
 
-It never imports torch: a DAW user can import stems, render a mix plan and write a session
-without the learning stack. Shared torch-free code (audio files, loudness) comes from
-:mod:`daw_bridge.audio`.
-
-=====================  ==============================================================
-module                 job
-=====================  ==============================================================
-``session``            the DAW-neutral session model / mix plan (pydantic, JSON/YAML)
-``ranges``             parameter ranges shared by the plan and automix's console
-``importer``           stems folder -> session (roles from names, rates and lengths)
-``formats``            open any source (plan, Ardour, REAPER, stems); write any format
-``render``             render a plan with pedalboard (blocks, threads, tails, loudness)
-``plugins``            built-in effects and VST3 plugins: load, parameters, state
-``presets``            chain presets per role and for the master
-``ardour``             Ardour 7 session writer and reader (safe XML)
-``reaper``             REAPER project writer and reader
-``midi``               MIDI automation (CC7/CC10, 14-bit) writer and reader
-``writing``            the new-output-folder rule every writer follows
-=====================  ==============================================================
-
+Stems and sessions in, renders and sessions out, with no learning stack: a DAW user can
+import stems, plan a mix (the rule-based console included), render it and write a session.
+It never imports :mod:`automix` or torch. See ``docs/ARCHITECTURE.md`` for every module's job.
 The heavier modules (pedalboard, the writers) load on first use.
 """
 
@@ -28,18 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from daw_bridge._version import __version__
+from daw_bridge.errors import AutomixError, SessionError
 from daw_bridge.formats import SESSION_FORMATS, WrittenSession, open_session, write_session
 from daw_bridge.importer import DEFAULT_PANS, StemImportError, import_session_file, import_stems, session_from_assignment
-from daw_bridge.session import (
-    MixPlan,
-    PluginSpec,
-    Session,
-    SessionError,
-    Track,
-    db_to_gain,
-    load_session,
-    pan_gains,
-)
+from daw_bridge.panlaw import db_to_gain, pan_gains
+from daw_bridge.session import MixPlan, PluginSpec, Session, Track, load_session
 
 # name -> module (the attribute of the same name), or (module, attribute). The render function
 # is exported as render_session: the name "render" is the submodule's once it is imported.
@@ -47,6 +24,12 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "render_session": ("render", "render"),
     "RenderError": "render",
     "RenderResult": "render",
+    "rule_based_plan": "rules",
+    "mix_with_rules": "rules",
+    "LoudnessMeter": "loudness",
+    "TruePeakMeter": "loudness",
+    "measure_loudness": "loudness",
+    "reading": "outputs",
     "PluginError": "plugins",
     "load_vst3": "plugins",
     "make_plugin": "plugins",
@@ -76,6 +59,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AutomixError",
+    "__version__",
     "DEFAULT_PANS",
     "MixPlan",
     "PluginSpec",

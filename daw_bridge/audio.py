@@ -24,12 +24,10 @@ file and says what to do. Programming errors (bad shapes, negative lengths) rais
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import math
 import os
 import struct
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -39,11 +37,11 @@ import numpy as np
 import soundfile as sf
 
 if TYPE_CHECKING:  # imported lazily at run time (it pulls in scipy)
-    import pyloudnorm
+    pass
 import soxr
 
 from daw_bridge.errors import AudioError, OutputError
-from daw_bridge.files import atomic_output, check_output_path
+from daw_bridge.outputs import SOFTWARE_TAG, atomic_output, check_output_path
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -94,8 +92,6 @@ _RESAMPLE_QUALITY = "HQ"
 _STREAM_BLOCK_FRAMES = 65536  # frames read from the file per block by AudioStream
 
 # BS.1770-4 gating block length (s) and channel weights for L, R, C, Ls, Rs.
-_GATE_BLOCK_S = 0.4
-_CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)
 
 # Errors soundfile/libsndfile raise for unreadable or unwritable files.
 _SF_ERRORS: tuple[type[BaseException], ...] = (sf.SoundFileError, RuntimeError, OSError)
@@ -473,6 +469,7 @@ class AudioWriter:
                 str(tmp), "w", samplerate=self.sample_rate, channels=self.channels,
                 subtype=sub, format=fmt,
             )
+            self._file.software = SOFTWARE_TAG  # how a later run knows automix wrote it
         except BaseException as exc:
             self._discard()
             if isinstance(exc, _SF_ERRORS):
@@ -709,92 +706,7 @@ class AudioStream:
 
 
 # --------------------------------------------------------------------------------------------
-# Levels and loudness
-
-
-@functools.lru_cache(maxsize=32)
-def _meter(sample_rate: int) -> "pyloudnorm.Meter":
-    """One BS.1770-4 meter per sample rate (building its filters costs a little)."""
-    import pyloudnorm  # imported on first use: it pulls in scipy (+67 MB resident)
-
-    return pyloudnorm.Meter(sample_rate)
-
-
-def _ungated_loudness(meter: "pyloudnorm.Meter", data: np.ndarray) -> float:
-    """K-weighted loudness of ``data`` ``[frames, channels]`` (float64) taken as one block.
-
-    Uses the meter's own K-weighting stages (high shelf, then high pass), the BS.1770
-    channel weights and no gating. Returns -inf for silence.
-    """
-    filtered = np.array(data, dtype=np.float64, copy=True)
-    for stage in meter._filters.values():  # pyloudnorm's IIRfilter objects, in order
-        for ch in range(filtered.shape[1]):
-            filtered[:, ch] = stage.apply_filter(filtered[:, ch])
-    mean_square = np.mean(np.square(filtered), axis=0)
-    power = float(sum(w * z for w, z in zip(_CHANNEL_WEIGHTS, mean_square)))
-    if power <= 0.0:
-        return -math.inf
-    return -0.691 + 10.0 * math.log10(power)
-
-
-def measure_loudness(audio: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness of ``audio`` (``[channels, frames]`` or 1-D) in LUFS, ITU-R BS.1770-4.
-
-    Up to 5 channels, in the order L, R, C, Ls, Rs. Always finite:
-
-    * clips of at least 0.4 s: pyloudnorm's gated integrated loudness;
-    * clips shorter than one 0.4 s gating block (which pyloudnorm refuses): the ungated
-      K-weighted loudness of the whole clip taken as a single block;
-    * silence, fully gated audio, and anything quieter: :data:`SILENCE_LUFS` (-70).
-
-    Raises ``ValueError`` for more than 5 channels or NaN/Inf samples.
-    """
-    rate = _check_rate(sample_rate)
-    arr = _as_2d(audio)
-    channels, frames = arr.shape
-    if channels > len(_CHANNEL_WEIGHTS):
-        raise ValueError(f"loudness needs at most {len(_CHANNEL_WEIGHTS)} channels, got {channels}")
-    if frames == 0:
-        return SILENCE_LUFS
-    if not np.isfinite(arr).all():
-        raise ValueError("cannot measure loudness of audio with NaN or infinite samples")
-    data = arr.T.astype(np.float64)  # pyloudnorm wants [frames, channels]
-    meter = _meter(rate)
-    if frames < _GATE_BLOCK_S * rate:
-        lufs = _ungated_loudness(meter, data)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lufs = float(meter.integrated_loudness(data))
-    if not math.isfinite(lufs) or lufs < SILENCE_LUFS:
-        return SILENCE_LUFS
-    return lufs
-
-
-def normalize_loudness(
-    audio: np.ndarray,
-    sample_rate: int,
-    target_lufs: float,
-    *,
-    max_gain_db: float = 60.0,
-) -> tuple[np.ndarray, float]:
-    """Scale ``audio`` so its :func:`measure_loudness` becomes ``target_lufs``.
-
-    Returns ``(scaled float32 audio of the same shape, gain in dB applied)``. The gain is
-    limited to ``+-max_gain_db``. Silent audio (measured at :data:`SILENCE_LUFS`) is returned
-    unchanged (the same object) with gain 0.0. Peaks are not limited: the result may exceed
-    full scale.
-    """
-    if not math.isfinite(target_lufs):
-        raise ValueError(f"target_lufs must be finite, got {target_lufs}")
-    if not max_gain_db >= 0:
-        raise ValueError(f"max_gain_db must be >= 0, got {max_gain_db}")
-    lufs = measure_loudness(audio, sample_rate)
-    if lufs <= SILENCE_LUFS:
-        return audio, 0.0
-    gain_db = float(np.clip(target_lufs - lufs, -max_gain_db, max_gain_db))
-    scale = np.float32(10.0 ** (gain_db / 20.0))
-    return np.asarray(audio, dtype=np.float32) * scale, gain_db
+# Levels
 
 
 def peak_db(audio: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Errors a user can act on.
+"""Errors a user can act on: one tree for automix and daw_bridge.
 
 Every problem caused by the user's input (files, options, checkpoints) raises a subclass of
 :class:`AutomixError`. The CLI prints its message as one line (``error: ...``) and exits with
@@ -23,4 +23,16 @@ class CheckpointError(AutomixError):
 
 
 class OutputError(AutomixError):
-    """An output path exists (and overwriting was not asked for) or cannot be written."""
+    """An output exists (and replacing it was not asked for), is an input, or cannot be written."""
+
+
+class SessionError(AutomixError):
+    """A session file is missing, unreadable, or does not describe a valid session."""
+
+
+class SessionWriteError(OutputError):
+    """A session could not be written (output exists, missing or unreadable audio, ...)."""
+
+
+class SessionReadError(SessionError):
+    """A DAW session file (REAPER project, MIDI automation file) is missing, unreadable or corrupt."""

@@ -1,20 +1,19 @@
-"""Safe output files (refuse to overwrite unless asked, write to a temporary file, then rename)
-and settings files in (JSON or YAML, read with one-line errors).
+"""Files in: settings files (JSON or YAML, read with one-line errors), hashes, shipped data folders.
+
+Outputs go through :mod:`daw_bridge.outputs`.
 
 Torch-free; shared by the audio writer, checkpoints, recipes and daw_bridge's sessions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from daw_bridge.errors import AutomixError, OutputError
+from daw_bridge.errors import AutomixError
 
 
 def shipped_folder(name: str) -> Path:
@@ -37,57 +36,11 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process umask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Check that ``path`` can be created; return it as an absolute :class:`Path`.
-
-    Raises :class:`OutputError` if it exists and ``overwrite`` is false, if it is a directory,
-    or if its folder is missing or not writable. Nothing is created.
-    """
-    path = Path(path).expanduser().absolute()
-    if path.is_dir():
-        raise OutputError(f"{path} is a folder; give a file name for the output")
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path} exists; pass --force (overwrite=True) to replace it")
-    folder = path.parent
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
-    return path
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
-
-    On any exception the temporary file is removed and ``path`` is left as it was, so a
-    reader never sees a half-written file. The suffix of ``path`` is kept on the temporary
-    file, so libraries that choose a format from the extension still work.
-    """
-    final = check_output_path(path, overwrite=overwrite)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        if final.exists() and not overwrite:  # appeared while we were writing
-            raise OutputError(f"{final} appeared while writing; pass --force to replace it")
-        # mkstemp (or a library rewriting the file) leaves it private (0600); give it the
-        # mode a plain open() would have given it
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
 
 
 YAML_SUFFIXES = (".yaml", ".yml")

@@ -30,7 +30,19 @@ import numpy as np
 
 from daw_bridge.audio import PEAK_FLOOR_DB, SILENCE_LUFS
 
-__all__ = ["LoudnessMeter", "TruePeakMeter", "ceiling_gain", "k_weighting_sos", "true_peak_oversampling"]
+__all__ = [
+    "LoudnessMeter",
+    "TruePeakMeter",
+    "ceiling_gain",
+    "k_weighting_sos",
+    "loudness_gain",
+    "loudness_series",
+    "measure_loudness",
+    "normalize_loudness",
+    "to_loudness",
+    "true_peak_oversampling",
+    "weighted_block_powers",
+]
 
 # BS.1770-4 constants
 _CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # L, R, C, Ls, Rs
@@ -93,6 +105,8 @@ def k_weighting_sos(sample_rate: int) -> np.ndarray:
     coefficients printed in BS.1770-4 at 48 kHz.
     """
     rate = _check_rate(sample_rate)
+    if rate <= 2.0 * _SHELF_F0_HZ:
+        raise ValueError(f"K-weighting needs a sample rate above {2 * _SHELF_F0_HZ:.0f} Hz, got {rate}")
     k = math.tan(math.pi * _SHELF_F0_HZ / rate)
     vh = 10.0 ** (_SHELF_GAIN_DB / 20.0)
     vb = vh**_SHELF_VB_EXPONENT
@@ -368,3 +382,138 @@ def ceiling_gain(lufs: float, true_peak_db: float, target_lufs: float, ceiling_d
         allowed = ceiling_db - true_peak_db - 0.001
         return allowed, gain - allowed
     return gain, None
+
+
+def loudness_gain(lufs: float, true_peak_db: float, target: float, ceiling: float) -> tuple[float, list[str]]:
+    """:func:`ceiling_gain` with notes for people: when silence or the ceiling stops it."""
+    if lufs <= SILENCE_LUFS:
+        return 0.0, [f"the mix is silent (below {SILENCE_LUFS:g} LUFS); its level is left as is"]
+    gain, missed = ceiling_gain(lufs, true_peak_db, target, ceiling)
+    if missed is None:
+        return gain, []
+    return gain, [f"loudness target {target:g} LUFS missed by {missed:.2f} LU: the true-peak ceiling "
+                  f"{ceiling:g} dBTP allows {lufs + gain:.2f} LUFS"]
+
+
+def to_loudness(audio: np.ndarray, sample_rate: int, target: float, true_peak_db: float = -1.0) -> tuple[np.ndarray, float, list[str]]:
+    """``audio`` ``[channels, T]`` scaled by one gain to ``target`` LUFS under ``true_peak_db``
+    dBTP (:func:`loudness_gain`); returns ``(audio, gain_db, notes)``."""
+    meter, peak = LoudnessMeter(sample_rate, audio.shape[0]), TruePeakMeter(sample_rate, audio.shape[0])
+    meter.add(audio)
+    peak.add(audio)
+    gain_db, notes = loudness_gain(meter.integrated(), peak.true_peak_db(), target, true_peak_db)
+    return (audio * np.float32(10 ** (gain_db / 20))).astype(np.float32), gain_db, notes
+
+
+# --------------------------------------------------------------------------------------------
+# One-shot measurements
+
+
+def measure_loudness(audio: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness of ``audio`` (``[channels, frames]`` or 1-D) in LUFS, BS.1770-4.
+
+    :class:`LoudnessMeter` fed once: always finite; clips shorter than one 0.4 s gating block
+    are measured ungated; silence and anything quieter than -70 LUFS read
+    :data:`~daw_bridge.audio.SILENCE_LUFS`. ``ValueError`` for more than 5 channels or NaN/Inf.
+    """
+    arr = np.asarray(audio)
+    arr = arr[None] if arr.ndim == 1 else arr
+    if arr.ndim != 2:
+        raise ValueError(f"audio must be [channels, frames] or 1-D, got shape {arr.shape}")
+    if arr.shape[0] > len(_CHANNEL_WEIGHTS):
+        raise ValueError(f"loudness needs at most {len(_CHANNEL_WEIGHTS)} channels, got {arr.shape[0]}")
+    if not np.isfinite(arr).all():
+        raise ValueError("cannot measure loudness of audio with NaN or infinite samples")
+    meter = LoudnessMeter(sample_rate, arr.shape[0])
+    meter.add(arr)
+    return meter.integrated()
+
+
+def normalize_loudness(
+    audio: np.ndarray, sample_rate: int, target_lufs: float, *, max_gain_db: float = 60.0
+) -> tuple[np.ndarray, float]:
+    """Scale ``audio`` so its :func:`measure_loudness` becomes ``target_lufs``.
+
+    Returns ``(float32 audio of the same shape, gain dB)``; the gain is limited to
+    ``+-max_gain_db``. Silent audio is returned unchanged (the same object) with gain 0.0.
+    Peaks are not limited: the result may exceed full scale.
+    """
+    if not math.isfinite(target_lufs):
+        raise ValueError(f"target_lufs must be finite, got {target_lufs}")
+    if not max_gain_db >= 0:
+        raise ValueError(f"max_gain_db must be >= 0, got {max_gain_db}")
+    lufs = measure_loudness(audio, sample_rate)
+    if lufs <= SILENCE_LUFS:
+        return audio, 0.0
+    gain_db = float(np.clip(target_lufs - lufs, -max_gain_db, max_gain_db))
+    return np.asarray(audio, dtype=np.float32) * np.float32(10.0 ** (gain_db / 20.0)), gain_db
+
+
+# --------------------------------------------------------------------------------------------
+# Loudness over time
+
+_MOMENTARY_S, _LOUDNESS_HOP_S = 0.4, 0.1
+_CHUNK_SAMPLES = 1 << 20  # samples filtered per call
+
+
+def weighted_block_powers(audio: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
+    """``sum_c G_c z_c`` per consecutive block of ``hop`` samples: ``[samples // hop]`` float64.
+
+    ``z_c`` is the mean square of the K-weighted channel over the block, ``G_c`` the BS.1770
+    channel weights; a tail shorter than ``hop`` is left out.
+    """
+    from scipy.signal import sosfilt
+
+    channels, samples = audio.shape
+    if channels > len(_CHANNEL_WEIGHTS):
+        raise ValueError(f"loudness needs at most {len(_CHANNEL_WEIGHTS)} channels, got {channels}")
+    sos = k_weighting_sos(sample_rate)
+    blocks = samples // hop
+    out = np.zeros(blocks)
+    step = max(hop, (_CHUNK_SAMPLES // hop) * hop)
+    for c in range(channels):
+        zi = np.zeros((sos.shape[0], 2))
+        done = 0
+        for start in range(0, blocks * hop, step):
+            x = audio[c, start : min(start + step, blocks * hop)].astype(np.float64)
+            y, zi = sosfilt(sos, x, zi=zi)
+            k = y.shape[0] // hop
+            out[done : done + k] += _CHANNEL_WEIGHTS[c] * np.mean(np.square(y[: k * hop]).reshape(k, hop), axis=1)
+            done += k
+    return out
+
+
+def window_powers(block_powers: np.ndarray, per_window: int) -> np.ndarray:
+    """Mean of ``per_window`` consecutive block powers, one value per block step (at least one)."""
+    w = max(1, min(per_window, block_powers.shape[0]))
+    csum = np.concatenate([[0.0], np.cumsum(block_powers)])
+    return (csum[w:] - csum[:-w]) / w
+
+
+def power_to_lufs(power: np.ndarray) -> np.ndarray:
+    """``-0.691 + 10 log10(power)``, with -70 LUFS for anything at or below it."""
+    with np.errstate(divide="ignore"):
+        lufs = -0.691 + 10.0 * np.log10(np.maximum(power, 0.0))
+    return np.where(np.isfinite(lufs) & (lufs > SILENCE_LUFS), lufs, SILENCE_LUFS)
+
+
+def loudness_series(
+    audio: np.ndarray, sample_rate: int, *, window_s: float = _MOMENTARY_S, hop_s: float = _LOUDNESS_HOP_S
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loudness over time, BS.1770-4 K-weighting: ``(times in s, loudness in LUFS)``.
+
+    ``window_s=0.4`` (default) is EBU momentary loudness, ``3.0`` short-term; ``hop_s`` the
+    step (rounded to whole samples). Values below -70 LUFS read -70; times are window ends.
+    A signal shorter than one window gives one value over what there is (at least one hop).
+    """
+    rate = _check_rate(sample_rate)
+    arr = np.asarray(audio, dtype=np.float32)
+    arr = arr[None] if arr.ndim == 1 else arr
+    hop = max(1, int(round(hop_s * rate)))
+    if arr.shape[1] < hop:
+        arr = np.pad(arr, ((0, 0), (0, hop - arr.shape[1])))
+    blocks = weighted_block_powers(arr, rate, hop)
+    w = max(1, int(round(window_s / hop_s)))
+    power = window_powers(blocks, w)
+    times = (np.arange(power.shape[0]) + min(w, blocks.shape[0])) * hop / rate
+    return times, power_to_lufs(power)

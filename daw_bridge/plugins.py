@@ -94,6 +94,7 @@ from pydantic import ValidationError
 
 from daw_bridge.errors import AutomixError
 
+from daw_bridge.ranges import BUILTIN_RANGES
 from daw_bridge.session import PluginSpec, Session, builtin_parameters, describe_validation_error
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -156,36 +157,6 @@ class ParameterInfo:
         data["choices"] = list(self.choices)
         return data
 
-
-#: Limits of built-in effects' parameters, ``{class: {parameter: (min, max)}}``: the ranges
-#: pedalboard itself enforces (it raises ValueError outside them) and the ones outside which
-#: the effect makes no sense or misbehaves (a filter at 0 Hz or below, a negative time).
-#: Filters' cutoffs must also stay below the Nyquist frequency of the rate they run at
-#: (pedalboard's filters put out inf above it): :func:`check_plugins` checks that.
-BUILTIN_RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "Compressor": {"ratio": (1.0, math.inf), "attack_ms": (0.0, math.inf), "release_ms": (0.0, math.inf)},
-    "NoiseGate": {"ratio": (1.0, math.inf), "attack_ms": (0.0, math.inf), "release_ms": (0.0, math.inf)},
-    "Limiter": {"threshold_db": (-math.inf, 0.0), "release_ms": (0.0, math.inf)},
-    "Reverb": {
-        "room_size": (0.0, 1.0),
-        "damping": (0.0, 1.0),
-        "wet_level": (0.0, 1.0),
-        "dry_level": (0.0, 1.0),
-        "width": (0.0, 1.0),
-        "freeze_mode": (0.0, 1.0),
-    },
-    "Delay": {"delay_seconds": (0.0, 30.0), "feedback": (0.0, 1.0), "mix": (0.0, 1.0)},
-    "Chorus": {"mix": (0.0, 1.0), "depth": (0.0, 1.0), "centre_delay_ms": (0.0, math.inf), "rate_hz": (0.0, 100.0)},
-    "Phaser": {"mix": (0.0, 1.0), "depth": (0.0, 1.0), "rate_hz": (0.0, 100.0), "centre_frequency_hz": (0.0, math.inf)},
-    "Bitcrush": {"bit_depth": (0.0, 32.0)},
-    "HighpassFilter": {"cutoff_frequency_hz": (1e-3, math.inf)},
-    "LowpassFilter": {"cutoff_frequency_hz": (1e-3, math.inf)},
-    "LowShelfFilter": {"cutoff_frequency_hz": (1e-3, math.inf), "q": (1e-3, math.inf)},
-    "HighShelfFilter": {"cutoff_frequency_hz": (1e-3, math.inf), "q": (1e-3, math.inf)},
-    "PeakFilter": {"cutoff_frequency_hz": (1e-3, math.inf), "q": (1e-3, math.inf)},
-    "LadderFilter": {"cutoff_hz": (1e-3, math.inf), "resonance": (0.0, 1.0), "drive": (1.0, math.inf)},
-    "PitchShift": {"semitones": (-72.0, 72.0)},
-}
 
 #: Built-in parameters that are frequencies a filter is tuned to (checked against Nyquist).
 _FREQUENCY_PARAMETERS = ("cutoff_frequency_hz", "cutoff_hz", "centre_frequency_hz")

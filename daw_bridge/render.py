@@ -129,11 +129,12 @@ from daw_bridge.audio import (
     resampled_length,
 )
 from daw_bridge.errors import AudioError, AutomixError, OutputError
-from daw_bridge.files import check_output_path
+from daw_bridge.outputs import check_output_path, reads
 from daw_bridge.loudness import LoudnessMeter, TruePeakMeter, ceiling_gain
 
 from daw_bridge.plugins import PluginError, check_plugins, make_plugin, reported_latency_samples
-from daw_bridge.session import PluginSpec, Session, Track, db_to_gain, pan_gains
+from daw_bridge.session import PluginSpec, Session, Track
+from daw_bridge.panlaw import db_to_gain, pan_gains
 
 __all__ = [
     "AUTO_TAIL_MAX_S",
@@ -1002,6 +1003,7 @@ def _render_pass(
 # --------------------------------------------------------------------------- render
 
 
+@reads("session")
 def render(
     session: Session,
     out: str | os.PathLike[str] | None = None,

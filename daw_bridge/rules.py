@@ -122,6 +122,8 @@ UNKNOWN_ROLE_LU: float = -5.0
 #: Where a role at 0 LU sits before the master (LUFS). Only the differences matter: the
 #: master's first gain moves the whole mix to its working level.
 REFERENCE_LUFS: float = -20.0
+#: Loudness of a rule-based mix unless asked otherwise (LUFS).
+DEFAULT_TARGET_LUFS: float = -16.0
 
 #: Pan (-1 left .. +1 right, drummer's perspective) of roles whose pan does not depend on the
 #: other tracks. Overheads, rooms, toms and guitars are placed by the pair/spread rules.
@@ -569,7 +571,7 @@ def _calibrate_master(session: Any, target: float, ceiling: float, notes: list[s
 def rule_based_plan(
     source: Source,
     *,
-    target_lufs: float = -16.0,
+    target_lufs: float = DEFAULT_TARGET_LUFS,
     true_peak_db: float = -1.0,
     mapping: Mapping[str, str | None] | str | os.PathLike[str] | None = None,
     name: str | None = None,
@@ -693,7 +695,7 @@ def mix_with_rules(
     stems: Source,
     output: str | os.PathLike[str] | None = None,
     *,
-    target_lufs: float = -16.0,
+    target_lufs: float = DEFAULT_TARGET_LUFS,
     true_peak_db: float = -1.0,
     mapping: Mapping[str, str | None] | str | os.PathLike[str] | None = None,
     name: str | None = None,
@@ -740,7 +742,7 @@ def mix_audio_with_rules(
     names: Sequence[str],
     sample_rate: int,
     *,
-    target_lufs: float = -16.0,
+    target_lufs: float = DEFAULT_TARGET_LUFS,
     true_peak_db: float = -1.0,
     perspective: str = "drummer",
 ) -> np.ndarray:

@@ -22,33 +22,26 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from daw_bridge.errors import AutomixError
-from daw_bridge.files import atomic_output, read_settings_file
+from daw_bridge.errors import SessionError
+from daw_bridge.files import read_settings_file
+from daw_bridge.outputs import atomic_output
 
+from daw_bridge.panlaw import CONSTANT_POWER_LAW_DB
 from daw_bridge.ranges import FADER_DB, PAN
 
 __all__ = [
-    "CONSTANT_POWER_LAW_DB",
     "MixPlan",
     "PluginSpec",
     "Session",
-    "SessionError",
     "Track",
-    "db_to_gain",
     "load_session",
-    "pan_gains",
 ]
-
-#: The default pan law, in dB at centre: constant power (sin/cos), nominally "-3 dB"
-#: (exactly ``20*log10(cos(pi/4))`` = -3.0103 dB on each side).
-CONSTANT_POWER_LAW_DB: float = -3.0
 
 _JSON_SUFFIXES = (".json",)
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -59,46 +52,6 @@ _NOT_BUILTIN_EFFECTS = frozenset(
 _NOT_PARAMETERS = frozenset({"is_effect", "is_instrument"})
 
 ParamValue = bool | int | float | str
-
-
-class SessionError(AutomixError):
-    """A session file is missing, unreadable, or does not describe a valid session."""
-
-
-# --------------------------------------------------------------------------- level helpers
-
-
-def db_to_gain(db: float) -> float:
-    """Linear amplitude factor of a level in dB: ``10 ** (db / 20)``; ``-inf`` gives 0."""
-    if db == -math.inf:
-        return 0.0
-    return 10.0 ** (db / 20.0)
-
-
-def pan_gains(pan: float, law_db: float = CONSTANT_POWER_LAW_DB) -> tuple[float, float]:
-    """Left and right amplitude factors of a mono source at ``pan`` (-1 left .. +1 right).
-
-    The default law (``law_db=-3``) is constant power: ``theta = (pan + 1) * pi / 4``,
-    ``L = cos(theta)``, ``R = sin(theta)``, so ``L**2 + R**2 = 1`` everywhere, hard left is
-    ``(1, 0)``, hard right ``(0, 1)`` and centre ``cos(pi/4)`` = -3.0103 dB on each side (a
-    "-3 dB" law, as DAWs name it). Other laws raise both factors to the power
-    ``p = law_db / -3`` (``-6`` gives ``cos**2``/``sin**2``, -6.02 dB at centre, the linear
-    law; ``-4.5`` the compromise in between); ``law_db`` must be in ``[-6, 0)``.
-    """
-    if not -1.0 <= pan <= 1.0 or math.isnan(pan):
-        raise ValueError(f"pan must be in [-1, 1], got {pan}")
-    if not -6.0 <= law_db < 0.0:
-        raise ValueError(f"pan law must be in [-6, 0) dB, got {law_db}")
-    if pan == -1.0:
-        return 1.0, 0.0
-    if pan == 1.0:
-        return 0.0, 1.0
-    theta = (pan + 1.0) * math.pi / 4.0
-    left, right = math.cos(theta), math.sin(theta)
-    power = law_db / CONSTANT_POWER_LAW_DB
-    if power != 1.0:
-        left, right = left**power, right**power
-    return left, right
 
 
 # --------------------------------------------------------------------------- models
@@ -301,6 +254,10 @@ class Session(_Model):
     def audio_paths(self, base: str | os.PathLike[str] | None = None) -> list[Path]:
         """Absolute path of each track's file, in track order."""
         return [t.file for t in self.resolve_paths(base).tracks]
+
+    def inputs(self, base: str | os.PathLike[str] | None = None) -> list[Path]:
+        """What writing or rendering this session reads: its audio files and its own file."""
+        return [*self.audio_paths(base), *([self.source] if self.source is not None else [])]
 
     def missing_files(self, base: str | os.PathLike[str] | None = None) -> list[Path]:
         """Every audio file and VST3 bundle the session names that does not exist (absolute paths).

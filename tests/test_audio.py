@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from daw_bridge import audio as au
+from daw_bridge import loudness as L
 from daw_bridge.errors import AudioError, OutputError
 
 SR = 48000
@@ -448,41 +449,41 @@ def test_stream_reads_zeros_past_end_and_closes(tmp_path):
 
 def test_measure_loudness_matches_pyloudnorm():
     x = pink_noise(5.0, channels=2)
-    reference = pyloudnorm.Meter(SR).integrated_loudness(x.T.astype(np.float64))
-    assert au.measure_loudness(x, SR) == pytest.approx(reference, abs=0.01)
+    reference = pyloudnorm.Meter(SR, filter_class="DeMan").integrated_loudness(x.T.astype(np.float64))
+    assert L.measure_loudness(x, SR) == pytest.approx(reference, abs=0.01)
     mono = x[:1]
-    reference = pyloudnorm.Meter(SR).integrated_loudness(mono[0].astype(np.float64))
-    assert au.measure_loudness(mono[0], SR) == pytest.approx(reference, abs=0.01)
+    reference = pyloudnorm.Meter(SR, filter_class="DeMan").integrated_loudness(mono[0].astype(np.float64))
+    assert L.measure_loudness(mono[0], SR) == pytest.approx(reference, abs=0.01)
 
 
 def test_measure_loudness_silence_and_short_clips():
-    assert au.measure_loudness(np.zeros((2, 5 * SR), np.float32), SR) == au.SILENCE_LUFS == -70.0
-    assert au.measure_loudness(np.zeros((2, 100), np.float32), SR) == -70.0
-    assert au.measure_loudness(np.zeros((2, 0), np.float32), SR) == -70.0
-    assert au.measure_loudness(np.full((1, 5 * SR), 1e-6, np.float32), SR) == -70.0  # fully gated
-    short = au.measure_loudness(sine(1000, 0.2), SR)
-    long = au.measure_loudness(sine(1000, 5.0), SR)
+    assert L.measure_loudness(np.zeros((2, 5 * SR), np.float32), SR) == au.SILENCE_LUFS == -70.0
+    assert L.measure_loudness(np.zeros((2, 100), np.float32), SR) == -70.0
+    assert L.measure_loudness(np.zeros((2, 0), np.float32), SR) == -70.0
+    assert L.measure_loudness(np.full((1, 5 * SR), 1e-6, np.float32), SR) == -70.0  # fully gated
+    short = L.measure_loudness(sine(1000, 0.2), SR)
+    long = L.measure_loudness(sine(1000, 5.0), SR)
     assert math.isfinite(short)
     assert short == pytest.approx(long, abs=0.5)
-    assert au.measure_loudness(sine(1000, 0.2, amp=1e-6), SR) == -70.0
+    assert L.measure_loudness(sine(1000, 0.2, amp=1e-6), SR) == -70.0
     with pytest.raises(ValueError):
-        au.measure_loudness(np.zeros((6, SR), np.float32), SR)
+        L.measure_loudness(np.zeros((6, SR), np.float32), SR)
 
 
 def test_normalize_loudness():
     x = pink_noise(5.0, channels=2)
-    y, gain = au.normalize_loudness(x, SR, -23.0)
+    y, gain = L.normalize_loudness(x, SR, -23.0)
     assert y.shape == x.shape and y.dtype == np.float32
-    assert au.measure_loudness(y, SR) == pytest.approx(-23.0, abs=0.1)
-    assert gain == pytest.approx(-23.0 - au.measure_loudness(x, SR), abs=1e-9)
+    assert L.measure_loudness(y, SR) == pytest.approx(-23.0, abs=0.1)
+    assert gain == pytest.approx(-23.0 - L.measure_loudness(x, SR), abs=1e-9)
 
     silence = np.zeros((2, SR), np.float32)
-    y, gain = au.normalize_loudness(silence, SR, -23.0)
+    y, gain = L.normalize_loudness(silence, SR, -23.0)
     assert gain == 0.0
     np.testing.assert_array_equal(y, silence)
 
     quiet = x * np.float32(1e-2)  # 40 dB below x, about -63 LUFS
-    y, gain = au.normalize_loudness(quiet, SR, 0.0, max_gain_db=20.0)
+    y, gain = L.normalize_loudness(quiet, SR, 0.0, max_gain_db=20.0)
     assert gain == 20.0
     np.testing.assert_allclose(y, quiet * np.float32(10.0), rtol=1e-6)
 

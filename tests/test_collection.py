@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from daw_bridge.audio import measure_loudness, resample
+from daw_bridge.audio import resample
+from daw_bridge.loudness import measure_loudness
 from automix.data import collection as col
 from automix.data.collection import (
     LOUDNESS_INDEX_NAME,

@@ -22,7 +22,8 @@ from automix.console.model import (
     plan_to_console,
 )
 from daw_bridge.render import render
-from daw_bridge.session import PluginSpec, Session, Track, db_to_gain, pan_gains
+from daw_bridge.session import PluginSpec, Session, Track
+from daw_bridge.panlaw import db_to_gain, pan_gains
 
 SR = 44100
 

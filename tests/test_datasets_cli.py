@@ -7,8 +7,8 @@ import pytest
 from automix.cli import main
 from automix.data.collection import load_manifest
 from automix.data.segments import Split
-from test_collection import build_collection
-from test_enst import build_tree
+from tests.test_collection import build_collection
+from tests.test_enst import build_tree
 
 
 @pytest.fixture(autouse=True)

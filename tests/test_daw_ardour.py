@@ -33,8 +33,9 @@ from daw_bridge.formats.ardour import (
     read_ardour_session,
     write_ardour_session,
 )
-from daw_bridge.session import PluginSpec, Session, Track, db_to_gain, pan_gains
-from daw_bridge.outputs import SessionReadError, SessionWriteError
+from daw_bridge.session import PluginSpec, Session, Track
+from daw_bridge.panlaw import db_to_gain, pan_gains
+from daw_bridge.errors import SessionReadError, SessionWriteError
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 48000
@@ -485,33 +486,33 @@ def test_existing_out_dir_refused_unless_force(stems, tmp_path):
     assert "exists; pass --force to replace it" in str(err.value)
     assert first.path.read_bytes() == before
 
-    (folder / "interchange" / "s" / "audiofiles" / "stale.wav").write_bytes(b"old")
+    (folder / "interchange" / "s" / "audiofiles" / "take 2.wav").write_bytes(b"a recorded take")
     plan.tracks[0].gain_db = -7.0
     second = write_ardour_session(plan, folder, force=True)
     assert second.path.read_bytes() != before
-    assert not (folder / "interchange" / "s" / "audiofiles" / "stale.wav").exists()
+    # --force replaces only what automix wrote: the take recorded into the session stays
+    assert (folder / "interchange" / "s" / "audiofiles" / "take 2.wav").read_bytes() == b"a recorded take"
     assert read_ardour_session(folder).tracks[0].gain_db == pytest.approx(-7.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # no temporary folders left
 
     other = tmp_path / "not a session"
     other.mkdir()
     (other / "precious.txt").write_text("keep")
-    with pytest.raises(SessionWriteError, match="not an Ardour session folder"):
+    with pytest.raises(SessionWriteError, match="was not written by automix"):
         write_ardour_session(plan, other, force=True)
     assert (other / "precious.txt").read_text() == "keep"
 
 
-def test_force_keeps_sources_that_live_in_the_replaced_folder(stems, tmp_path):
+def test_force_never_writes_over_a_session_whose_audio_it_reads(stems, tmp_path):
     plan = Session(name="s", sample_rate=SR, tracks=[Track(name="Bass", file=stems["bass44"])])
     folder = tmp_path / "s"
     write_ardour_session(plan, folder)
     read = read_ardour_session(folder)  # its track plays the converted copy inside the folder
     assert folder in read.tracks[0].file.parents
-    want = sf.read(read.tracks[0].file)[0]
-    result = write_ardour_session(read, folder, force=True)
-    again = read_ardour_session(folder)
-    assert again.tracks[0].file.exists() and np.array_equal(sf.read(again.tracks[0].file)[0], want)
-    assert any("being replaced" in n for n in result.notes)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(SessionWriteError, match="holds an input of this command"):
+        write_ardour_session(read, folder, force=True)
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
 
 
 def test_failure_midway_leaves_nothing(stems, tmp_path):

@@ -15,9 +15,9 @@ import pytest
 import soundfile as sf
 
 import daw_bridge
-from daw_bridge.audio import measure_loudness
+from daw_bridge.loudness import measure_loudness
 from daw_bridge.stems import DRUM_SLOTS
-from test_mix_cli import SR, assert_one_error, cli, listing, make_stems, read_mix, run_process
+from tests.support import SR, assert_one_error, cli, listing, make_stems, read_mix, run_process
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -225,7 +225,7 @@ def test_usage_errors_exit_2(tmp_path, plan, capsys):
 
 
 def test_render_a_failing_plugin_exits_1_with_the_mix_written(tmp_path, vst3_plugins, capsys):
-    from test_daw_render import faulty_session
+    from tests.test_daw_render import faulty_session
 
     plan = faulty_session(tmp_path, vst3_plugins).save(tmp_path / "faulty.json")
     out = tmp_path / "mix.wav"

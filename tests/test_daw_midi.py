@@ -19,7 +19,7 @@ from daw_bridge.formats.midi import (
     write_midi_automation,
 )
 from daw_bridge.session import Session, Track
-from daw_bridge.outputs import SessionReadError, SessionWriteError
+from daw_bridge.errors import SessionReadError, SessionWriteError
 
 
 def one_line(message: str) -> str:

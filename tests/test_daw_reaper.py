@@ -15,7 +15,8 @@ from daw_bridge.errors import AutomixError
 from daw_bridge.files import sha256_file
 from daw_bridge.formats.reaper import AI_MIX_TRACK, read_reaper_project, rpp_string, write_reaper_project
 from daw_bridge.session import PluginSpec, Session, Track
-from daw_bridge.outputs import SessionReadError, SessionWriteError, new_output_folder, safe_file_name
+from daw_bridge.errors import SessionReadError, SessionWriteError
+from daw_bridge.outputs import new_output_folder, safe_file_name
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 48000
@@ -206,15 +207,21 @@ def test_existing_out_dir_refused_unless_force(stems, tmp_path):
     (out / "keep.txt").write_text("mine")
     with pytest.raises(SessionWriteError) as err:
         write_reaper_project(make_session(), out, base_dir=stems)
-    assert one_line(str(err.value)) == f"{out} exists; pass --force to replace it"
+    assert one_line(str(err.value)) == f"{out} exists; pass --force to replace it (automix replaces only what it wrote there)"
+    with pytest.raises(SessionWriteError, match="was not written by automix"):  # the user's folder, --force or not
+        write_reaper_project(make_session(), out, base_dir=stems, force=True)
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
-    result = write_reaper_project(make_session(), out, base_dir=stems, force=True)
-    assert sorted(p.name for p in out.iterdir()) == ["media", "song.rpp"] and result.project.is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["my stems", "out"]  # no temporary folder left
+    ours = tmp_path / "ours"
+    write_reaper_project(make_session(), ours, base_dir=stems)
+    (ours / "keep.txt").write_text("mine")
+    result = write_reaper_project(make_session(), ours, base_dir=stems, force=True)
+    assert sorted(p.name for p in ours.iterdir() if not p.name.startswith(".")) == ["keep.txt", "media", "song.rpp"]
+    assert result.project.is_file() and (ours / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my stems", "ours", "out"]  # no temporary folder left
 
 
 def test_force_never_replaces_a_folder_holding_the_audio(stems, tmp_path):
-    with pytest.raises(SessionWriteError, match="holds the session's own file"):
+    with pytest.raises(SessionWriteError, match="holds an input of this command"):
         write_reaper_project(make_session(), stems, base_dir=stems, force=True)
     assert (stems / "kick.wav").is_file()
 

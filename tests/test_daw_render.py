@@ -7,7 +7,8 @@ import pedalboard
 import pytest
 import soundfile as sf
 
-from daw_bridge.audio import measure_loudness, read_audio
+from daw_bridge.audio import read_audio
+from daw_bridge.loudness import measure_loudness
 from daw_bridge.loudness import LoudnessMeter, TruePeakMeter
 from daw_bridge.render import (
     AUTO_TAIL_MAX_S,
@@ -17,7 +18,8 @@ from daw_bridge.render import (
     render,
     track_start_frame,
 )
-from daw_bridge.session import PluginSpec, Session, Track, db_to_gain, pan_gains
+from daw_bridge.session import PluginSpec, Session, Track
+from daw_bridge.panlaw import db_to_gain, pan_gains
 
 SR = 44100
 

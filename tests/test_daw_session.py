@@ -13,18 +13,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from daw_bridge.errors import AutomixError
+from daw_bridge.errors import AutomixError, SessionError
 from daw_bridge.importer import DEFAULT_PANS, import_session_file, import_stems
-from daw_bridge.session import (
-    MixPlan,
-    PluginSpec,
-    Session,
-    SessionError,
-    Track,
-    db_to_gain,
-    load_session,
-    pan_gains,
-)
+from daw_bridge.panlaw import db_to_gain, pan_gains
+from daw_bridge.session import MixPlan, PluginSpec, Session, Track, load_session
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -43,10 +43,10 @@ def test_demo_writes_mix_session_and_report(tmp_path, capsys):
     printed = capsys.readouterr().out
     for what in ("mix.wav", "automix-demo.ardour", "report.md"):
         assert what in printed
-    assert sorted(p.name for p in out.iterdir()) == ["mix.wav", "report", "session", "stems"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["mix.wav", "report", "session", "stems"]
     mix, rate = sf.read(str(out / "mix.wav"), dtype="float32")
     assert rate == 44100 and mix.shape == (352800, 2) and np.isfinite(mix).all()
-    assert {p.name for p in (out / "report").iterdir()} == REPORT_FILES
+    assert {p.name for p in (out / "report").iterdir() if not p.name.startswith(".")} == REPORT_FILES
     data = json.loads((out / "report" / "metrics.json").read_text())
     assert list(data["systems"]) == [default_model_name(), SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     assert all(math.isfinite(v) for v in data["systems"][default_model_name()].values())
@@ -64,7 +64,7 @@ def test_demo_writes_mix_session_and_report(tmp_path, capsys):
     assert err.count("\n") == 1 and "exists" in err and "--force" in err
     assert (out / "mix.wav").stat().st_mtime_ns == before
     assert main(["demo", "-o", str(out), "--force", "-q", "--no-plots"]) == 0
-    assert {p.name for p in (out / "report").iterdir()} == {"metrics.json", "report.md"}
+    assert {p.name for p in (out / "report").iterdir() if not p.name.startswith(".")} == {"metrics.json", "report.md"}
 
 
 def test_demo_api_and_a_wrong_model(tmp_path):

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from daw_bridge.audio import measure_loudness
+from daw_bridge.loudness import measure_loudness
 from automix.data import segments
 from automix.data.enst import (
     MIX_LUFS,

@@ -18,6 +18,7 @@ import pytest
 import soundfile as sf
 
 from automix.eval import metrics as M
+from daw_bridge.loudness import measure_loudness
 from automix.cli import main
 from daw_bridge.errors import AudioError, AutomixError, OutputError
 from automix.eval.evaluate import (
@@ -144,9 +145,9 @@ def test_loudness_equalised_sum_balances_stems_and_matches_the_reference_loudnes
     stems[3] = 0.0  # a silent stem is left out
     out = loudness_equalised_sum(stems, SR, -20.0)
     assert out.shape == (2, N) and np.array_equal(out[0], out[1])
-    assert M.integrated_loudness(out, SR) == pytest.approx(-20.0, abs=0.01)
+    assert measure_loudness(out, SR) == pytest.approx(-20.0, abs=0.01)
     # by hand: each non-silent stem at the same loudness, summed
-    gains = [10 ** ((-30 - M.integrated_loudness(s, SR)) / 20) for s in stems[:3]]
+    gains = [10 ** ((-30 - measure_loudness(s, SR)) / 20) for s in stems[:3]]
     by_hand = sum(g * s for g, s in zip(gains, stems[:3]))
     scale = out[0] / np.where(by_hand == 0, 1, by_hand)
     assert np.allclose(scale[np.abs(by_hand) > 1e-3], scale[np.argmax(np.abs(by_hand))], rtol=1e-3)
@@ -170,7 +171,7 @@ def test_evaluate_pair_end_to_end_with_baselines_and_files(song, tmp_path):
     assert est["panning_spectrum_error"] < report.systems[SUM_OF_STEMS]["panning_spectrum_error"]
     assert report.notes == []
 
-    assert sorted(os.listdir(out)) == REPORT_FILES  # no temporary files left
+    assert listed(out) == REPORT_FILES  # no temporary files left
     data = json.loads((out / "metrics.json").read_text())
     assert {"format", "info", "metrics", "systems", "per_item", "notes"} <= set(data)
     assert set(data["systems"]) == {"estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE}
@@ -219,7 +220,7 @@ def test_rule_based_console_baseline(song, capsys):
     stems = np.stack(song["stem_arrays"])
     report = evaluate_pair(song["estimate_audio"], song["reference_audio"], stems=stems, sample_rate=SR,
                            stem_names=names, plots=False)
-    ref_lufs = M.integrated_loudness(song["reference_audio"], SR)
+    ref_lufs = measure_loudness(song["reference_audio"], SR)
     expected = mix_audio_with_rules(stems, names, SR, target_lufs=ref_lufs)
     assert np.array_equal(report.signals[RULE_BASED_CONSOLE], expected)
     rules_row = report.systems[RULE_BASED_CONSOLE]
@@ -289,16 +290,26 @@ def test_silent_estimate_is_scored_not_refused(song, tmp_path):
     assert any("silent" in note for note in report.notes)
 
 
+def listed(folder) -> list[str]:
+    """The files of ``folder`` a person sees (not automix's hidden record of what it wrote)."""
+    return sorted(p for p in os.listdir(folder) if not p.startswith("."))
+
+
 def test_out_folder_rules(song, tmp_path):
     out = tmp_path / "eval"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(OutputError, match="not empty"):
+    with pytest.raises(OutputError, match="exists; pass --force"):
         evaluate_pair(song["estimate"], song["reference"], out=out)
-    report = evaluate_pair(song["estimate"], song["reference"], out=out, overwrite=True, plots=False)
-    assert sorted(os.listdir(out)) == ["keep.txt", "metrics.json", "report.md"]
-    report.save(out, overwrite=True)  # again, with plots: replaces its own files
-    assert sorted(os.listdir(out)) == sorted(["keep.txt", *REPORT_FILES])
+    with pytest.raises(OutputError, match="was not written by automix"):  # the user's folder, --force or not
+        evaluate_pair(song["estimate"], song["reference"], out=out, overwrite=True)
+    assert os.listdir(out) == ["keep.txt"]
+    out = tmp_path / "ours"
+    report = evaluate_pair(song["estimate"], song["reference"], out=out, plots=False)
+    assert listed(out) == ["metrics.json", "report.md"]
+    (out / "keep.txt").write_text("mine")
+    report.save(out, overwrite=True)  # again, with plots: replaces its own files, keeps the user's
+    assert listed(out) == sorted(["keep.txt", *REPORT_FILES])
     a_file = tmp_path / "file"
     a_file.write_text("x")
     with pytest.raises(OutputError, match="is a file"):
@@ -339,7 +350,7 @@ def test_importing_automix_does_not_import_matplotlib():
 @pytest.fixture(scope="module")
 def enst(tmp_path_factory) -> dict:
     """A two-take ENST-layout tree and a tiny untrained Mix-Wave-U-Net checkpoint."""
-    from test_enst import write_take
+    from tests.test_enst import write_take
 
     from automix.models.mixer import mix_wave_unet
 
@@ -369,7 +380,7 @@ def test_evaluate_split_scores_every_take(enst, tmp_path):
     take = ds.load_take(enst["takes"][0])
     expected = M.compare(sum_of_stems(take["stems"]), take["mix"], SR)
     assert report.per_item[enst["takes"][0]][SUM_OF_STEMS] == pytest.approx(expected)
-    assert sorted(os.listdir(out)) == REPORT_FILES
+    assert listed(out) == REPORT_FILES
     data = json.loads((out / "metrics.json").read_text())
     assert data["info"]["kind"] == "split" and data["info"]["takes"] == enst["takes"]
     assert set(data["per_item"]) == set(enst["takes"])
@@ -431,12 +442,12 @@ def test_cli_pair_prints_the_table_and_writes_files(song, tmp_path, capsys):
     rc, stdout, err = cli(capsys, "evaluate", "--estimate", song["estimate"], "--reference", song["reference"], "--stems", song["stems"], "--out", out)
     assert rc == 0, err
     assert [r[0] for r in table_rows(stdout)] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
-    assert sorted(os.listdir(out)) == REPORT_FILES
+    assert listed(out) == REPORT_FILES
     # existing --out without --force: exit 1, one error line, nothing touched
     before = (out / "metrics.json").read_bytes()
     rc, stdout, err = cli(capsys, "evaluate", "--estimate", song["estimate"], "--reference", song["reference"], "--out", out)
     assert rc == 1 and stdout == ""
-    one_error(err, "not empty", "--force")
+    one_error(err, "exists", "--force")
     assert (out / "metrics.json").read_bytes() == before
     rc, stdout, err = cli(capsys, "evaluate", "--estimate", song["estimate"], "--reference", song["reference"], "--out", out, "--force", "--no-plots", "-q")
     assert rc == 0 and stdout == "" and err == ""
@@ -475,7 +486,7 @@ def test_cli_split_mode(enst, tmp_path, capsys):
     assert rc == 0, err
     assert [r[0] for r in table_rows(stdout)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
     assert "mean over 1 take" in stdout
-    assert sorted(os.listdir(out)) == ["metrics.json", "report.md"]
+    assert listed(out) == ["metrics.json", "report.md"]
     rc, stdout, err = cli(capsys, "evaluate", "--model", tmp_path / "missing.safetensors", "--data", enst["root"])
     assert rc == 1
     one_error(err)

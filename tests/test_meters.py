@@ -7,7 +7,8 @@ import pyloudnorm
 import pytest
 from scipy.signal import firwin, lfilter, resample_poly
 
-from daw_bridge.audio import PEAK_FLOOR_DB, SILENCE_LUFS, measure_loudness, peak_db
+from daw_bridge.audio import PEAK_FLOOR_DB, SILENCE_LUFS, peak_db
+from daw_bridge.loudness import measure_loudness
 from daw_bridge.loudness import LoudnessMeter, TruePeakMeter, k_weighting_sos, true_peak_oversampling
 
 

@@ -170,7 +170,7 @@ def test_scores_and_mixer_mapping(tmp_path):
 
 
 def _sum_collection(tmp_path):
-    from test_collection import SLOTS, build_collection
+    from tests.test_collection import SLOTS, build_collection
     from automix.data.collection import scan_collection
 
     root = build_collection(tmp_path / "coll")

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import fluid_kit  # noqa: E402
 
 from automix.inference.mixing import mix_audio  # noqa: E402
-from daw_bridge.audio import normalize_loudness  # noqa: E402
+from daw_bridge.loudness import normalize_loudness  # noqa: E402
 from automix.data.enst import MIX_LUFS  # noqa: E402
 from automix.data.generate import load_recipe, mix_stems, sample_mix_params  # noqa: E402
 from automix.eval.evaluate import EvaluationReport, evaluate_pair, evaluate_split  # noqa: E402
@@ -105,15 +105,17 @@ def own_side_scores(model, corpus: Path, held: EvaluationReport, sides: dict[str
     """Mean held-out scores of the model and the rule-based console when each take is heard from its
     own side, as a user who sets ``--perspective`` gets them: a system's mix is mirrored on the
     takes mixed from the side it does not mix from (the model: ``side``; the rules: the drummer's)."""
-    from automix.inference.mixing import output_loudness, to_loudness
+    from automix.inference.mix_settings import target_lufs
+    from daw_bridge.loudness import to_loudness
     from automix.data.enst import SLOTS, EnstDrums
     from automix.eval.evaluate import RULE_BASED_CONSOLE, rule_based_mix
     from automix.inference.tiling import process
-    from automix.eval.metrics import compare_systems, integrated_loudness
+    from automix.eval.metrics import compare_systems
+    from daw_bridge.loudness import measure_loudness
 
     rate = int(model.sample_rate)
     data = EnstDrums(corpus, subset="test", target="wet", model=model, mode="fixed", sample_rate=rate)
-    level = output_loudness("auto", model)
+    level = target_lufs("auto", model.card.output_lufs)
     name = model.card.name
     system_sides = {name: side, RULE_BASED_CONSOLE: "drummer"}  # the rules' default side
     items: dict[str, list[dict[str, float]]] = {system: [] for system in system_sides}
@@ -131,7 +133,7 @@ def own_side_scores(model, corpus: Path, held: EvaluationReport, sides: dict[str
                 if level is not None:
                     mixed = to_loudness(mixed, rate, level)[0]
             else:
-                mixed = rule_based_mix(stems, SLOTS, rate, integrated_loudness(reference, rate))
+                mixed = rule_based_mix(stems, SLOTS, rate, measure_loudness(reference, rate))
             items[system].append(compare_systems({system: np.ascontiguousarray(mixed[::-1])}, reference, rate)[system])
     return {system: {k: float(np.mean([v[k] for v in values])) for k in METRICS if all(k in v for v in values)}
             for system, values in items.items()}

@@ -10,7 +10,9 @@ import argparse
 import json
 import logging
 import math
-from typing import Any, Callable
+from typing import Any
+
+from automix.cli.common import SUBTYPES, Parser, add_verbosity, command, finite_float, positive_int, reads_args
 
 
 log = logging.getLogger("automix")
@@ -53,42 +55,27 @@ examples:
 WRITE_FORMATS = ("ardour", "reaper", "midi")
 
 
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
-    return value
-
-
 def _lufs_or_none(text: str) -> float | None:
     if text.strip().lower() in ("none", "off"):
         return None
-    return _finite_float(text)
+    return finite_float(text)
 
 
 def _tail(text: str) -> float | str:
     if text.strip().lower() == "auto":
         return "auto"
-    value = _finite_float(text)
+    value = finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more seconds, or 'auto', got {text}")
     return value
 
 
-def add_commands(
-    sub: Any,
-    *,
-    formatter: type[argparse.HelpFormatter],
-    parser_class: type[argparse.ArgumentParser],
-    add_common: Callable[[argparse.ArgumentParser], None],
-    positive_int: Callable[[str], int],
-) -> None:
+def register(sub: Any) -> None:
     """Register ``render``, ``session``, ``presets`` and ``plugins`` on the ``automix`` parser."""
-    p = sub.add_parser(
+    p = command(
+        sub,
         "render",
+        _cmd_render,
         help="render a mix plan (or a stems folder, or an Ardour/REAPER session) with pedalboard",
         description="Render a mix plan with pedalboard: each track's plugin chain (built-in effects or VST3 "
         "plugins), gain, constant-power pan (-3 dB at centre; stereo files are balanced), the sum, the master "
@@ -96,7 +83,6 @@ def add_commands(
         "are kept and reported plugin latency compensated. PLAN is a plan file (.json/.yaml), an Ardour "
         "session (.ardour or its folder), a REAPER project (.rpp) or a folder of stems.",
         epilog=RENDER_EXAMPLES,
-        formatter_class=formatter,
     )
     p.add_argument("plan", metavar="PLAN", help="mix plan file, DAW session, or stems folder")
     p.add_argument("-o", "--output", required=True, metavar="MIX.wav", help="mix file to write (.wav or .flac)")
@@ -104,26 +90,27 @@ def add_commands(
     p.add_argument("--presets", action="store_true", help="give tracks without plugins their role's preset chain")
     p.add_argument("--master", default=None, metavar="PRESET", help="master chain preset (with --presets default: master-clean; 'none' for none)")
     p.add_argument("--target-lufs", type=_lufs_or_none, default=argparse.SUPPRESS, metavar="LUFS", help="loudness target, overrides the plan's ('none': leave the level)")
-    p.add_argument("--true-peak", type=_finite_float, default=None, metavar="DBTP", help="true-peak ceiling, overrides the plan's")
+    p.add_argument("--true-peak", type=finite_float, default=None, metavar="DBTP", help="true-peak ceiling, overrides the plan's")
     p.add_argument("--no-normalize", action="store_true", help="no loudness normalisation (levels as the plan sets them)")
     p.add_argument("--tail", type=_tail, default="auto", metavar="SECONDS", help="effect tail after the last sample: seconds, or 'auto' (until the mix falls silent)")
     p.add_argument("--threads", type=positive_int, default=None, help="tracks rendered in parallel (default: one per core)")
     p.add_argument("--strict", action="store_true", help="stop at a plugin that fails while processing, instead of rendering without it")
     p.add_argument("--bit-depth", default="24", choices=["16", "24", "32f"], help="sample format of MIX")
-    add_common(p)
+    add_verbosity(p)
 
-    p = sub.add_parser(
+    p = command(
+        sub,
         "session",
+        _cmd_session,
         help="import stems or DAW sessions into a mix plan; write plans out as Ardour, REAPER or MIDI",
         description="Mix plans are DAW-neutral sessions (JSON/YAML): tracks with audio files, roles, offsets, "
         "gain, pan, mute/solo and plugin chains, a master chain, a loudness target. 'import' builds one from a "
         "stems folder or an Ardour/REAPER session; 'show' prints one; 'write' turns one into a new Ardour 7 "
         "session, REAPER project or MIDI automation file (CC7 volume, CC10 pan) without touching your files.",
         epilog=SESSION_EXAMPLES,
-        formatter_class=formatter,
     )
-    ssub = p.add_subparsers(dest="session_command", metavar="ACTION", parser_class=parser_class, required=True)
-    imp = ssub.add_parser("import", help="make a mix plan from stems or a DAW session", epilog=SESSION_EXAMPLES, formatter_class=formatter)
+    ssub = p.add_subparsers(dest="session_command", metavar="ACTION", parser_class=Parser, required=True)
+    imp = ssub.add_parser("import", help="make a mix plan from stems or a DAW session", epilog=SESSION_EXAMPLES)
     imp.add_argument("source", nargs="+", metavar="SOURCE", help="stems folder or files, an Ardour session (.ardour or folder) or a REAPER project (.rpp)")
     imp.add_argument("-o", "--output", required=True, metavar="PLAN.json", help="plan file to write (.json, or .yaml/.yml)")
     imp.add_argument("--map", default=None, metavar="ROLES.json", help="JSON/YAML {track or file name: role} overriding guessed roles (stems only)")
@@ -133,36 +120,36 @@ def add_commands(
     imp.add_argument("--master", default=None, metavar="PRESET", help="master chain preset (with --presets default: master-clean; 'none' for none)")
     imp.add_argument("--target-lufs", type=_lufs_or_none, default=argparse.SUPPRESS, metavar="LUFS", help="loudness target to store in the plan ('none': leave the level)")
     imp.add_argument("--force", action="store_true", help="overwrite PLAN if it exists")
-    add_common(imp)
-    show = ssub.add_parser("show", help="print a mix plan's tracks", formatter_class=formatter)
+    add_verbosity(imp)
+    show = ssub.add_parser("show", help="print a mix plan's tracks")
     show.add_argument("plan", metavar="PLAN", help="plan file, DAW session or stems folder")
     show.add_argument("--json", action="store_true", help="print the plan as JSON")
-    add_common(show)
-    wr = ssub.add_parser("write", help="write a plan as a new Ardour session, REAPER project or MIDI file", epilog=SESSION_EXAMPLES, formatter_class=formatter)
+    add_verbosity(show)
+    wr = ssub.add_parser("write", help="write a plan as a new Ardour session, REAPER project or MIDI file", epilog=SESSION_EXAMPLES)
     wr.add_argument("plan", metavar="PLAN", help="plan file (or a stems folder / DAW session)")
     wr.add_argument("--format", required=True, choices=WRITE_FORMATS, help="what to write")
     wr.add_argument("-o", "--output", required=True, metavar="DIR", help="new folder to create")
     wr.add_argument("--mix", default=None, metavar="MIX.wav", help="a rendered mix to add on a muted 'AI mix' track for A/B (ardour, reaper)")
     wr.add_argument("--name", default=None, help="session name inside DIR (default: the plan's)")
     wr.add_argument("--force", action="store_true", help="replace DIR if it exists")
-    add_common(wr)
+    add_verbosity(wr)
 
-    p = sub.add_parser("presets", help="list or show plugin-chain presets (per role, and master)", epilog=PRESETS_EXAMPLES, formatter_class=formatter)
-    psub = p.add_subparsers(dest="presets_command", metavar="ACTION", parser_class=parser_class)
-    pl = psub.add_parser("list", help="shipped chain presets", formatter_class=formatter)
+    p = command(sub, "presets", _cmd_presets, help="list or show plugin-chain presets (per role, and master)", epilog=PRESETS_EXAMPLES)
+    psub = p.add_subparsers(dest="presets_command", metavar="ACTION", parser_class=Parser)
+    pl = psub.add_parser("list", help="shipped chain presets")
     pl.add_argument("--kind", choices=["track", "master"], default=None, help="only this kind")
-    ps = psub.add_parser("show", help="print one preset", formatter_class=formatter)
+    ps = psub.add_parser("show", help="print one preset")
     ps.add_argument("preset", metavar="NAME_OR_FILE")
     ps.add_argument("--json", action="store_true", help="print it as JSON")
-    add_common(p)
+    add_verbosity(p)
 
-    p = sub.add_parser("plugins", help="show a VST3 plugin's (or built-in effect's) parameters and ranges", epilog=PLUGINS_EXAMPLES, formatter_class=formatter)
-    gsub = p.add_subparsers(dest="plugins_command", metavar="ACTION", parser_class=parser_class, required=True)
-    gs = gsub.add_parser("show", help="parameters with ranges, units and defaults", formatter_class=formatter)
+    p = command(sub, "plugins", _cmd_plugins, help="show a VST3 plugin's (or built-in effect's) parameters and ranges", epilog=PLUGINS_EXAMPLES)
+    gsub = p.add_subparsers(dest="plugins_command", metavar="ACTION", parser_class=Parser, required=True)
+    gs = gsub.add_parser("show", help="parameters with ranges, units and defaults")
     gs.add_argument("plugin", metavar="PATH_OR_NAME", help="a .vst3 bundle or a pedalboard effect name (Compressor, Reverb ...)")
     gs.add_argument("--name", default=None, help="plugin inside a bundle holding several")
     gs.add_argument("--json", action="store_true", help="print as JSON")
-    add_common(p)
+    add_verbosity(p)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -225,11 +212,12 @@ def _print_plan(session) -> None:
 # ------------------------------------------------------------------------------ commands
 
 
+@reads_args("plan")
 def _cmd_render(args: argparse.Namespace) -> int:
     from daw_bridge.render import render
 
     session = _apply_options(_open_plan(args.plan), args)
-    subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[args.bit_depth]
+    subtype = SUBTYPES[args.bit_depth]
     result = render(
         session,
         args.output,
@@ -257,9 +245,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+@reads_args("source", "plan", "mix")
 def _cmd_session(args: argparse.Namespace) -> int:
     if args.session_command == "import":
-        from daw_bridge.files import check_output_path
+        from daw_bridge.outputs import check_output_path
 
         check_output_path(args.output, overwrite=args.force)  # fail before reading anything
         sources = args.source if len(args.source) > 1 else args.source[0]
@@ -343,20 +332,3 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             span = f"{_num(p['minimum'], '-inf')} .. {_num(p['maximum'], 'inf')}{unit}"
         print(f"  {p['name']:28s} {span:32s} default {_num(p['default'], '-')}{unit}")
     return 0
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "render": _cmd_render,
-    "session": _cmd_session,
-    "presets": _cmd_presets,
-    "plugins": _cmd_plugins,
-}
-
-
-def run(args: argparse.Namespace) -> int | None:
-    """Run a DAW command; ``None`` when ``args.command`` is not one of them."""
-    command = COMMANDS.get(args.command)
-    if command is None:
-        return None
-    return command(args)
-

@@ -61,7 +61,6 @@ from pydantic_core import PydanticCustomError
 
 from daw_bridge.audio import (
     AUDIO_EXTENSIONS,
-    measure_loudness,
     probe,
     read_audio,
     resample,
@@ -69,7 +68,8 @@ from daw_bridge.audio import (
     to_mono,
 )
 from daw_bridge.errors import AutomixError, OutputError, StemMatchError
-from daw_bridge.files import atomic_output
+from daw_bridge.loudness import measure_loudness
+from daw_bridge.outputs import atomic_output
 from daw_bridge.stems import ROLE_ALIASES, guess_role, match_stems, natural_key, normalise_name
 
 from automix.data.segments import RandomSegmentSampler, fixed_segments, gain_db_for, rms_db

@@ -92,7 +92,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from daw_bridge.audio import AUDIO_EXTENSIONS, measure_loudness, probe, read_audio, resampled_length
+from daw_bridge.audio import AUDIO_EXTENSIONS, probe, read_audio, resampled_length
+from daw_bridge.loudness import measure_loudness
 from daw_bridge.errors import AudioError, AutomixError
 from daw_bridge.stems import DRUM_SLOTS
 from automix.data.segments import (

@@ -59,9 +59,10 @@ import numpy as np
 import pedalboard
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daw_bridge.audio import SILENCE_LUFS, measure_loudness, normalize_loudness, write_audio
+from daw_bridge.audio import SILENCE_LUFS, write_audio
+from daw_bridge.loudness import measure_loudness, normalize_loudness
 from daw_bridge.errors import AutomixError, OutputError
-from daw_bridge.files import atomic_output
+from daw_bridge.outputs import atomic_output
 from daw_bridge.stems import DRUM_SLOTS
 from automix.data import drumkit, grooves
 from automix.data.segments import datasets_dir

@@ -33,7 +33,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from daw_bridge.files import atomic_output
+from daw_bridge.outputs import atomic_output
 
 __all__ = [
     "COMPLEXITIES",

@@ -58,9 +58,11 @@ import numpy as np
 import soundfile as sf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from daw_bridge.audio import SILENCE_LUFS, measure_loudness, read_audio, read_float32, to_mono
+from daw_bridge.audio import SILENCE_LUFS, read_audio, read_float32, to_mono
+from daw_bridge.loudness import measure_loudness
 from daw_bridge.errors import AudioError, AutomixError
-from daw_bridge.files import atomic_output, shipped_folder
+from daw_bridge.files import shipped_folder
+from daw_bridge.outputs import atomic_output
 
 __all__ = [
     "DEFAULT_FRACTIONS",

@@ -61,8 +61,9 @@ import numpy as np
 
 from daw_bridge.audio import AUDIO_EXTENSIONS, SILENCE_LUFS, read_audio, resample
 from daw_bridge.errors import AudioError, AutomixError, OutputError
-from daw_bridge.files import atomic_output
-from automix.eval.metrics import METRICS, compare_systems, integrated_loudness
+from daw_bridge.outputs import check_output_folder, reads
+from automix.eval.metrics import METRICS, compare_systems
+from daw_bridge.loudness import measure_loudness
 
 __all__ = [
     "LOUDNESS_EQUALISED_SUM",
@@ -126,11 +127,11 @@ def loudness_equalised_sum(stems: np.ndarray, sample_rate: int, reference_lufs: 
         raise ValueError(f"reference_lufs must be finite, got {reference_lufs}")
     total = np.zeros(arr.shape[1], dtype=np.float64)
     for stem in arr:
-        lufs = integrated_loudness(stem, sample_rate)
+        lufs = measure_loudness(stem, sample_rate)
         if lufs > SILENCE_LUFS:
             total += stem.astype(np.float64) * 10.0 ** ((_EQUAL_STEM_LUFS - lufs) / 20.0)
     mix = np.stack([total, total]).astype(np.float32)
-    lufs = integrated_loudness(mix, sample_rate)
+    lufs = measure_loudness(mix, sample_rate)
     if lufs <= SILENCE_LUFS:
         return mix
     return (mix * np.float32(10.0 ** ((reference_lufs - lufs) / 20.0))).astype(np.float32)
@@ -143,10 +144,10 @@ def rule_based_mix(stems: np.ndarray, names: Sequence[str], sample_rate: int, re
     as the loudness-equalised sum's is, so the baselines differ in balance, pan and
     processing, not in level. ``[2, T]`` float32.
     """
-    from daw_bridge.rules import mix_audio_with_rules
+    from automix.inference.mixing import mix_audio
 
     target = float(np.clip(reference_lufs, -60.0, -2.0))
-    return mix_audio_with_rules(_stems_2d(stems), list(names), sample_rate, target_lufs=target, true_peak_db=-1.0)
+    return mix_audio(_stems_2d(stems), sample_rate, model="rules", names=list(names), loudness=target, true_peak_db=-1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,46 +315,28 @@ class EvaluationReport:
     def save(self, out_dir: str | os.PathLike, *, overwrite: bool = False, plots: bool = True) -> list[Path]:
         """Write ``metrics.json``, ``report.md`` and (with ``plots`` and audio) the PNG plots.
 
-        ``out_dir`` is created if missing; an existing non-empty folder is refused
-        (:class:`~daw_bridge.errors.OutputError`) unless ``overwrite``, which replaces these files
-        and leaves others alone. Each file is written atomically. Returns the paths written.
+        ``out_dir`` is created (an empty one is used); an existing report folder is updated only
+        with ``overwrite`` and only if automix wrote it (:mod:`daw_bridge.outputs`), its other
+        files left alone. The folder appears complete or not at all. Returns the paths written.
         """
-        folder = _prepare_out_dir(out_dir, overwrite=overwrite)
+        from daw_bridge.outputs import new_output_folder
+
+        final = Path(out_dir).expanduser().absolute()
         written = []
-        for name, text in (
-            ("metrics.json", self.to_json() + "\n"),
-            ("report.md", "# Evaluation\n\n" + self.to_markdown(per_item=True, notes=True)),
-        ):
-            with atomic_output(folder / name, overwrite=overwrite) as tmp:
-                tmp.write_text(text, encoding="utf-8")
-            written.append(folder / name)
-        if plots and self.signals and self.sample_rate:
-            from automix.eval.plots import plot_loudness, plot_panning, plot_spectrograms
+        with new_output_folder(final, force=overwrite, error=OutputError) as folder:
+            for name, text in (
+                ("metrics.json", self.to_json() + "\n"),
+                ("report.md", "# Evaluation\n\n" + self.to_markdown(per_item=True, notes=True)),
+            ):
+                (folder / name).write_text(text, encoding="utf-8")
+                written.append(final / name)
+            if plots and self.signals and self.sample_rate:
+                from automix.eval.plots import plot_loudness, plot_panning, plot_spectrograms
 
-            for name, plot in zip(PLOT_FILES, (plot_spectrograms, plot_loudness, plot_panning)):
-                written.append(plot(self.signals, self.sample_rate, folder / name, overwrite=overwrite))
+                for name, plot in zip(PLOT_FILES, (plot_spectrograms, plot_loudness, plot_panning)):
+                    plot(self.signals, self.sample_rate, folder / name)
+                    written.append(final / name)
         return written
-
-
-def _prepare_out_dir(out_dir: str | os.PathLike, *, overwrite: bool, create: bool = True) -> Path:
-    folder = Path(out_dir).expanduser().absolute()
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder} is a file; give a folder for the evaluation report")
-    if folder.is_dir() and not overwrite:
-        try:
-            busy = any(folder.iterdir())
-        except OSError as exc:
-            raise OutputError(f"cannot list {folder} ({exc.strerror or exc})") from None
-        if busy:
-            raise OutputError(f"{folder} is not empty; pass --force (overwrite=True) to write the report into it")
-    if create:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create {folder} ({exc.strerror or exc})") from None
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise OutputError(f"cannot write into {folder}: not writable")
-    return folder
 
 
 # --------------------------------------------------------------------------------------------
@@ -447,6 +430,7 @@ def _load_stems(
 # Evaluating one pair
 
 
+@reads("estimate", "reference", "stems")
 def evaluate_pair(
     estimate: AudioInput,
     reference: AudioInput,
@@ -472,7 +456,7 @@ def evaluate_pair(
     work). Raises :class:`~daw_bridge.errors.AutomixError` subclasses with one-line messages.
     """
     if out is not None:
-        _prepare_out_dir(out, overwrite=overwrite, create=False)
+        check_output_folder(out, force=overwrite, error=OutputError)
     notes: list[str] = []
     ref, rate, ref_label = _load_mix(reference, "reference", sample_rate)
     est, est_rate, est_label = _load_mix(estimate, "estimate", sample_rate)
@@ -497,10 +481,10 @@ def evaluate_pair(
             f"({est_label}: {est.shape[1]} samples, {ref_label}: {ref.shape[1]})"
         )
         est, ref = est[:, :length], ref[:, :length]
-    ref_lufs = integrated_loudness(ref, rate)
+    ref_lufs = measure_loudness(ref, rate)
     if ref_lufs <= SILENCE_LUFS:
         raise AudioError(f"{ref_label} is silent (below {SILENCE_LUFS:g} LUFS); there is nothing to compare with")
-    if integrated_loudness(est, rate) <= SILENCE_LUFS:
+    if measure_loudness(est, rate) <= SILENCE_LUFS:
         notes.append(f"{est_label} is silent (below {SILENCE_LUFS:g} LUFS)")
     systems = {name: est}
     if stems is not None:
@@ -554,6 +538,7 @@ def _progress(total: int, enabled: bool | None):
     return tqdm(total=total, desc="evaluating", unit="take", disable=not enabled, file=sys.stderr)
 
 
+@reads("data_root", "split")
 def evaluate_split(
     model: Any,
     data_root: str | os.PathLike,
@@ -593,16 +578,18 @@ def evaluate_split(
     each take.
     """
     if out is not None:
-        _prepare_out_dir(out, overwrite=overwrite, create=False)
+        check_output_folder(out, force=overwrite, error=OutputError)
     if limit is not None and int(limit) < 1:
         raise AutomixError(f"limit must be 1 or more, got {limit}")
-    from automix.inference.mixing import mirrors, output_loudness, to_loudness
+    from automix.inference.mix_settings import target_lufs
+    from automix.inference.mixers import mirrors
+    from daw_bridge.loudness import to_loudness
     from automix.data.enst import SLOTS, EnstDrums
     from automix.inference.tiling import process
     from automix.models.pretrained import load
 
     loaded = load(model)
-    level = output_loudness(loudness, loaded)
+    level = target_lufs(loudness, loaded.card.output_lufs)
     mirror = mirrors(perspective, loaded)
     if loaded.task != "mix":
         raise AutomixError(f"model '{loaded.card.name}' is a {loaded.task} model; evaluation needs a mixing model")
@@ -628,7 +615,7 @@ def evaluate_split(
                 progress(take)
             item = dataset.load_take(take)
             stems, reference = item["stems"], item["mix"]
-            ref_lufs = integrated_loudness(reference, rate)
+            ref_lufs = measure_loudness(reference, rate)
             if ref_lufs <= SILENCE_LUFS:
                 note = f"skipped {take}: its {dataset.target} mix is silent"
                 notes.append(note)

@@ -76,7 +76,7 @@ below its loudest frame; all frames if none is), takes the running means of both
 those frames and reports ``mape_<feature>`` in percent, plus ``mape_mean`` (the mean of the
 feature MAPEs) and ``panning_spectrum_error``. :func:`compare` adds ``si_sdr``, ``mrstft``
 and ``loudness_diff_lu`` (integrated loudness of the estimate minus that of the reference,
-:func:`integrated_loudness`, which equals :func:`daw_bridge.audio.measure_loudness`, in LU;
+:func:`daw_bridge.loudness.measure_loudness`, in LU;
 positive = estimate louder). :data:`METRICS`
 lists every key with its unit and whether lower or higher is better.
 """
@@ -91,6 +91,9 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from daw_bridge.audio import SILENCE_LUFS as _SILENCE_LUFS
+from daw_bridge.loudness import measure_loudness, power_to_lufs, weighted_block_powers, window_powers
+
 __all__ = [
     "DB_FLOOR",
     "FEATURES",
@@ -104,8 +107,6 @@ __all__ = [
     "feature_hop",
     "frame_features",
     "frame_size",
-    "integrated_loudness",
-    "loudness_series",
     "mape",
     "mrstft_distance",
     "panning_spectrum",
@@ -120,7 +121,6 @@ DB_FLOOR = -120.0
 #: :func:`si_sdr` is limited to +-this many dB (identical or silent channels).
 SI_SDR_LIMIT_DB = 120.0
 #: Loudness of silence / blocks below the BS.1770 absolute gate (LUFS).
-_SILENCE_LUFS = -70.0
 
 _REF_RATE = 44100
 _REF_FRAME = 4096  # at 44.1 kHz: 92.9 ms
@@ -364,136 +364,6 @@ def mrstft_distance(
 
 
 # --------------------------------------------------------------------------------------------
-# Loudness over time
-
-_BS1770_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # L, R, C, Ls, Rs
-
-
-def _k_weighting_sos(sample_rate: int) -> np.ndarray:
-    """pyloudnorm's K-weighting stages (high shelf, high pass) for the rate, as SOS."""
-    from daw_bridge.audio import _meter  # the cached pyloudnorm meter per rate
-
-    rows = []
-    gain = 1.0
-    for stage in _meter(sample_rate)._filters.values():
-        b = np.asarray(stage.b, dtype=np.float64)
-        a = np.asarray(stage.a, dtype=np.float64)
-        rows.append(np.concatenate([b / a[0], a / a[0]]))
-        gain *= float(stage.passband_gain)
-    sos = np.array(rows)
-    sos[0, :3] *= gain
-    return sos
-
-
-def _weighted_block_powers(audio: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
-    """``sum_c G_c z_c`` per consecutive block of ``hop`` samples (BS.1770 channel weights).
-
-    ``z_c`` is the mean square of the K-weighted channel over the block (float64). The
-    filters run over the whole signal in chunks (state carried), as pyloudnorm's do; a tail
-    shorter than ``hop`` is left out. Returns ``[samples // hop]``.
-    """
-    channels, samples = audio.shape
-    if channels > len(_BS1770_WEIGHTS):
-        raise ValueError(f"loudness needs at most {len(_BS1770_WEIGHTS)} channels, got {channels}")
-    sos = _k_weighting_sos(sample_rate)
-    blocks = samples // hop
-    out = np.zeros(blocks)
-    step = max(hop, (_CHUNK_SAMPLES // hop) * hop)
-    for c in range(channels):
-        zi = np.zeros((sos.shape[0], 2))
-        done = 0
-        for start in range(0, blocks * hop, step):
-            x = audio[c, start : min(start + step, blocks * hop)].astype(np.float64)
-            y, zi = scipy.signal.sosfilt(sos, x, zi=zi)
-            k = y.shape[0] // hop
-            out[done : done + k] += _BS1770_WEIGHTS[c] * np.mean(np.square(y[: k * hop]).reshape(k, hop), axis=1)
-            done += k
-    return out
-
-
-def _window_powers(block_powers: np.ndarray, per_window: int) -> np.ndarray:
-    """Mean of ``per_window`` consecutive block powers, one value per block step (at least one)."""
-    w = max(1, min(per_window, block_powers.shape[0]))
-    csum = np.concatenate([[0.0], np.cumsum(block_powers)])
-    return (csum[w:] - csum[:-w]) / w
-
-
-def _lufs(power: np.ndarray) -> np.ndarray:
-    """``-0.691 + 10 log10(power)``, with -70 LUFS for anything at or below it."""
-    with np.errstate(divide="ignore"):
-        lufs = -0.691 + 10.0 * np.log10(np.maximum(power, 0.0))
-    return np.where(np.isfinite(lufs) & (lufs > _SILENCE_LUFS), lufs, _SILENCE_LUFS)
-
-
-def _gated_loudness(block_powers: np.ndarray, per_window: int) -> float:
-    """BS.1770-4 integrated loudness from 100 ms block powers (400 ms gating blocks, 75 % overlap).
-
-    Absolute gate -70 LUFS, relative gate 10 LU below the absolutely gated mean, as pyloudnorm.
-    """
-    power = _window_powers(block_powers, per_window)
-    with np.errstate(divide="ignore"):
-        level = -0.691 + 10.0 * np.log10(np.maximum(power, 1e-300))
-    kept = level >= _SILENCE_LUFS
-    if not kept.any():
-        return _SILENCE_LUFS
-    relative = -0.691 + 10.0 * math.log10(float(np.mean(power[kept]))) - 10.0
-    kept = (level > relative) & (level > _SILENCE_LUFS)
-    if not kept.any():
-        return _SILENCE_LUFS
-    return float(max(-0.691 + 10.0 * math.log10(float(np.mean(power[kept]))), _SILENCE_LUFS))
-
-
-def _loudness_hop(sample_rate: int) -> int:
-    return max(1, int(round(_LOUDNESS_HOP_S * sample_rate)))
-
-
-def loudness_series(
-    audio: np.ndarray,
-    sample_rate: int,
-    *,
-    window_s: float = _MOMENTARY_S,
-    hop_s: float = _LOUDNESS_HOP_S,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Loudness over time, ITU-R BS.1770-4 K-weighting: ``(times in s, loudness in LUFS)``.
-
-    ``window_s=0.4`` (default) is EBU momentary loudness, ``window_s=3.0`` short-term
-    loudness; ``hop_s`` (default 0.1 s, rounded to whole samples) is the step. Each value is
-    ``-0.691 + 10 log10(sum_c G_c z_c)`` with ``z_c`` the mean square of the K-weighted
-    channel over the window and ``G = 1`` for L, R (up to 5 channels, BS.1770 weights);
-    values below -70 LUFS (and silence) read -70. Times are the window ends. A signal
-    shorter than one window gives one value over what there is (at least one hop).
-    """
-    rate = _check_rate(sample_rate)
-    arr = _as_2d(audio)
-    hop = max(1, int(round(hop_s * rate)))
-    if arr.shape[1] < hop:
-        arr = np.pad(arr, ((0, 0), (0, hop - arr.shape[1])))
-    blocks = _weighted_block_powers(arr, rate, hop)
-    w = max(1, int(round(window_s / hop_s)))
-    power = _window_powers(blocks, w)
-    times = (np.arange(power.shape[0]) + min(w, blocks.shape[0])) * hop / rate
-    return times, _lufs(power)
-
-
-def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness in LUFS (BS.1770-4), the value of :func:`daw_bridge.audio.measure_loudness`.
-
-    Computed from 100 ms K-weighted block powers (gating blocks of 400 ms with 75 % overlap,
-    absolute gate -70 LUFS, relative gate -10 LU), which is pyloudnorm's algorithm without its
-    per-block Python loop; clips shorter than 0.4 s are measured by
-    :func:`~daw_bridge.audio.measure_loudness` (ungated). Silence reads -70.
-    """
-    rate = _check_rate(sample_rate)
-    arr = _as_2d(audio)
-    if arr.shape[1] < _MOMENTARY_S * rate:
-        from daw_bridge.audio import measure_loudness
-
-        return measure_loudness(arr, rate)
-    hop = _loudness_hop(rate)
-    return _gated_loudness(_weighted_block_powers(arr, rate, hop), int(round(_MOMENTARY_S / _LOUDNESS_HOP_S)))
-
-
-# --------------------------------------------------------------------------------------------
 # Framewise features
 
 
@@ -512,7 +382,7 @@ def feature_hop(name: str, sample_rate: int) -> int:
     if name not in FEATURES:
         raise KeyError(f"unknown feature {name!r}")
     if name == "loudness":
-        return _loudness_hop(_check_rate(sample_rate))
+        return _hop_of(_check_rate(sample_rate))
     return frame_size(sample_rate) // 4
 
 
@@ -644,17 +514,11 @@ def _analyse(audio: np.ndarray, sample_rate: int) -> _Analysis:
             pan_energy += e.sum(axis=0, dtype=np.float64)
 
     # loudness: 100 ms K-weighted blocks give both the momentary series and the integrated value
-    lhop = _loudness_hop(rate)
+    lhop = _hop_of(rate)
     padded = arr if samples >= lhop else np.pad(arr, ((0, 0), (0, lhop - samples)))
-    blocks = _weighted_block_powers(padded, rate, lhop)
-    per_window = int(round(_MOMENTARY_S / _LOUDNESS_HOP_S))
-    out["loudness"] = _lufs(_window_powers(blocks, per_window))
-    if samples >= _MOMENTARY_S * rate:
-        integrated = _gated_loudness(blocks, per_window)
-    else:
-        from daw_bridge.audio import measure_loudness
-
-        integrated = measure_loudness(arr, rate)
+    blocks = weighted_block_powers(padded, rate, lhop)
+    out["loudness"] = power_to_lufs(window_powers(blocks, int(round(_MOMENTARY_S / _LOUDNESS_HOP_S))))
+    integrated = measure_loudness(arr, rate)
     features = {name: out[name] for name in FEATURES if name in out}
     return _Analysis(features, integrated, freqs if stereo else None, pan_sum, pan_energy)
 
@@ -820,7 +684,7 @@ def compare(
 
     ``si_sdr`` (dB, :func:`si_sdr`), ``mrstft`` (:func:`mrstft_distance`),
     ``loudness_diff_lu`` (integrated loudness of the estimate minus the reference's, LU,
-    BS.1770-4 as :func:`integrated_loudness`; positive: the estimate is louder), and
+    BS.1770-4 as :func:`~daw_bridge.loudness.measure_loudness`; positive: the estimate is louder), and
     :func:`feature_errors` (``panning_spectrum_error`` and the ``panning_*`` MAPEs for
     stereo only). Raises ``ValueError`` for different shapes, more than 2 channels or
     NaN/Inf samples.
@@ -846,3 +710,7 @@ def compare_systems(
             raise ValueError(f"{name}: cannot compare audio with NaN or infinite samples")
         results[name] = _compare(est, ref, rate, ref_analysis, fft_sizes)
     return results
+
+
+def _hop_of(sample_rate: int) -> int:
+    return max(1, int(round(_LOUDNESS_HOP_S * sample_rate)))

@@ -18,8 +18,9 @@ from typing import Mapping
 
 import numpy as np
 
-from daw_bridge.files import atomic_output, check_output_path
-from automix.eval.metrics import loudness_series, panning_spectrum
+from daw_bridge.outputs import atomic_output, check_output_path
+from automix.eval.metrics import panning_spectrum
+from daw_bridge.loudness import loudness_series
 
 __all__ = ["plot_loudness", "plot_panning", "plot_spectrograms"]
 
@@ -152,7 +153,7 @@ def plot_loudness(
     momentary one (0.4 s) for shorter ones. The legend gives each signal's integrated
     loudness. Values below -70 LUFS read -70.
     """
-    from automix.eval.metrics import integrated_loudness
+    from daw_bridge.loudness import measure_loudness
 
     _check(signals, sample_rate)
     if window_s is None:
@@ -162,7 +163,7 @@ def plot_loudness(
     ax = fig.subplots()
     for name, audio in signals.items():
         times, lufs = loudness_series(audio, sample_rate, window_s=window_s)
-        label = f"{name} ({integrated_loudness(audio, sample_rate):.1f} LUFS)"
+        label = f"{name} ({measure_loudness(audio, sample_rate):.1f} LUFS)"
         ax.plot(times, lufs, label=label, linewidth=1.2, marker="o" if times.shape[0] < 4 else None)
     ax.set_xlabel("time (s, end of the window)")
     ax.set_ylabel(f"loudness (LUFS, {window_s:g} s window)")

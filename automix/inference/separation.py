@@ -31,17 +31,19 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 
-from automix.inference.mixing import TimedResult
-from daw_bridge.audio import AudioWriter, measure_loudness, probe, read_audio, resample
+from automix.inference.mix_settings import MixResult, MixSettings, TimedResult
+from daw_bridge.audio import AudioWriter, probe, read_audio, resample
+from daw_bridge.loudness import measure_loudness
 from automix.models.checkpoint import Model, ModelCard
 from daw_bridge.errors import AudioError, AutomixError, OutputError, StemMatchError
 from automix.models.pretrained import DEFAULT_BY_TASK
-from daw_bridge.files import check_output_path
+from daw_bridge.outputs import check_not_input, check_output_folder, check_output_path, reading, reads
 from automix.inference.tiling import DEFAULT_TILE, Precision, pick_device, process, run_tiled
 from automix.models.unet import WaveUNet, WaveUNetConfig
 
@@ -230,6 +232,7 @@ def _source_file_name(name: str, ext: str) -> str:
     return safe + ext
 
 
+@reads("mix_path")
 def separate(
     mix_path: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -269,7 +272,8 @@ def separate(
     if info.channels > 2:
         raise AudioError(f"{mix_path.name} has {info.channels} channels; give a mono or stereo mix")
     loaded = load_separator(model)
-    folder = Path(out_dir).expanduser()
+    folder = Path(out_dir).expanduser().absolute()
+    check_not_input(folder, folder=True)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder} is a file; give a folder for the separated sources")
     targets = {name: folder / _source_file_name(name, ext) for name in loaded.card.output_names}
@@ -308,13 +312,13 @@ def separate(
         for i, writer in enumerate(writers):
             writer.write(block[i])
 
-    from automix.inference.mixing import _progress_bar
+    from daw_bridge.progress import seconds_bar
 
     bar = None
     try:
         for name, path in targets.items():
             writers.append(AudioWriter(path, sr, 1, subtype=subtype, overwrite=force))
-        bar = _progress_bar(total / sr, progress, desc=f"separating {len(targets)} sources")
+        bar = seconds_bar(total / sr, f"separating {len(targets)} sources", progress)
         run_tiled(loaded.net, read, total, write, tile=tile, device=dev, precision=precision,
                   progress=(lambda k: bar.update(k / sr)) if bar is not None else None)
         for writer in writers:
@@ -347,6 +351,7 @@ class RemixResult:
     session: Path | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    mix: MixResult | None = None
 
 
 def mixer_mapping(sources: Mapping[str, Path], slots: Sequence[str]) -> dict[str, list[str]]:
@@ -378,81 +383,49 @@ def remix(
     output: str | os.PathLike,
     *,
     separator: str | os.PathLike | Model | None = None,
-    mixer: str | os.PathLike | Model | None = None,
+    mixer: Any = None,
     stems_dir: str | os.PathLike | None = None,
-    session: str | os.PathLike | None = None,
-    session_format: str = "ardour",
-    force: bool = False,
-    device: str | None = None,
-    precision: Precision = "auto",
-    subtype: str = "PCM_24",
-    progress: bool | None = None,
+    settings: MixSettings | None = None,
+    **options: Any,
 ) -> RemixResult:
     """Separate ``mix_path``, then mix the sources into ``output`` (``automix remix``).
 
-    ``mixer``: a Mix-Wave-U-Net (installed name or path; ``None`` the default mixer, fed by
-    :func:`mixer_mapping`) or ``"rules"`` (the rule-based console, roles from the source
-    names). ``stems_dir``: keep the separated sources there (default: a temporary folder,
-    removed afterwards; with ``session`` the sources are kept in ``<output stem>-stems/``
-    beside the output, since the session refers to them). ``session``: also write a DAW
-    session folder (``ardour`` or ``reaper``), as ``automix mix --session`` does.
+    ``mixer``: anything :func:`automix.mix` takes as ``model`` (a Mix-Wave-U-Net is fed by
+    :func:`mixer_mapping`; ``"rules"`` reads roles from the source names). ``stems_dir``: keep
+    the separated sources there (default: a temporary folder, removed afterwards; with a
+    session they are kept in ``<output stem>-stems/`` beside the output, since the session
+    refers to them). ``settings``/``options``: the fields of
+    :class:`~automix.inference.mix_settings.MixSettings`, as for :func:`automix.mix`.
     """
+    from automix.inference.mixers import WaveUNetMixer, load_mixer
+    from automix.inference.mixing import mix
+
     started = time.perf_counter()
-    output = check_output_path(output, overwrite=force)
-    if output.suffix.lower() not in (".wav", ".wave", ".flac"):
-        raise OutputError(f"{output.name}: write the remix as .wav or .flac")
-    if session is not None:
-        from daw_bridge.outputs import check_output_folder
-
-        check_output_folder(session, force=force)
-        if stems_dir is None:
-            stems_dir = output.with_name(output.stem + "-stems")
-    temp = None
-    if stems_dir is None:
-        temp = Path(tempfile.mkdtemp(prefix=".automix-remix-", dir=output.parent))
-        folder = temp
-    else:
-        folder = Path(stems_dir).expanduser()
-    try:
-        sep = separate(mix_path, folder, separator, force=force, device=device, precision=precision,
-                       progress=progress, subtype="FLOAT")
-        notes = list(sep.notes)
-        written_session = None
-        if mixer is not None and str(mixer) == "rules":
-            from daw_bridge.render import render
-
-            from daw_bridge.rules import rule_based_plan
-
-            plan = rule_based_plan(sorted(sep.files.values()), name=output.stem)
-            notes += list(plan.notes)
-            result = render(plan, output, overwrite=force, subtype=subtype, progress=bool(progress))
-            notes += list(result.warnings)
-            mixer_name = "rules"
-            if session is not None:
-                from daw_bridge import write_session
-
-                written_session = write_session(plan, session, format=session_format, mix=result.path, force=force).path
-        else:
-            from automix.models import pretrained
-            from automix.inference.mixing import mix
-
-            mixer_model = pretrained.load(mixer)
-            mapping = mixer_mapping(sep.files, mixer_model.slots)
-            result = mix(list(sep.files.values()), output, model=mixer_model, mapping=mapping, force=force,
-                         device=device, precision=precision, subtype=subtype, progress=progress,
-                         ignore_unmatched=True)
-            notes += [n for n in result.notes if "is silent" not in n]
-            mixer_name = result.model
-            if session is not None:
-                from daw_bridge import session_from_assignment, write_session
-
-                sess = session_from_assignment(result.assignment, sample_rate=result.sample_rate, name=output.stem)
-                written_session = write_session(sess, session, format=session_format, mix=output, force=force).path
-    finally:
-        if temp is not None:
-            shutil.rmtree(temp, ignore_errors=True)
-    return RemixResult(output=output, separation=sep, mixer=mixer_name, stems_dir=None if temp else folder,
-                       session=written_session, notes=notes, seconds=time.perf_counter() - started)
+    s = MixSettings.of(settings, options)
+    with reading([mix_path]):
+        output = check_output_path(output, overwrite=s.force)
+        if output.suffix.lower() not in (".wav", ".wave", ".flac"):
+            raise OutputError(f"{output.name}: write the remix as .wav or .flac")
+        if s.session is not None:
+            check_output_folder(s.session, force=s.force)
+            if stems_dir is None:
+                stems_dir = output.with_name(output.stem + "-stems")
+        temp = Path(tempfile.mkdtemp(prefix=".automix-remix-", dir=output.parent)) if stems_dir is None else None
+        folder = temp if temp is not None else Path(stems_dir).expanduser()
+        try:
+            sep = separate(mix_path, folder, separator, force=s.force, device=s.device, precision=s.precision,
+                           progress=s.progress, subtype="FLOAT")
+            chosen = load_mixer(mixer)
+            mapping = mixer_mapping(sep.files, chosen.model.slots) if isinstance(chosen, WaveUNetMixer) else None
+            result = mix(list(sep.files.values()), output, model=chosen,
+                         settings=replace(s, mapping=mapping, ignore_unmatched=mapping is not None))
+        finally:
+            if temp is not None:
+                shutil.rmtree(temp, ignore_errors=True)
+    notes = list(sep.notes) + [n for n in result.notes if "is silent" not in n]
+    return RemixResult(output=output, separation=sep, mixer=result.model, stems_dir=None if temp else folder,
+                       session=result.session.path if result.session is not None else None, notes=notes,
+                       seconds=time.perf_counter() - started, mix=result)
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from daw_bridge.errors import CheckpointError
-from daw_bridge.files import atomic_output, check_output_path, sha256_file
+from daw_bridge.files import sha256_file
+from daw_bridge.outputs import atomic_output, check_output_path
 from automix.models.unet import WaveUNet, WaveUNetConfig
 
 CARD_FORMAT = 1

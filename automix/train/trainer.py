@@ -65,7 +65,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from automix.models.checkpoint import Model, ModelCard, TrainingInfo, load_model, save_model
 from daw_bridge.errors import AutomixError
-from daw_bridge.files import _umask, atomic_output
+from daw_bridge.files import umask
+from daw_bridge.outputs import atomic_output, check_not_input, reading, reads
 from automix.losses import build_loss
 from automix.models.architectures import load_model_preset
 from automix.train.recipe import (
@@ -764,7 +765,7 @@ class Trainer:
             for f in tmp.iterdir():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
-            os.chmod(tmp, 0o777 & ~_umask())
+            os.chmod(tmp, 0o777 & ~umask())
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -1082,6 +1083,8 @@ class Trainer:
         if info.main:
             start = self._check_existing_run()
             created = not self.paths.root.exists()
+            with reading([self.data_root]):
+                check_not_input(self.paths.root.absolute(), folder=True, error=TrainingError)
             check_run_folder(self.paths.root, self.net, recipe.keep_checkpoints)
         self._barrier()
         if not info.main:
@@ -1282,6 +1285,7 @@ class Trainer:
         )
 
 
+@reads("data", "init")
 def train(
     recipe: str | os.PathLike | dict[str, Any] | TrainRecipe,
     *,

@@ -29,7 +29,8 @@ from typing import Literal
 
 from daw_bridge.audio import AUDIO_EXTENSIONS
 
-from daw_bridge.session import Session, SessionError, load_session
+from daw_bridge.session import Session, load_session
+from daw_bridge.errors import SessionError
 
 __all__ = ["SESSION_FORMATS", "WrittenSession", "open_session", "write_session"]
 
@@ -152,11 +153,10 @@ def write_session(
     if mix is not None:
         raise SessionError("a MIDI automation file holds no audio: --mix applies to ardour and reaper")
     from daw_bridge.formats.midi import write_midi_automation
-    from daw_bridge.outputs import new_output_folder, safe_file_name
+    from daw_bridge.outputs import new_output_folder, reading, safe_file_name
 
     file_name = safe_file_name(name or session.name) + ".mid"
-    sources = session.audio_paths(base_dir)
-    with new_output_folder(out_dir, force=force, protect=sources) as tmp:
+    with reading(session.inputs(base_dir)), new_output_folder(out_dir, force=force) as tmp:
         result = write_midi_automation(session, tmp / file_name)
     final = Path(out_dir).expanduser().absolute()
     return WrittenSession("midi", final, final / file_name, list(result.notes))

@@ -107,8 +107,10 @@ from pydantic import ValidationError
 from daw_bridge.audio import AudioInfo, probe, read_audio, write_audio
 from daw_bridge.errors import AudioError
 
-from daw_bridge.session import CONSTANT_POWER_LAW_DB, Session, Track, db_to_gain, pan_gains
-from daw_bridge.outputs import SessionReadError, SessionWriteError, check_output_folder, new_output_folder
+from daw_bridge.panlaw import CONSTANT_POWER_LAW_DB, db_to_gain, pan_gains
+from daw_bridge.session import Session, Track
+from daw_bridge.errors import SessionReadError, SessionWriteError
+from daw_bridge.outputs import check_output_folder, new_output_folder, reading
 
 __all__ = [
     "AI_MIX_TRACK",
@@ -316,22 +318,6 @@ def _route_names(names: Iterable[str], reserved: Iterable[str]) -> list[tuple[st
         used.add(candidate)
         out.append((candidate, why))
     return out
-
-
-def _looks_like_ardour_folder(folder: Path) -> bool:
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return False
-    return not entries or any(p.suffix == ".ardour" and p.is_file() for p in entries)
-
-
-def _is_inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- results
@@ -632,7 +618,6 @@ def _plan_source(
     copy_dir: Path,
     final_copy_dir: Path,
     copy_stem: str,
-    replacing: Path | None,
     notes: list[str],
 ) -> tuple[_Source, AudioInfo]:
     """Decide how Ardour plays ``file`` (``channel``): the file itself, or a copy to write."""
@@ -653,8 +638,6 @@ def _plan_source(
     if ":" in str(file.parent):
         reasons.append("lies in a folder whose path holds ':', which Ardour's search path (':'-separated) "
                        "cannot hold once Ardour saves the session: copied")
-    if replacing is not None and _is_inside(file, replacing):
-        reasons.append(f"lies in {replacing}, the session folder being replaced: copied")
     if not reasons:
         channels = [channel] if channel is not None else list(range(info.channels))
         return _Source(path=file, xml_name=str(file), channels=channels, frames=info.frames, converted=False), info
@@ -677,16 +660,6 @@ def _plan_source(
     return source, info
 
 
-def _check_out_dir(out_dir: Path, force: bool) -> Path:
-    """The output folder rule (:mod:`daw_bridge.outputs`), and with ``force`` only a session folder goes."""
-    final = check_output_folder(out_dir, force=force)
-    if final.is_dir() and not _looks_like_ardour_folder(final):
-        raise SessionWriteError(
-            f"{final} exists and is not an Ardour session folder (no .ardour file); refusing to replace it"
-        )
-    return final
-
-
 def write_ardour_session(
     session: Session,
     out_dir: str | os.PathLike[str],
@@ -704,8 +677,8 @@ def write_ardour_session(
     Relative track paths are resolved against ``base_dir`` (default :attr:`Session.base_dir`).
     See the module docstring for the gain/pan mapping and what is (not) carried over.
 
-    Raises :class:`~daw_bridge.outputs.SessionWriteError` if ``out_dir`` exists (unless
-    ``force``; even then only an Ardour session folder or an empty folder is replaced), for
+    Raises :class:`~daw_bridge.errors.SessionWriteError` if ``out_dir`` exists (unless
+    ``force``; even then only what automix wrote there is replaced, see :mod:`daw_bridge.outputs`), for
     what Ardour cannot hold (a missing channel, a multichannel file without ``channel``, a
     non-stereo mix, more gain than fader and trim allow), and
     :class:`~daw_bridge.errors.AudioError` for a missing or unreadable audio file; in every error
@@ -713,7 +686,13 @@ def write_ardour_session(
     """
     if not isinstance(session, Session):
         raise TypeError(f"session must be a daw_bridge Session, got {type(session).__name__}")
-    out_dir = _check_out_dir(Path(out_dir), force)
+    with reading([*session.inputs(base_dir), mix]):
+        return _write_ardour(session, Path(out_dir), mix=mix, name=name, force=force, base_dir=base_dir)
+
+
+def _write_ardour(session: Session, out_dir: Path, *, mix: str | os.PathLike[str] | None, name: str | None,
+                  force: bool, base_dir: str | os.PathLike[str] | None) -> ArdourWriteResult:
+    out_dir = check_output_folder(out_dir, force=force)
     session_name = _sanitize_session_name(name if name is not None else session.name)
     resolved = session.resolve_paths(base_dir)
     rate = session.sample_rate
@@ -722,8 +701,6 @@ def write_ardour_session(
     if session_name != (name if name is not None else session.name):
         notes.append(f"session name {name if name is not None else session.name!r} written as {session_name!r}")
 
-    # sources inside an out_dir being replaced are copied into the new session (not protected)
-    replacing = out_dir if out_dir.exists() else None
     with new_output_folder(out_dir, force=force) as tmp:
         for sub in ("interchange", f"interchange/{interchange}/audiofiles", f"interchange/{interchange}/midifiles",
                     "peaks", "dead", "externals", "export", "analysis", "plugins"):
@@ -739,7 +716,7 @@ def write_ardour_session(
             if route != track.name:
                 notes.append(f"{label} is named {route!r} in Ardour ({why})")
             source, _ = _plan_source(track.file, track.channel, label, rate, copy_dir, final_copy_dir,
-                                     _file_stem_for(route), replacing, notes)
+                                     _file_stem_for(route), notes)
             gain = db_to_gain(track.gain_db)
             if len(source.channels) == 1:
                 azimuth, k = mono_pan_to_ardour(track.pan, session.pan_law_db)
@@ -780,7 +757,7 @@ def write_ardour_session(
         if mix is not None:
             mix_path = Path(mix).expanduser().absolute()
             source, info = _plan_source(mix_path, None, "the AI mix", rate, copy_dir, final_copy_dir, "AI_mix",
-                                        replacing, notes)
+                                        notes)
             if len(source.channels) != 2:
                 raise SessionWriteError(f"the AI mix {mix_path} has {info.channels} channel(s); give a stereo file")
             planned.append(_PlannedTrack(

@@ -48,10 +48,10 @@ from pathlib import Path
 
 import mido
 
-from daw_bridge.files import atomic_output
+from daw_bridge.outputs import atomic_output
 
 from daw_bridge.session import Session
-from daw_bridge.outputs import SessionReadError, SessionWriteError
+from daw_bridge.errors import SessionReadError, SessionWriteError
 
 __all__ = [
     "MidiWriteResult",

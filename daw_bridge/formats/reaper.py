@@ -105,8 +105,10 @@ from pydantic import ValidationError
 from daw_bridge.audio import AudioInfo, AudioStream, AudioWriter, probe
 from daw_bridge.errors import AutomixError
 
-from daw_bridge.session import PluginSpec, Session, Track, db_to_gain, describe_validation_error
-from daw_bridge.outputs import SessionReadError, SessionWriteError, check_output_folder, new_output_folder, safe_file_name
+from daw_bridge.session import PluginSpec, Session, Track, describe_validation_error
+from daw_bridge.panlaw import db_to_gain
+from daw_bridge.errors import SessionReadError, SessionWriteError
+from daw_bridge.outputs import check_output_folder, new_output_folder, reading, safe_file_name
 
 __all__ = [
     "AI_MIX_TRACK",
@@ -309,8 +311,8 @@ def write_reaper_project(
     file (the automix render; a relative path is taken from the current folder, like any file
     argument) added as a muted track ``AI mix``. The session's relative track paths are taken
     from ``base_dir``, by default the session file's folder (:meth:`Session.resolve_paths`).
-    ``force`` replaces an existing ``out_dir`` (the new folder is written completely first; a
-    folder holding the session's audio or its session file is never replaced).
+    ``force`` updates an existing ``out_dir`` automix wrote (only its own files; the new
+    folder is written completely first; a folder holding an input is refused).
 
     Every audio file is probed before anything is created: all missing files are listed in
     one :class:`SessionWriteError`, as are unreadable files, channels a file does not have
@@ -324,8 +326,13 @@ def write_reaper_project(
     project_name = safe_file_name(name if name is not None else session.name)
     mix_path = Path(mix).expanduser().absolute() if mix is not None else None
     inputs = [t.file for t in resolved.tracks] + ([mix_path] if mix_path is not None else [])
-    protect = inputs + ([session.source] if session.source is not None else [])
-    final = check_output_folder(out_dir, force=force, protect=protect)
+    with reading([*session.inputs(base_dir), mix_path]):
+        return _write_reaper(session, resolved, out_dir, project_name, mix_path, inputs, force, base)
+
+
+def _write_reaper(session: Session, resolved: Session, out_dir: str | os.PathLike[str], project_name: str,
+                  mix_path: Path | None, inputs: list[Path], force: bool, base: Path) -> ReaperWriteResult:
+    final = check_output_folder(out_dir, force=force)
 
     # ---- every problem with the inputs, at once, before anything is created
     unique_inputs = list(dict.fromkeys(inputs))
@@ -431,7 +438,7 @@ def write_reaper_project(
         notes.append("a track name holds all three quote marks; REAPER's format turned its backticks into '")
 
     media: list[Path] = []
-    with new_output_folder(final, force=force, protect=protect) as tmp:
+    with new_output_folder(final, force=force) as tmp:
         for item in placed:
             if item.media_name is None:
                 continue

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any, Callable
+from typing import Any
+
+from automix.cli.common import SUBTYPES, add_compute_options, add_mix_options, add_verbosity, command, mix_options, session_line
 
 log = logging.getLogger("automix")
 
@@ -29,26 +31,12 @@ examples:
 """
 
 
-def _engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="compute precision (auto: bf16 where the hardware runs it natively)")
-    p.add_argument("--bit-depth", default="24", choices=["16", "24", "32f"], help="sample format of the files written")
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
-
-
-def add_commands(
-    sub: Any,
-    *,
-    formatter: type[argparse.HelpFormatter],
-    parser_class: type[argparse.ArgumentParser],
-    add_common: Callable[[argparse.ArgumentParser], None],
-    positive_int: Callable[[str], int],
-    positive_float: Callable[[str], float],
-) -> None:
+def register(sub: Any) -> None:
     """Register ``separate`` and ``remix`` on the ``automix`` parser."""
-    p = sub.add_parser(
+    p = command(
+        sub,
         "separate",
+        _cmd_separate,
         help="extract stems from a mix with a separation Wave-U-Net",
         description="Separate a mono or stereo mix into one file per source (named by source) with a separation "
         "Wave-U-Net (Stoller et al. 2018, on the same core as the mixer). Any length: the model runs in tiles "
@@ -56,26 +44,24 @@ def add_commands(
         "(see 'automix models show drums-separator'). Files are written atomically at the model's sample rate; "
         "existing files are replaced only with --force.",
         epilog=SEPARATE_EXAMPLES,
-        formatter_class=formatter,
     )
     p.add_argument("mix", metavar="MIX", help="the mix to separate (.wav, .flac, ...; mono or stereo)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the sources (created if missing)")
     p.add_argument("--model", default=None, metavar="NAME_OR_PATH",
                    help="separation model: installed name or .safetensors path (default: drums-separator)")
     p.add_argument("--format", default="wav", choices=["wav", "flac"], help="file format of the sources")
-    p.add_argument("--tile-seconds", type=positive_float, default=None,
-                   help="audio per tile; memory grows with it, the result does not change")
-    _engine_options(p)
-    add_common(p)
+    add_compute_options(p)
+    add_verbosity(p)
 
-    p = sub.add_parser(
+    p = command(
+        sub,
         "remix",
+        _cmd_remix,
         help="separate a mix, then mix the stems again (Mix-Wave-U-Net or the rule-based console)",
         description="Separate MIX into stems with a separation Wave-U-Net, then mix them with a Mix-Wave-U-Net "
         "(default: the drums mixer; separated toms feed tom_1 and the overheads both overhead slots) or the "
         "rule-based console (--model rules). Optionally writes a DAW session like 'automix mix --session'.",
         epilog=REMIX_EXAMPLES,
-        formatter_class=formatter,
     )
     p.add_argument("mix", metavar="MIX", help="the mix to separate and remix")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="remix file to write (.wav or .flac)")
@@ -84,13 +70,8 @@ def add_commands(
     p.add_argument("--separator", default=None, metavar="NAME_OR_PATH", help="separation model (default: drums-separator)")
     p.add_argument("--stems", default=None, metavar="DIR", help="keep the separated stems in DIR (default: not kept, "
                    "except with --session: OUT-stems/ beside OUT)")
-    p.add_argument("--session", default=None, metavar="DIR", help="also write a DAW session: the stems on tracks, the remix on a muted A/B track")
-    p.add_argument("--session-format", default="ardour", choices=["ardour", "reaper"], help="DAW of --session")
-    _engine_options(p)
-    add_common(p)
-
-
-_SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
+    add_mix_options(p, what="the remix")
+    add_verbosity(p)
 
 
 def _cmd_separate(args: argparse.Namespace) -> int:
@@ -101,7 +82,7 @@ def _cmd_separate(args: argparse.Namespace) -> int:
         raise OutputError("FLAC holds 16- or 24-bit samples; use --format wav for --bit-depth 32f")
     result = separate(
         args.mix, args.output, args.model, force=args.force, device=args.device, precision=args.precision,
-        tile_seconds=args.tile_seconds, subtype=_SUBTYPES[args.bit_depth], ext="." + args.format,
+        tile_seconds=args.tile_seconds, subtype=SUBTYPES[args.bit_depth], ext="." + args.format,
         progress=False if args.quiet else None,
     )
     if not args.quiet:
@@ -115,31 +96,14 @@ def _cmd_separate(args: argparse.Namespace) -> int:
 def _cmd_remix(args: argparse.Namespace) -> int:
     from automix.inference.separation import remix
 
-    result = remix(
-        args.mix, args.output, separator=args.separator, mixer=args.model, stems_dir=args.stems,
-        session=args.session, session_format=args.session_format, force=args.force, device=args.device,
-        precision=args.precision, subtype=_SUBTYPES[args.bit_depth], progress=False if args.quiet else None,
-    )
+    result = remix(args.mix, args.output, separator=args.separator, mixer=args.model, stems_dir=args.stems,
+                   **mix_options(args))
     for note in result.notes:
         log.info(note)
     if not args.quiet:
         kept = f"; stems in {result.stems_dir}" if result.stems_dir is not None else ""
         print(f"wrote {result.output}: separated with {result.separation.model}, mixed with {result.mixer} "
               f"in {result.seconds:.1f} s{kept}")
-        if result.session is not None:
-            print(f"wrote {args.session_format} session {result.session} (the remix is on the muted 'AI mix' track)")
+        if result.mix is not None and result.mix.session is not None:
+            print(session_line(result.mix, args.session_format))
     return 0
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "separate": _cmd_separate,
-    "remix": _cmd_remix,
-}
-
-
-def run(args: argparse.Namespace) -> int | None:
-    """Run a separation command; ``None`` when ``args.command`` is not one of them."""
-    command = COMMANDS.get(args.command)
-    if command is None:
-        return None
-    return command(args)

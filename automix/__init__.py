@@ -1,8 +1,7 @@
 """automix: automatic mixing with Wave-U-Nets, from DAW stems to a stereo mix and back.
 
-Importing :mod:`automix` is cheap: torch and the models load on first use of the functions
-below, so the torch-free parts (:mod:`daw_bridge.audio`, :mod:`daw_bridge.stems`) and
-:mod:`daw_bridge` stay fast to import.
+The Python face: every name below mirrors a CLI command. Importing :mod:`automix` is cheap:
+torch and the models load on first use. The torch-free base is :mod:`daw_bridge`.
 """
 
 from __future__ import annotations
@@ -12,7 +11,14 @@ from daw_bridge._version import __version__
 _LAZY = {
     "mix": ("automix.inference.mixing", "mix"),
     "mix_audio": ("automix.inference.mixing", "mix_audio"),
-    "MixResult": ("automix.inference.mixing", "MixResult"),
+    "MixResult": ("automix.inference.mix_settings", "MixResult"),
+    "MixSettings": ("automix.inference.mix_settings", "MixSettings"),
+    "separate": ("automix.inference.separation", "separate"),
+    "separate_audio": ("automix.inference.separation", "separate_audio"),
+    "remix": ("automix.inference.separation", "remix"),
+    "evaluate_separation": ("automix.eval.separation", "evaluate_separation"),
+    "separation_wave_unet": ("automix.models.separator", "separation_wave_unet"),
+    "run_demo": ("automix.demo", "run_demo"),
     "load_model": ("automix.models.pretrained", "load"),
     "list_models": ("automix.models.pretrained", "list_models"),
     "Model": ("automix.models.checkpoint", "Model"),

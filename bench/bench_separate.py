@@ -5,7 +5,7 @@ kernels); they differ only in their input and output channels (separator: a mono
 mix in, K sources out; mixer: 8 stems in, stereo out). Measured in the same run, one after
 the other, so the ratios hold on a noisy machine:
 
-* ``automix.inference.separation()`` end to end, from a WAV mix on disk to K WAV files (reading, loudness,
+* ``automix.inference.separation.separate()`` end to end, from a WAV mix on disk to K WAV files (reading, loudness,
   tiling, writing), against ``automix.mix()`` from 8 WAV stems to a stereo WAV, same size,
   same length, same precision;
 * the bare forward passes (``automix.inference.tiling.process`` on arrays), to separate I/O from compute.
@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from automix.inference.mixing import mix  # noqa: E402
 from automix.inference.tiling import cpu_has_fast_bf16, process  # noqa: E402
 from automix.models.mixer import mix_wave_unet  # noqa: E402
-from automix.inference.separation import SEPARATOR_SIZES, separate, separation_wave_unet  # noqa: E402
+from automix.inference.separation import separate  # noqa: E402
+from automix.models.separator import SEPARATOR_SIZES, separation_wave_unet  # noqa: E402
 
 SR = 44100
 NAMES = ["01 Kick", "02 Snare", "03 HH", "04 Tom 1", "05 Tom 2", "06 Floor Tom", "07 OH L", "08 OH R"]

@@ -187,7 +187,7 @@ def machine_line(args) -> str:
     import torch
 
     from automix.inference.tiling import cpu_has_fast_bf16
-    from automix.train.trainer import _pick_device, _pick_precision, dist_info
+    from automix.train.distributed import dist_info, run_device, run_precision
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -197,8 +197,8 @@ def machine_line(args) -> str:
                 break
     except OSError:
         pass
-    dev = _pick_device(args.device, dist_info())
-    auto = str(_pick_precision("auto", dev)).removeprefix("torch.")
+    dev = run_device(args.device, dist_info())
+    auto = str(run_precision("auto", dev)).removeprefix("torch.")
     line = (f"machine: {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
             f"{args.threads or torch.get_num_threads()} threads, native CPU bf16: {cpu_has_fast_bf16()}")
     if dev.type == "cuda":

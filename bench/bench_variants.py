@@ -59,7 +59,8 @@ from automix.eval.evaluate import sum_of_stems  # noqa: E402
 from automix.inference.tiling import cpu_has_fast_bf16, process  # noqa: E402
 from automix.eval.metrics import compare_systems  # noqa: E402
 from automix.train.recipe import list_recipes, load_recipe  # noqa: E402
-from automix.train.trainer import _generated_root, train  # noqa: E402
+from automix.train.builders import generated_root
+from automix.train.trainer import train  # noqa: E402
 
 BASELINE = "paper"
 #: feature-error groups: group -> the metrics.compare keys averaged into it
@@ -179,7 +180,7 @@ def main() -> None:
             model = load_model(run.model_path)
             net = model.net
             if not takes:
-                takes = held_out_takes(_generated_root(recipes[name]), net)
+                takes = held_out_takes(generated_root(recipes[name]), net)
                 plain_sum = score({t: {"sum": sum_of_stems(d["stems"])} for t, d in takes.items()}, takes)["sum"]
             mixes = {t: {name: process(net, d["stems"], precision="fp32")} for t, d in takes.items()}
             scores = score(mixes, takes)

@@ -200,6 +200,7 @@ class RenderResult:
     seconds: float = 0.0
     threads: int = 1
     failed_plugins: list[str] = field(default_factory=list)
+    plan: Session | None = None  # the plan that was rendered, when the caller made it (rules)
 
     @property
     def duration_s(self) -> float:

@@ -18,17 +18,9 @@ from automix.data.collection import Augmentation, MultitrackDataset, write_manif
 from daw_bridge.errors import AutomixError
 from automix.inference.tiling import process, process_whole
 from automix.train.recipe import load_recipe
-from automix.inference.separation import (
-    DRUM_SOURCES,
-    SEPARATOR_SIZES,
-    evaluate_separation,
-    mixer_mapping,
-    remix,
-    separate,
-    separate_audio,
-    separation_scores,
-    separation_wave_unet,
-)
+from automix.eval.separation import evaluate_separation, separation_scores
+from automix.inference.separation import mixer_mapping, remix, separate, separate_audio
+from automix.models.separator import DRUM_SOURCES, SEPARATOR_SIZES, separation_wave_unet
 
 SR = 44100
 HAVE_DRUMGIZMO = shutil.which("drumgizmo") is not None

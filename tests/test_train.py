@@ -27,14 +27,10 @@ from automix.data.enst import make_enst_split
 from automix.data.generate import generate_corpus
 from daw_bridge.errors import AutomixError
 from automix.train.recipe import TrainRecipe, list_recipes, load_recipe, recipe_differences
-from automix.train.trainer import (
-    NumberedSegments,
-    StepSampler,
-    TrainingDiverged,
-    TrainingError,
-    list_checkpoints,
-    train,
-)
+from automix.train.builders import NumberedSegments, StepSampler
+from automix.train.errors import TrainingDiverged, TrainingError
+from automix.train.state import list_checkpoints
+from automix.train.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
 HAVE_DRUMGIZMO = shutil.which("drumgizmo") is not None

@@ -313,7 +313,7 @@ def test_variant_recipes_share_one_budget_and_differ_in_one_architecture_line():
 
 @pytest.mark.parametrize("name", VARIANT_RECIPES)
 def test_variant_recipe_builds_its_network_and_the_card_records_it(name, tmp_path):
-    from automix.train.trainer import build_model
+    from automix.train.builders import build_model
 
     recipe = load_recipe(name)
     slots = ("kick", "snare", "hi-hat", "tom_1", "tom_2", "tom_3", "overhead_L", "overhead_R")

@@ -13,7 +13,7 @@ import sys
 from typing import Sequence
 
 from automix import __version__
-from automix.cli import console, daw, data, evaluation, mixing, separation, training
+from automix.cli import console, data, daw, evaluation, mixing, separation, training
 from automix.cli.common import Parser, setup_logging
 from daw_bridge.errors import AutomixError
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from automix.cli.common import (
     add_verbosity,
-    reads_args,
     command,
     positive_float,
     positive_int,
+    reads_args,
 )
 
 log = logging.getLogger("automix")

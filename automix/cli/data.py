@@ -9,10 +9,10 @@ from typing import Any
 from automix.cli.common import (
     Parser,
     add_verbosity,
-    reads_args,
     command,
     positive_float,
     positive_int,
+    reads_args,
 )
 from daw_bridge.errors import AutomixError
 

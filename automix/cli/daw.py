@@ -14,7 +14,6 @@ from typing import Any
 
 from automix.cli.common import SUBTYPES, Parser, add_verbosity, command, finite_float, positive_int, reads_args
 
-
 log = logging.getLogger("automix")
 
 RENDER_EXAMPLES = """\

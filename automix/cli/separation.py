@@ -10,7 +10,15 @@ import argparse
 import logging
 from typing import Any
 
-from automix.cli.common import SUBTYPES, add_compute_options, add_mix_options, add_verbosity, command, mix_options, session_line
+from automix.cli.common import (
+    SUBTYPES,
+    add_compute_options,
+    add_mix_options,
+    add_verbosity,
+    command,
+    mix_options,
+    session_line,
+)
 
 log = logging.getLogger("automix")
 
@@ -75,8 +83,8 @@ def register(sub: Any) -> None:
 
 
 def _cmd_separate(args: argparse.Namespace) -> int:
-    from daw_bridge.errors import OutputError
     from automix.inference.separation import separate
+    from daw_bridge.errors import OutputError
 
     if args.format == "flac" and args.bit_depth == "32f":
         raise OutputError("FLAC holds 16- or 24-bit samples; use --format wav for --bit-depth 32f")

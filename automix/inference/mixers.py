@@ -62,38 +62,33 @@ class RulesMixer:
     name = "rules"
 
     @staticmethod
-    def _levels(settings: MixSettings) -> tuple[dict[str, float], bool, str]:
-        """(plan keywords, whether to keep the plan's target, perspective) from ``settings``."""
+    def _levels(settings: MixSettings) -> dict[str, Any]:
+        """:class:`~daw_bridge.rules.RulesSettings` fields from ``settings``."""
         from daw_bridge.rules import DEFAULT_TARGET_LUFS
 
-        target = target_lufs(settings.loudness, DEFAULT_TARGET_LUFS)
         side = check_perspective(settings.perspective) or "drummer"
-        level = {"target_lufs": target} if target is not None else {}
-        return {**level, "true_peak_db": settings.true_peak_db, "perspective": side}, target is not None, side
+        return {"target_lufs": target_lufs(settings.loudness, DEFAULT_TARGET_LUFS), "true_peak_db": settings.true_peak_db,
+                "perspective": side}
 
     def mix_files(self, files: list[Path], output: Path | None, settings: MixSettings, notes: list[str]) -> MixResult:
-        from daw_bridge.render import render
-        from daw_bridge.rules import rule_based_plan
+        from daw_bridge.rules import mix_with_rules
 
         if settings.mapping is not None:
             raise AutomixError("--map/--map-file assign model slots; with --model rules roles come from file names")
         for note in notes:
             log.warning(note)
-        keywords, normalise, _ = self._levels(settings)
-        plan = rule_based_plan(files, name=output.stem if output is not None else "mix", **keywords)
-        if not normalise:
-            plan = plan.model_copy(update={"target_lufs": None})
-        for note in plan.notes:
+        rendered = mix_with_rules(files, output, name=output.stem if output is not None else "mix",
+                                  overwrite=settings.force, subtype=settings.subtype,
+                                  progress=settings.progress is not False, **self._levels(settings))
+        for note in rendered.plan.notes:
             log.info(note)
-        rendered = render(plan, output, overwrite=settings.force, subtype=settings.subtype,
-                          progress=settings.progress is not False)
         for warning in rendered.warnings:
             log.warning(warning)
         return MixResult(
             output=rendered.path, sample_rate=rendered.sample_rate, frames=rendered.frames, model=self.name,
-            notes=[*notes, *plan.notes, *rendered.warnings], peak_db=rendered.true_peak_db,
+            notes=[*notes, *rendered.notes, *rendered.warnings], peak_db=rendered.true_peak_db,
             audio=rendered.audio, loudness_lufs=rendered.loudness_lufs, gain_db=rendered.gain_db,
-            plan=plan, render=rendered,
+            plan=rendered.plan, render=rendered,
         )
 
     def mix_array(self, stems: Any, names: Sequence[str] | None, sample_rate: int, settings: MixSettings) -> np.ndarray:
@@ -106,8 +101,7 @@ class RulesMixer:
             stems = np.stack([np.pad(a, (0, length - a.shape[-1])) for a in arrays])
         if names is None:
             raise StemMatchError("the rule-based console needs each stem's name (names=[...]) to know its role")
-        keywords, _, side = self._levels(settings)
-        return mix_audio_with_rules(stems, names, sample_rate, **keywords)
+        return mix_audio_with_rules(stems, names, sample_rate, **self._levels(settings))
 
 
 # --------------------------------------------------------------------------- Mix-Wave-U-Net

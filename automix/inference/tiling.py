@@ -24,8 +24,8 @@ from typing import Callable, Literal
 import numpy as np
 import torch
 
-from daw_bridge.errors import AutomixError
 from automix.models.unet import WaveUNet
+from daw_bridge.errors import AutomixError
 
 log = logging.getLogger("automix")
 

@@ -23,10 +23,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from daw_bridge.errors import AutomixError
-from daw_bridge.files import read_settings_file
 from automix.losses import LossTerm, parse_loss
 from automix.models.architectures import presets_dir
+from daw_bridge.errors import AutomixError
+from daw_bridge.files import read_settings_file
 
 RECIPE_FORMAT = 1
 

@@ -1,74 +1,43 @@
-"""Training: one command for a Mix-Wave-U-Net or a separation Wave-U-Net, on CPU, a GPU or many.
+"""The training loop: one recipe into one run folder, on the CPU, a GPU or many (torchrun).
 
-``automix train RECIPE [--data DIR] [--out RUN_DIR] [--resume]`` and :func:`train` run a
-:class:`~automix.train.recipe.TrainRecipe`. What happens:
-
-* **Hardware.** CUDA when present (``device`` overrides), else the CPU. ``precision="auto"``:
-  bf16 autocast on GPUs that have it, else fp16 with a gradient scaler; on the CPU bf16 where
-  it runs natively (AMX: 2.3-2.5x the fp32 throughput here, see BENCHMARKS.md), else fp32. Weights, optimiser
-  state and losses stay fp32. Started by ``torchrun --nproc_per_node=K`` (or on several machines),
-  each process trains a :class:`~torch.nn.parallel.DistributedDataParallel` replica on its
-  share of the global batch (NCCL on GPUs, gloo on CPUs); only rank 0 writes files.
-* **Data order.** Update ``s`` uses the random segments numbered ``s*B .. s*B+B-1`` (``B`` the
-  global batch), segment ``n`` being drawn from ``(seed, n // epoch_length, n % epoch_length)``
-  alone; process ``r`` of ``K`` takes the ``r``-th slice of ``B/K``. So the segments, and with
-  them the result, do not depend on the number of processes, the DataLoader workers or
-  interruptions.
-* **Checkpoints.** Every ``checkpoint_every`` updates a folder ``checkpoints/step-NNNNNNNN``
-  (model weights and card, optimiser, schedule, gradient-scaler and RNG states, step, best
-  score) is written under a temporary name and renamed: a run killed at any moment leaves
-  only whole checkpoints. ``--resume`` continues from the newest one exactly; it refuses a
-  recipe that changed, except for :data:`~automix.train.recipe.RESUMABLE_CHANGES`.
-  The best model by validation loss is ``model.safetensors`` + ``model.json`` (its card)
-  in the run folder: ``automix mix stems/ --model RUN/model.safetensors`` uses it.
-* **Safety.** A NaN or infinite loss (or gradient outside fp16's scaler) stops the run with a
-  message naming the step; the checkpoints already written stay. Gradients are clipped to
-  ``grad_clip``. The run folder is checked for write access and free space before training.
-* **Logs.** A progress bar (loss, segments/s); ``metrics.csv`` and TensorBoard events
-  (``tensorboard --logdir RUN``) with the training loss and its terms, learning rate, gradient
-  norm, throughput, and the validation loss, L1 and SI-SDR next to the plain-sum baseline;
-  ``train.log`` holds the text log.
-
-Run folder::
-
-    recipe.json        the resolved recipe (with overrides)
-    model.safetensors  the best model so far, and model.json its card
-    metrics.csv        one row per logged step or validation
-    tensorboard/       event files
-    train.log          the log
-    checkpoints/       step-NNNNNNNN/{model.safetensors, model.json, state.safetensors, state.json}
+Hardware, data order, checkpoints, safety and logs: see ``docs/training.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as _dt
 import gc
 import json
 import logging
 import math
 import os
-import platform
-import random
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import DataLoader, Subset
 
-from automix.models.checkpoint import Model, ModelCard, TrainingInfo, load_model, save_model
-from daw_bridge.errors import AutomixError
-from daw_bridge.files import umask
-from daw_bridge.outputs import atomic_output, check_not_input, reading, reads
 from automix.losses import build_loss
-from automix.models.architectures import load_model_preset
+from automix.models.checkpoint import Model, TrainingInfo, load_model, save_model
+from automix.models.unet import WaveUNet
+from automix.train.builders import (
+    NumberedSegments,
+    StepSampler,
+    batch_io,
+    build_data,
+    build_model,
+    collection_manifest,
+    ensure_generated,
+    generated_root,
+)
+from automix.train.distributed import dist_info, hardware_name, run_device, run_precision
+from automix.train.errors import TrainingDiverged, TrainingError
 from automix.train.recipe import (
     RESUMABLE_CHANGES,
     TrainRecipe,
@@ -77,507 +46,25 @@ from automix.train.recipe import (
     recipe_differences,
     validate_recipe,
 )
+from automix.train.logs import RunLog
+from automix.train.state import (
+    STATE_FORMAT,
+    RunPaths,
+    check_run_folder,
+    flatten_optimizer,
+    list_checkpoints,
+    rng_state,
+    set_rng_state,
+    unflatten_optimizer,
+)
+from daw_bridge.errors import AutomixError
+from daw_bridge.files import umask
+from daw_bridge.outputs import atomic_output, check_not_input, reading, reads
 from daw_bridge.stems import DRUM_SLOTS
-from automix.models.unet import WaveUNet, WaveUNetConfig
 
 logger = logging.getLogger("automix.train.trainer")
 
-STATE_FORMAT = "automix-train-state/1"
-_CKPT_PREFIX = "step-"
-_CSV_FIELDS = [
-    "step", "phase", "epoch", "loss", "terms", "lr", "grad_norm", "segments_per_s", "elapsed_s",
-    "valid_l1", "valid_si_sdr", "baseline_loss", "baseline_l1", "baseline_si_sdr", "best",
-]
 
-
-class TrainingError(AutomixError):
-    """Training cannot start or had to stop (diverged, data, run folder)."""
-
-
-class TrainingDiverged(TrainingError):
-    """The loss (or the gradients) became NaN or infinite."""
-
-
-# --------------------------------------------------------------------------------------------
-# processes and devices
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def dist_info() -> DistInfo:
-    """Rank, world size and local rank from the torchrun environment (1 process without)."""
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        rank = int(os.environ.get("RANK", "0"))
-        local = int(os.environ.get("LOCAL_RANK", str(rank)))
-    except ValueError as exc:
-        raise TrainingError(f"bad torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {exc}") from None
-    return DistInfo(rank, world, local)
-
-
-def _pick_device(device: str | torch.device | None, info: DistInfo) -> torch.device:
-    if device is None:
-        if torch.cuda.is_available():
-            return torch.device("cuda", info.local_rank % torch.cuda.device_count())
-        return torch.device("cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise TrainingError(f"device {device} asked for, but this torch build sees no CUDA GPU; use --device cpu")
-        if dev.index is None:
-            dev = torch.device("cuda", info.local_rank % torch.cuda.device_count())
-    elif dev.type != "cpu":
-        raise TrainingError(f"device {device} is not supported for training; use cpu or cuda[:N]")
-    return dev
-
-
-def _pick_precision(precision: str, device: torch.device) -> torch.dtype:
-    if precision == "fp32":
-        return torch.float32
-    if precision == "auto":
-        if device.type != "cuda":
-            from automix.inference.tiling import cpu_has_fast_bf16
-
-            # bf16 autocast trains 2.3-2.5x faster than fp32 on CPUs with AMX (weights stay fp32)
-            return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if precision == "fp16" and device.type != "cuda":
-        raise TrainingError("fp16 mixed precision needs a CUDA GPU; use precision bf16 or fp32 on the CPU")
-    return torch.bfloat16 if precision == "bf16" else torch.float16
-
-
-def _hardware(device: torch.device, info: DistInfo) -> str:
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    return f"{info.world} x {name}" if info.world > 1 else name
-
-
-# --------------------------------------------------------------------------------------------
-# data
-
-
-class NumberedSegments(Dataset):
-    """Segment ``n`` of an endless stream: item ``n % len`` of epoch ``n // len`` of ``base``."""
-
-    def __init__(self, base: Dataset):
-        self.base = base
-        self.length = len(base)  # type: ignore[arg-type]
-
-    def __len__(self) -> int:
-        return 1 << 62
-
-    def __getitem__(self, number: int) -> dict[str, Any]:
-        epoch, index = divmod(int(number), self.length)
-        set_epoch = getattr(self.base, "set_epoch", None)
-        if set_epoch is not None:
-            set_epoch(epoch)
-        return self.base[index]
-
-
-class StepSampler(Sampler[int]):
-    """Segment numbers for updates ``start_step, start_step + 1, ...`` on process ``rank``."""
-
-    def __init__(self, start_step: int, global_batch: int, rank: int = 0, world: int = 1):
-        if global_batch % world:
-            raise TrainingError(f"batch_size {global_batch} does not split over {world} processes; use a multiple")
-        self.start_step, self.global_batch, self.rank = int(start_step), int(global_batch), int(rank)
-        self.per_rank = global_batch // world
-
-    def __iter__(self) -> Iterator[int]:
-        step = self.start_step
-        while True:
-            first = step * self.global_batch + self.rank * self.per_rank
-            yield from range(first, first + self.per_rank)
-            step += 1
-
-
-@dataclass
-class TrainData:
-    train: Dataset
-    valid: Dataset | None
-    slots: tuple[str, ...]
-    description: str
-    notes: list[str] = field(default_factory=list)
-
-
-def _generated_root(recipe: TrainRecipe) -> Path:
-    from automix.data.segments import cache_dir
-
-    g = recipe.data.generate
-    return cache_dir() / "generated" / f"drums-{g.songs}x{g.seconds:g}s-{g.drummers}d-seed{g.seed}"
-
-
-def ensure_generated(root: Path, recipe: TrainRecipe, *, progress: bool = False) -> Path:
-    """Make the recipe's generated corpus in ``root`` unless one is there already."""
-    if (root / "corpus.json").is_file():
-        return root
-    if root.exists() and any(root.iterdir()):
-        return root  # an ENST-layout folder of the user's: read as is
-    from automix.data.generate import generate_corpus
-
-    g = recipe.data.generate
-    logger.info("generating a drum corpus (%d takes of %g s, seed %d) in %s", g.songs, g.seconds, g.seed, root)
-    generate_corpus(root, g.songs, seed=g.seed, seconds=g.seconds, drummers=g.drummers, progress=progress)
-    return root
-
-
-def _collection_manifest(root: Path) -> Path:
-    if root.is_file():
-        return root
-    for name in ("manifest.json", "manifest.yaml", "manifest.yml"):
-        if (root / name).is_file():
-            return root / name
-    if not root.exists():
-        raise TrainingError(f"data folder {root} does not exist")
-    raise TrainingError(
-        f"{root} holds no manifest.json; write one with 'automix datasets manifest {root} -o {root}/manifest.json'"
-    )
-
-
-def _limit(ds: Dataset, count: int | None) -> Dataset:
-    n = len(ds)  # type: ignore[arg-type]
-    if count is None or n <= count:
-        return ds
-    return Subset(ds, [int(i) for i in np.linspace(0, n - 1, count).round()])
-
-
-def _enst_manifest(root: Path, split, recipe: TrainRecipe):
-    """A collection manifest over an ENST-layout folder (separation data from ENST takes)."""
-    from automix.data.collection import Manifest, SongEntry, StemEntry
-    from automix.data.enst import SLOTS, scan_enst
-
-    train_items = set(split.items(recipe.data.train_subset))
-    valid_items = set(split.items(recipe.data.valid_subset))
-    songs = []
-    for take in scan_enst(root):
-        if take.id not in train_items and take.id not in valid_items:
-            continue
-        mix = take.mix(recipe.data.target)
-        stems = [StemEntry(file=str(p.relative_to(root)), slot=s) for s, p in zip(SLOTS, take.stems) if p is not None]
-        if mix is None or not stems:
-            continue
-        which = "train" if take.id in train_items else "valid"
-        songs.append(SongEntry(name=take.id, folder=".", mix=str(mix.relative_to(root)), stems=stems, split=which))
-    if not songs:
-        raise TrainingError(f"no take of {root} has a {recipe.data.target} mix and stems in the split's subsets")
-    return Manifest(sample_rate=None, root=str(root.absolute()), slots=list(SLOTS), songs=songs)
-
-
-def separation_manifest(manifest, recipe: TrainRecipe):
-    """``manifest`` as a separation recipe reads it: slots grouped into ``data.sources``
-    (slots in no group are left out) and, with ``data.separation_mix: sum``, no mix files."""
-    from automix.data.collection import Manifest
-
-    d = recipe.data
-    data = manifest.model_dump()
-    if d.sources is not None:
-        unknown = sorted({s for group in d.sources.values() for s in group} - set(manifest.slots))
-        if unknown:
-            raise TrainingError(
-                f"data.sources names slot(s) {', '.join(unknown)} that the data lacks (its slots: {', '.join(manifest.slots)})"
-            )
-        owner = {slot: name for name, group in d.sources.items() for slot in group}
-        data["slots"] = list(d.sources)
-        for song in data["songs"]:
-            song["stems"] = [{**st, "slot": owner[st["slot"]]} for st in song["stems"] if st["slot"] in owner]
-    if d.separation_mix == "sum":
-        for song in data["songs"]:
-            song["mix"] = None
-    return Manifest.model_validate(data)
-
-
-def build_data(recipe: TrainRecipe, net: WaveUNet, sample_rate: int, root: Path) -> TrainData:
-    """Training and validation datasets of ``recipe`` from ``root`` (see :class:`~automix.train.recipe.DataSpec`)."""
-    d = recipe.data
-    out_len = max(1, round(recipe.segment_seconds * sample_rate))
-    from automix.data.segments import segment_sizes
-
-    sizes = segment_sizes(net, output_length=out_len)
-    if d.kind in ("enst", "generated"):
-        from automix.data.enst import EnstDrums, make_enst_split, scan_enst
-        from automix.data.segments import Split
-
-        if not root.is_dir():
-            raise TrainingError(f"data folder {root} does not exist")
-        takes = scan_enst(root)  # raises on an empty folder or a wrong layout, saying what it found
-        split = Split.load(d.split) if d.split else make_enst_split(takes, seed=0)
-        if not split.items(d.train_subset):
-            raise TrainingError(f"subset '{d.train_subset}' of the split is empty ({len(takes)} takes in {root})")
-        has_valid = bool(split.items(d.valid_subset))
-        what = f"{'ENST-drums' if d.kind == 'enst' else 'generated drums'} at {root}, {d.target} mixes"
-        if recipe.task == "separate":
-            from automix.data.collection import MultitrackDataset
-
-            manifest = separation_manifest(_enst_manifest(root, split, recipe), recipe)
-            common = dict(input_length=sizes.input_length, output_length=sizes.output_length, mode="separate",
-                          loudness_target=d.loudness_target, sample_rate=sample_rate,
-                          mix_channels=net.config.in_channels)
-            same = d.train_subset == d.valid_subset
-            train = MultitrackDataset(manifest, split="train", segment="random", samples_per_epoch=d.segments_per_epoch,
-                                      seed=recipe.seed, augment=d.augment, **common)
-            valid = None
-            if has_valid:
-                valid = MultitrackDataset(manifest, split="train" if same else "valid", segment="sequential", **common)
-            slots = tuple(manifest.slots)
-        else:
-            common = dict(split=split, target=d.target, input_length=sizes.input_length,
-                          output_length=sizes.output_length, normalize=d.normalize, cache_audio=d.cache_audio,
-                          sample_rate=sample_rate)
-            train = EnstDrums(root, subset=d.train_subset, mode="random", segments_per_epoch=d.segments_per_epoch,
-                              seed=recipe.seed, **common)
-            valid = EnstDrums(root, subset=d.valid_subset, mode="fixed", **common) if has_valid else None
-            slots = tuple(DRUM_SLOTS)
-        desc = f"{what}; split {d.split or 'default (seed 0, 80/10/10)'}: {d.train_subset} / {d.valid_subset}"
-    else:
-        from automix.data.collection import MultitrackDataset, load_manifest
-        from automix.data.segments import make_split
-
-        path = _collection_manifest(root)
-        manifest = load_manifest(path)
-        manifest = manifest.model_copy(update={"root": str((path.parent / manifest.root).absolute())})
-        notes_split = ""
-        if all(song.split is None for song in manifest.songs):
-            # a fresh manifest ('automix datasets manifest') assigns no splits: a seeded 80/10/10 by song name
-            split = make_split([song.name for song in manifest.songs], seed=0)
-            manifest = manifest.model_copy(update={"songs": [
-                song.model_copy(update={"split": split.subset_of(song.name)}) for song in manifest.songs]})
-            notes_split = "the manifest assigns no splits: songs split 80/10/10 by a seeded hash of their names"
-        common = dict(input_length=sizes.input_length, output_length=sizes.output_length, mode=recipe.task,
-                      loudness_target=d.loudness_target, sample_rate=sample_rate)
-        augment = None
-        if recipe.task == "separate":
-            manifest = separation_manifest(manifest, recipe)
-            common["mix_channels"] = net.config.in_channels
-            augment = d.augment
-        train = MultitrackDataset(manifest, split=d.train_subset, segment="random",
-                                  samples_per_epoch=d.segments_per_epoch, seed=recipe.seed, augment=augment, **common)
-        valid = None
-        if any(song.split == d.valid_subset for song in manifest.songs):
-            valid = MultitrackDataset(manifest, split=d.valid_subset, segment="sequential", **common)
-        slots = tuple(train.slots)
-        desc = f"collection {path}: {d.train_subset} / {d.valid_subset}" + (f" ({notes_split})" if notes_split else "")
-    notes = []
-    if valid is None:
-        notes.append(f"no '{d.valid_subset}' data: no validation, the last model is kept")
-    else:
-        valid = _limit(valid, d.valid_segments)
-    return TrainData(train, valid, slots, desc, notes)
-
-
-def _io(batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(input [B, C_in, T_in], target [B, C_out, T_out], mask [B, slots])`` of a collated batch."""
-    if "stems" in batch:
-        return batch["stems"], batch["mix"], batch["mask"]
-    return batch["input"], batch["target"], batch["mask"]
-
-
-# --------------------------------------------------------------------------------------------
-# model
-
-
-def build_model(recipe: TrainRecipe, slots: tuple[str, ...]) -> Model:
-    """A new network for ``recipe`` with ``slots`` (inputs of a mixer, outputs of a separator)."""
-    preset, base = load_model_preset(recipe.model.preset)
-    cfg = {**base.model_dump(), **recipe.model.config}
-    if recipe.task == "mix":
-        cfg.update(in_channels=len(slots), out_channels=2)
-        inputs, outputs = list(slots), ["L", "R"]
-    else:
-        # a separator reads a stereo mix unless the recipe asks for mono (model.config.in_channels: 1)
-        mix_channels = int(recipe.model.config.get("in_channels", 2))
-        if mix_channels not in (1, 2):
-            raise TrainingError(f"recipe model.config.in_channels: a separator reads a mono (1) or stereo (2) mix, got {mix_channels}")
-        cfg.update(in_channels=mix_channels, out_channels=len(slots))
-        inputs, outputs = (["L", "R"] if mix_channels == 2 else ["mix"]), list(slots)
-    try:
-        config = WaveUNetConfig.model_validate(cfg)
-    except Exception as exc:  # pydantic ValidationError
-        raise TrainingError(f"recipe model.config: {' '.join(str(exc).split())}") from None
-    card = ModelCard(
-        name=recipe.model.name or recipe.name,
-        task=recipe.task,
-        config=config,
-        input_names=inputs,
-        output_names=outputs,
-        sample_rate=preset.sample_rate,
-        description=recipe.description or preset.description,
-        input_lufs=_input_lufs(recipe),
-        output_lufs=_output_lufs(recipe),
-    )
-    torch.manual_seed(recipe.seed)
-    net = WaveUNet(config)
-    if recipe.task == "separate":
-        from automix.inference.separation import init_as_mix_share
-
-        init_as_mix_share(net)  # start at the equal-share-of-the-mix estimate (the validation baseline)
-    return Model(net, card)
-
-
-def _input_lufs(recipe: TrainRecipe) -> float | None:
-    """The loudness the data loader brings each input stem to (what inference must repeat)."""
-    from automix.data.enst import STEM_LUFS
-
-    return _loader_lufs(recipe, STEM_LUFS)
-
-
-def _output_lufs(recipe: TrainRecipe) -> float | None:
-    """The loudness the data loader brings each target mix to (what the model learns to output)."""
-    from automix.data.enst import MIX_LUFS
-
-    return _loader_lufs(recipe, MIX_LUFS)
-
-
-def _loader_lufs(recipe: TrainRecipe, enst_level: float) -> float | None:
-    if recipe.task != "mix":
-        return None
-    d = recipe.data
-    if d.kind in ("enst", "generated"):
-        return enst_level if d.normalize is not None else None
-    return d.loudness_target
-
-
-# --------------------------------------------------------------------------------------------
-# run folder and checkpoints
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    root: Path
-
-    @property
-    def recipe(self) -> Path:
-        return self.root / "recipe.json"
-
-    @property
-    def model(self) -> Path:
-        return self.root / "model.safetensors"
-
-    @property
-    def csv(self) -> Path:
-        return self.root / "metrics.csv"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.root / "tensorboard"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "train.log"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    def checkpoint(self, step: int) -> Path:
-        return self.checkpoints / f"{_CKPT_PREFIX}{step:08d}"
-
-
-def list_checkpoints(run: str | os.PathLike) -> list[tuple[int, Path]]:
-    """Whole checkpoints of a run folder, oldest first: ``[(step, folder)]``."""
-    folder = RunPaths(Path(run)).checkpoints
-    found = []
-    if folder.is_dir():
-        for p in folder.iterdir():
-            if p.name.startswith(_CKPT_PREFIX) and p.is_dir() and (p / "state.json").is_file():
-                try:
-                    found.append((int(p.name[len(_CKPT_PREFIX):]), p))
-                except ValueError:
-                    continue
-    return sorted(found)
-
-
-def _checkpoint_bytes(net: WaveUNet) -> int:
-    return net.num_parameters() * 4 * 3 + (1 << 16)  # weights + two Adam moments + cards
-
-
-def check_run_folder(root: Path, net: WaveUNet, keep: int) -> None:
-    """Refuse, before any training, a run folder that cannot be written or has too little space."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TrainingError(f"cannot create the run folder {root}: {exc.strerror or exc}") from None
-    if not root.is_dir():
-        raise TrainingError(f"run folder {root} is not a folder")
-    probe = None
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".automix-probe-", dir=root)
-        with os.fdopen(fd, "wb") as f:
-            f.write(b"\0" * 4096)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as exc:
-        raise TrainingError(f"cannot write in the run folder {root}: {exc.strerror or exc}") from None
-    finally:
-        if probe is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(probe)
-    need = _checkpoint_bytes(net) * (keep + 2) + (8 << 20)
-    free = shutil.disk_usage(root).free
-    if free < need:
-        raise TrainingError(
-            f"not enough free space for the run in {root}: {free / 2**20:.1f} MB free, about "
-            f"{need / 2**20:.1f} MB needed ({keep} checkpoints + the best model + logs); free some space "
-            f"or choose another --out"
-        )
-
-
-def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    tensors: dict[str, torch.Tensor] = {}
-    plain: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
-    for idx, entry in state["state"].items():
-        rest = {}
-        for key, value in entry.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optimizer/{idx}/{key}"] = value.detach().cpu().contiguous()
-            else:
-                rest[key] = value
-        plain["state"][str(idx)] = rest
-    return tensors, plain
-
-
-def _unflatten_optimizer(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> dict[str, Any]:
-    state: dict[int, dict[str, Any]] = {int(k): dict(v) for k, v in plain["state"].items()}
-    for name, value in tensors.items():
-        if name.startswith("optimizer/"):
-            _, idx, key = name.split("/", 2)
-            state.setdefault(int(idx), {})[key] = value
-    return {"state": state, "param_groups": plain["param_groups"]}
-
-
-def _rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    tensors = {"rng/torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng/cuda{i}"] = s
-    np_state = np.random.get_state()
-    plain = {
-        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
-        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
-    }
-    return tensors, plain
-
-
-def _set_rng_state(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> None:
-    torch.set_rng_state(tensors["rng/torch"])
-    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng/cuda")]
-    if cuda and torch.cuda.is_available():
-        with contextlib.suppress(RuntimeError):
-            torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
-    py = plain["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = plain["numpy"]
-    np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), n[2], n[3], n[4]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,14 +118,13 @@ class Trainer:
     ):
         self.recipe = recipe
         self.info = dist_info()
-        self.device = _pick_device(device, self.info)
-        self.dtype = _pick_precision(recipe.precision, self.device)
+        self.device = run_device(device, self.info)
+        self.dtype = run_precision(recipe.precision, self.device)
         self.progress = progress
         self.paths = RunPaths(Path(out if out is not None else Path("runs") / recipe.name).expanduser())
         self.resume = resume
         self._pg_started = False
-        self._log_handler: logging.Handler | None = None
-        self._tb = None
+        self.log = RunLog(self.paths, self.info.main)
         self.data_root = self._data_root(data)
         self._init = init
 
@@ -648,7 +134,7 @@ class Trainer:
         root = data if data is not None else d.root
         if root is None:
             if d.kind == "generated":
-                return _generated_root(self.recipe)
+                return generated_root(self.recipe)
             raise TrainingError(
                 f"recipe '{self.recipe.name}' needs data ({d.kind}): pass --data DIR"
                 + (" (the ENST-drums root folder)" if d.kind == "enst" else " (a manifest or its folder)")
@@ -696,39 +182,10 @@ class Trainer:
             )
         return found[-1][0] if found else 0
 
-    def _setup_logging(self) -> None:
-        if not self.info.main:
-            return
-        handler = logging.FileHandler(self.paths.log, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler.setLevel(logging.INFO)
-        root = logging.getLogger("automix")
-        self._saved_logging = (root.level, [(h, h.level) for h in root.handlers])
-        root.addHandler(handler)
-        if root.level == logging.NOTSET or root.level > logging.INFO:
-            # the file gets INFO; the console keeps showing what it showed before
-            shown = root.getEffectiveLevel()
-            root.setLevel(logging.INFO)
-            for h in root.handlers:
-                if h is not handler and h.level < shown:
-                    h.setLevel(shown)
-        self._log_handler = handler
-
-    def _teardown_logging(self) -> None:
-        if self._log_handler is not None:
-            root = logging.getLogger("automix")
-            root.removeHandler(self._log_handler)
-            self._log_handler.close()
-            self._log_handler = None
-            level, handlers = self._saved_logging
-            root.setLevel(level)
-            for h, lvl in handlers:
-                h.setLevel(lvl)
-
     # ------------------------------------------------------------------ state
     def _state(self, step: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        opt_t, opt_p = _flatten_optimizer(self.optimizer.state_dict())
-        rng_t, rng_p = _rng_state()
+        opt_t, opt_p = flatten_optimizer(self.optimizer.state_dict())
+        rng_t, rng_p = rng_state()
         plain = {
             "format": STATE_FORMAT,
             "step": step,
@@ -787,11 +244,11 @@ class Trainer:
         if plain.get("format") != STATE_FORMAT:
             raise TrainingError(f"checkpoint {folder} has an unknown format {plain.get('format')!r}")
         self.net.load_state_dict(model.net.state_dict())
-        self.optimizer.load_state_dict(_unflatten_optimizer(tensors, plain["optimizer"]))
+        self.optimizer.load_state_dict(unflatten_optimizer(tensors, plain["optimizer"]))
         self.scheduler.load_state_dict(plain["scheduler"])
         if plain.get("scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(plain["scaler"])
-        _set_rng_state(tensors, plain["rng"])
+        set_rng_state(tensors, plain["rng"])
         self.best_loss = plain["best_loss"]
         self.best_step = plain["best_step"]
         self.bad_validations = plain["bad_validations"]
@@ -820,7 +277,7 @@ class Trainer:
             f"{self.recipe.optimizer.name} lr {self.recipe.optimizer.lr:g}, batch {self.recipe.batch_size}, "
             f"segments {self.recipe.segment_seconds:g} s, precision {str(self.dtype).removeprefix('torch.')}",
             steps=step,
-            hardware=_hardware(self.device, self.info),
+            hardware=hardware_name(self.device, self.info),
             duration_s=round(self.elapsed_before + (time.perf_counter() - self.t_start), 1),
             notes="; ".join(self.data.notes),
             target=self._target_name(),
@@ -831,37 +288,6 @@ class Trainer:
             return ""
         return "mix" if self.recipe.data.kind == "collection" else self.recipe.data.target
 
-    # ------------------------------------------------------------------ logging
-    def _csv_start(self, start_step: int) -> None:
-        if not self.info.main:
-            return
-        rows: list[dict[str, str]] = []
-        if self.paths.csv.is_file() and start_step > 0:
-            with open(self.paths.csv, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= start_step]
-        with atomic_output(self.paths.csv, overwrite=True) as tmp:
-            with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=_CSV_FIELDS, extrasaction="ignore")
-                w.writeheader()
-                w.writerows(rows)
-        from torch.utils.tensorboard import SummaryWriter
-
-        self._tb = SummaryWriter(str(self.paths.tensorboard), purge_step=start_step if start_step else None)
-
-    def _csv_row(self, row: dict[str, Any]) -> None:
-        if not self.info.main:
-            return
-        with open(self.paths.csv, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=_CSV_FIELDS, extrasaction="ignore").writerow(
-                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
-            )
-
-    def _tb_scalars(self, step: int, values: dict[str, float]) -> None:
-        if self._tb is not None:
-            for k, v in values.items():
-                if v is not None and math.isfinite(v):
-                    self._tb.add_scalar(k, v, step)
-
     # ------------------------------------------------------------------ steps
     def _autocast(self):
         if self.dtype == torch.float32:
@@ -869,7 +295,7 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def _to_device(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y, mask = _io(batch)
+        x, y, mask = batch_io(batch)
         nb = self.device.type == "cuda"
         return (x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb),
                 mask.to(self.device, non_blocking=nb))
@@ -977,10 +403,7 @@ class Trainer:
             self._barrier()
             return result
         finally:
-            if self._tb is not None:
-                self._tb.close()
-                self._tb = None
-            self._teardown_logging()
+            self.log.close()
             self.close_processes()
 
     def close_processes(self) -> None:
@@ -1005,7 +428,7 @@ class Trainer:
         if recipe.data.kind == "collection":
             from automix.data.collection import load_manifest
 
-            slots: tuple[str, ...] = tuple(load_manifest(_collection_manifest(self.data_root)).slots)
+            slots: tuple[str, ...] = tuple(load_manifest(collection_manifest(self.data_root)).slots)
         else:
             slots = tuple(DRUM_SLOTS)
         if recipe.task == "separate" and recipe.data.sources is not None:
@@ -1113,8 +536,7 @@ class Trainer:
             elif self.paths.recipe.read_text() != json.dumps(json.loads(canonical_json(recipe)), indent=2) + "\n":
                 with atomic_output(self.paths.recipe, overwrite=True) as tmp:  # allowed changes (steps, ...)
                     tmp.write_text(json.dumps(json.loads(canonical_json(recipe)), indent=2) + "\n")
-        self._setup_logging()
-        self._csv_start(start)
+        self.log.open(start)
         logger.info(
             "%s %s: %s, %s weights, %s, %d process(es), precision %s, from step %d of %d",
             "resuming" if start else "training", recipe.name, self.model.card.task, f"{self.net.num_parameters():,}",
@@ -1190,8 +612,8 @@ class Trainer:
                            "loss": mean, "terms": json.dumps({k: round(v, 6) for k, v in term_means.items()}),
                            "lr": lr, "grad_norm": float(norm), "segments_per_s": rate,
                            "elapsed_s": self.elapsed_before + now - self.t_start}
-                    self._csv_row(row)
-                    self._tb_scalars(step, {"train/loss": mean, "train/lr": lr, "train/grad_norm": float(norm),
+                    self.log.row(row)
+                    self.log.scalars(step, {"train/loss": mean, "train/lr": lr, "train/grad_norm": float(norm),
                                             "train/segments_per_s": rate,
                                             **{f"train/{k}": v for k, v in term_means.items()}})
                     if bar is not None:
@@ -1224,11 +646,11 @@ class Trainer:
         else:
             self.bad_validations += 1
         base = self.baseline or {}
-        self._csv_row({"step": step, "phase": "valid", "loss": v["loss"], "valid_l1": v["l1"],
+        self.log.row({"step": step, "phase": "valid", "loss": v["loss"], "valid_l1": v["l1"],
                        "valid_si_sdr": v["si_sdr"], "baseline_loss": base.get("loss"), "baseline_l1": base.get("l1"),
                        "baseline_si_sdr": base.get("si_sdr"), "best": self.best_loss,
                        "elapsed_s": self.elapsed_before + time.perf_counter() - self.t_start})
-        self._tb_scalars(step, {"valid/loss": v["loss"], "valid/l1": v["l1"], "valid/si_sdr": v["si_sdr"],
+        self.log.scalars(step, {"valid/loss": v["loss"], "valid/l1": v["l1"], "valid/si_sdr": v["si_sdr"],
                                 "valid/baseline_loss": base.get("loss"), "valid/baseline_si_sdr": base.get("si_sdr")})
         logger.info("step %d: validation loss %.4g (L1 %.4g, SI-SDR %.2f dB; plain sum %.4g)%s", step, v["loss"],
                     v["l1"], v["si_sdr"], base.get("loss", float("nan")), " best" if improved else "")
@@ -1308,4 +730,3 @@ def train(
     """
     r = load_recipe(recipe, overrides)
     return Trainer(r, data=data, out=out, resume=resume, device=device, progress=progress, init=init).run()
-

@@ -1,22 +1,6 @@
 """``automix demo``: the shipped example stems mixed with the default model, end to end.
 
-The example (``automix/examples/drums``) is one take made by the project's own generator
-(``automix datasets drums --songs 1 --seconds 8 --seed 2026``: DrumGizmo and the multi-mic
-GMRockKit, a seed no shipped model was trained on): eight mono 16-bit FLAC stems named by slot,
-and the take's ``reference/wet.flac`` and ``reference/dry.flac`` mixes from the generator's
-randomised mixing chain. :func:`run_demo` writes into a new folder:
-
-* ``mix.wav``: the stems mixed by the model (:func:`automix.inference.mixing.mix`);
-* ``session/``: an Ardour session with the stems on tracks (the model's slots as roles) and the
-  mix on a muted "AI mix" track, to open and keep editing;
-* ``report/``: the evaluation report against the reference mix the model was trained to
-  imitate (``wet`` or ``dry``, as the card's ``training.target`` says), with the three baselines (sum of stems,
-  loudness-equalised sum, rule-based console), ``report.md``, ``metrics.json`` and plots.
-
-The stems and the mix are written into a folder built beside ``out`` and renamed into place
-(an existing ``out`` is refused unless ``force``; then it is replaced only once they are
-written); the report and the session follow, each written atomically, so that they name the
-files where they lie.
+Details: ``docs/demo.md``.
 """
 
 from __future__ import annotations

@@ -1,38 +1,6 @@
 """Training losses: sample-domain, SI-SDR, multi-resolution STFT and a perceptual stereo loss.
 
-A loss is described by a list of :class:`LossTerm` (name, weight, options); the recipe's ``loss``
-key accepts the shorthand ``"l1"``, the string form ``"l1+0.1*mrstft"``, a dict or a list of dicts
-(:func:`parse_loss`). :func:`build_loss` turns it into a :class:`CombinedLoss` module whose forward
-returns ``(total, {term name: value})`` with ``total = sum(weight * term)``.
-
-Conventions:
-
-* every loss takes ``estimate`` and ``reference`` shaped ``[batch, channels, samples]`` and returns a
-  float32 scalar tensor (averaged over batch and channels where the loss is per signal);
-* losses are always computed in float32 with autocast disabled, so they work unchanged inside a
-  bf16/fp16 mixed-precision region on CUDA or CPU;
-* STFTs use a periodic Hann window of ``n_fft`` samples and a hop of ``n_fft // 4``, centred with
-  reflection padding (as ``auraloss``), for each size in ``fft_sizes``;
-* frequency weightings are in dB (:func:`a_weighting_db`, :func:`k_weighting_db`) and applied to
-  STFT magnitudes as the linear gain ``10 ** (dB / 20)`` at each bin's centre frequency
-  ``k * sample_rate / n_fft``.
-
-The terms (``name`` in :class:`LossTerm`):
-
-``l1``, ``mse``
-    mean absolute / squared sample error (:class:`L1Loss`, :class:`MSELoss`).
-``si_sdr``
-    negative scale-invariant SDR in dB (Le Roux et al., 2019), per channel, averaged
-    (:class:`SISDRLoss`; wraps ``auraloss.time.SISDRLoss``). Not bounded below by 0: an estimate
-    equal to the reference scores about -100 dB, silence about +80 dB.
-``mrstft``
-    multi-resolution STFT loss, spectral convergence + log-magnitude L1 (Yamamoto et al., 2020;
-    :class:`MultiResolutionSTFTLoss`; ``auraloss.freq.MultiResolutionSTFTLoss`` when unweighted),
-    options ``fft_sizes`` and ``weighting`` (default ``"none"``).
-``stereo_perceptual``
-    mid/side STFT loss with perceptual frequency weighting plus a left/right balance term that
-    tells a channel-swapped mix from the right one (:class:`StereoPerceptualLoss`), options
-    ``fft_sizes``, ``weighting`` (default ``"k"``) and ``balance_weight`` (default 1.0).
+Details: ``docs/losses.md``.
 """
 
 from __future__ import annotations

@@ -1,24 +1,6 @@
 """Audio files, resampling and loudness (torch-free).
 
-Conventions used throughout this module:
-
-* audio arrays are ``numpy.float32`` shaped ``[channels, frames]`` (a 1-D array is taken as
-  mono where noted); full scale is ``[-1, 1]``;
-* sample rates are integers in Hz, times in seconds, levels in dBFS, loudness in LUFS
-  (ITU-R BS.1770-4, measured with ``pyloudnorm``).
-
-Resampling uses ``soxr`` (the python-soxr binding of libsoxr). It was chosen because it is
-fast, gives high quality (the ``"HQ"`` preset is a steep linear-phase filter, far beyond what
-mixing needs), is a well-kept binding of a mature C library, ships as a small self-contained
-wheel that depends only on numpy, and supports streaming through ``soxr.ResampleStream``.
-The streaming resampler fed block by block (and flushed with ``last=True``) produces the same
-samples as the one-shot :func:`soxr.resample`, which lets :class:`AudioStream` match
-:func:`read_audio` while keeping memory bounded.
-
-Errors in the user's files raise :class:`~daw_bridge.errors.AudioError`; problems with output
-paths raise :class:`~daw_bridge.errors.OutputError`. Both carry a one-line message that names the
-file and says what to do. Programming errors (bad shapes, negative lengths) raise
-``ValueError``.
+Details: ``docs/audio-files.md``.
 """
 
 from __future__ import annotations

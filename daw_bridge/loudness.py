@@ -1,25 +1,6 @@
 """Streaming loudness and true-peak meters (ITU-R BS.1770-4), fed block by block (torch-free).
 
-Both meters take audio as ``[channels, n]`` blocks (float32 or float64; a 1-D block is one
-channel) of any size and keep only a few numbers per 100 ms of audio, so memory stays flat
-for a session of any length. Their results do not depend on how the stream was cut into
-blocks: internally they work on frames aligned to the start of the stream, so two streams
-with the same samples give bit-identical results whatever the block sizes.
-
-* :class:`LoudnessMeter`: integrated loudness in LUFS: K-weighting (the pre-filter high
-  shelf and the RLB high pass, derived for any sample rate from their analogue prototypes,
-  which reproduces the coefficients of BS.1770-4 table 1 and 2 exactly at 48 kHz), 400 ms
-  gating blocks with 75 % overlap built from 100 ms sub-block energies, the absolute gate at
-  -70 LUFS and the relative gate at -10 LU. It follows the same conventions as
-  :func:`daw_bridge.audio.measure_loudness` (silence gives :data:`~daw_bridge.audio.SILENCE_LUFS`,
-  audio shorter than one 400 ms block is measured ungated as one block, the block count
-  rule is pyloudnorm's). pyloudnorm's RBJ-style K-weighting is not the standard's filter
-  (its high pass has a pass-band gain of 0.995): it reads about 0.04 LU lower than this meter.
-* :class:`TruePeakMeter`: the true peak in dBTP by 4x oversampling (BS.1770-4 annex 2);
-  at sample rates of 176.4 kHz and above 2x is enough and is used.
-
-Both raise ``ValueError`` for NaN or infinite samples, and for blocks with the wrong number
-of channels.
+Details: ``docs/loudness.md``.
 """
 
 from __future__ import annotations

@@ -1,17 +1,6 @@
 """Mixing parameters, declared once: the ranges shared by the mix plan and the console.
 
-Torch-free. :data:`FADER_DB` and :data:`PAN` bound a plan's :class:`~daw_bridge.session.Track`
-fields; :data:`CONSOLE_RANGES` declares every parameter of the differentiable console
-(:mod:`automix.console.model`, which imports it) with its unit, default, the axis an optimiser moves
-it on, and *where it lives in a plan*: a Track field, or a parameter of one of pedalboard's
-built-in plugins (:data:`PLAN_PLACES`). The console's ranges sit inside what a plan accepts
-(:func:`check_console_ranges`, tested): whatever the console is set to, fitted or by hand,
-becomes a valid plan, and a plan whose values leave these ranges is refused by the console
-with the parameter's name (``automix.console.model.plan_to_console``).
-
-The console's fader range (-60..+24 dB) is narrower than a plan's (-120..+24 dB: -120 is
-"off" in a DAW): a fit has no use for levels under -60 dB, and a narrower range gives the
-optimiser's sigmoid a usable slope.
+Details: ``docs/ranges.md``.
 """
 
 from __future__ import annotations

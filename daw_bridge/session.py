@@ -1,20 +1,6 @@
 """A DAW-neutral session: tracks (audio files), gains, pans, plugin chains and a master chain.
 
-The same model describes what was imported from a DAW (:func:`daw_bridge.importer.import_stems`)
-and a *mix plan* (:data:`MixPlan`: a session whose gains, pans and plugins have been filled in
-by a person, a rule-based console or a fitted model). The renderer and the session writers read
-it; nothing here opens audio or imports torch.
-
-Units: gains and levels in dB, pan in ``[-1, 1]`` (-1 hard left, 0 centre, +1 hard right),
-times in seconds, sample rates in Hz, loudness in LUFS. Plugin parameters are in the physical
-units the plugin exposes (pedalboard's names say them: ``threshold_db``, ``cutoff_frequency_hz``).
-
-Files: a session is saved as JSON (``.json``) or YAML (``.yaml``/``.yml``, needs PyYAML), written
-atomically and never over an existing file unless asked. Relative audio and VST3 paths are
-relative to the folder of the session file (the current folder for a session built in memory).
-
-Mute and solo follow the usual console rule: a muted track is silent; if any track is soloed,
-only the soloed, unmuted tracks are heard.
+Details: ``docs/mix-plans.md``.
 """
 
 from __future__ import annotations

@@ -1,48 +1,6 @@
 """Evaluate mixes against references: the Python API behind ``automix evaluate``.
 
-Two entry points, both returning an :class:`EvaluationReport`:
-
-* :func:`evaluate_pair`: one mix (the *estimate*, e.g. a model's output or an engineer's mix)
-  against a *reference* mix; with the stems, three baselines are scored beside it.
-* :func:`evaluate_split`: a model over the takes of an ENST-layout dataset (ENST-drums or the
-  generated corpus): each take's stems and reference mix as training sees them
-  (:meth:`automix.data.enst.EnstDrums.load_take`, loudness-normalised), the model's mix of
-  the whole take (:func:`automix.inference.tiling.process`), the baselines, and the metrics per
-  take and averaged.
-
-**Baselines** (mono stems in, stereo out):
-
-* :func:`sum_of_stems`: the plain sum of the stems, the same on both channels (no gain, no
-  pan): what "pressing play on all faders at 0 dB" gives;
-* :func:`loudness_equalised_sum`: every non-silent stem brought to the same integrated
-  loudness, summed (both channels), and the sum scaled to the reference's integrated
-  loudness: a balance without any mixing decision beyond "everything equally loud";
-* :func:`rule_based_mix`: the rule-based console (:mod:`daw_bridge.rules`: loudness balance and
-  panning by role read off the stem names, high-pass, bus compression and limiting) rendered
-  by daw_bridge at the reference's loudness: what a mixing engineer's template gives with no
-  trained weights. Off with ``rules=False`` (``--no-rules``): it renders each stem, so it is
-  the slowest baseline (about a second per second of 8 stems on 2 cores).
-
-**Metrics** are those of :func:`automix.eval.metrics.compare` (SI-SDR, MR-STFT distance,
-loudness difference, feature MAPEs, panning spectrum error); :data:`automix.eval.metrics.METRICS`
-gives units and which way is better.
-
-**Odd input** (:func:`evaluate_pair`): missing, unreadable or corrupt files and NaN/Inf
-samples raise :class:`~daw_bridge.errors.AudioError`; mixes with more than 2 channels and a
-silent reference (below -70 LUFS) are refused; a mono mix is used on both channels; an
-estimate at another sample rate is resampled to the reference's (soxr HQ); mixes whose
-lengths differ by at most :data:`MAX_LENGTH_DIFFERENCE_S` (1 s: a render tail, an export
-rounding) are compared over their common length, more is refused (they are probably not
-the same song or are offset); stereo stems are downmixed and stems at other rates
-resampled; stems are cut or zero-padded to the compared length. Each fix is a note in
-``report.notes`` and a warning on the ``automix`` logger. No time alignment is attempted: an
-estimate delayed against its reference scores lower on SI-SDR and MR-STFT.
-
-**Output folder** (``out``): ``metrics.json`` (:meth:`EvaluationReport.to_json`),
-``report.md`` (:meth:`EvaluationReport.to_markdown`, with per-take tables and notes) and,
-unless ``plots=False``, ``spectrograms.png``, ``loudness.png`` and ``panning.png`` (for a
-split: of one take, the first evaluated unless ``plot_take`` names one). Files are written
-atomically; an existing non-empty folder is refused unless ``overwrite``.
+Details: ``docs/evaluation.md``.
 """
 
 from __future__ import annotations

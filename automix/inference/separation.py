@@ -1,25 +1,6 @@
 """Source separation with a Wave-U-Net on the shared core: stem extraction, demix and remix.
 
-The separation Wave-U-Net (Stoller, Ewert, Dixon, *Wave-U-Net: a multi-scale neural network
-for end-to-end audio source separation*, ISMIR 2018) is :class:`automix.models.unet.WaveUNet` with
-the mix (mono or stereo) as input channels and one output channel per source: valid
-convolutions with context, decimation, linear or learned upsampling. :func:`separation_wave_unet`
-builds one at any size from :data:`SEPARATOR_SIZES` (``"tiny"`` for tests, ``"small"`` for
-CPUs, ``"paper"``: 12 levels, 24 filters + 24 per level, kernels 15/5, as in the paper).
-It runs through :mod:`automix.inference.tiling` like the mixer, so any length is separated in tiles
-with no seam.
-
-* :func:`separate_audio`: ``[channels, T]`` array -> ``{source: [T] array}``;
-* :func:`separate`: a mix file -> one file per source in a folder (``automix separate``);
-* :func:`remix`: separate, then mix the stems with a Mix-Wave-U-Net or the rule-based console,
-  optionally writing a DAW session (``automix remix``);
-* :func:`evaluate_separation`: SDR (BSS-eval, via ``fast_bss_eval``) and SI-SDR per source on a
-  test split, next to the "mix as every source" baseline, as an
-  :class:`~automix.eval.evaluate.EvaluationReport`.
-
-Levels: the mix is scaled to :data:`SEPARATION_LUFS` (the training recipes' loudness) before
-the network and the sources scaled back by the same gain, so the result does not depend on
-the input level.
+Details: ``docs/separation.md``.
 """
 
 from __future__ import annotations

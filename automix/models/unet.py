@@ -1,52 +1,6 @@
 """The one Wave-U-Net core used by every U-Net in automix (mixer, separator, variants).
 
-A Wave-U-Net (Stoller, Ewert, Dixon 2018) is a 1-D U-Net on raw audio:
-
-* ``levels`` down blocks: convolution (``kernel_down``) + activation, keep the result as a
-  shortcut, then halve the time resolution (decimation, or a strided convolution);
-* a bottleneck convolution;
-* ``levels`` up blocks: double the time resolution (linear interpolation, nearest, or a learned
-  transposed convolution), concatenate the matching shortcut, convolution (``kernel_up``) +
-  activation;
-* the input concatenated once more, and a 1x1 output convolution to ``out_channels``.
-
-Level ``i`` (1-based) has ``base_filters + growth * (i - 1)`` filters; the bottleneck has
-``base_filters + growth * levels``.
-
-**Variants** (fields of :class:`WaveUNetConfig`; every default is the paper's choice, so
-existing cards and weights load unchanged):
-
-* ``downsampling``: ``decimate`` (paper: keep every other sample) or ``strided`` (a learned
-  convolution of ``strided_kernel`` taps, stride 2);
-* ``upsampling``: ``linear`` (paper), ``nearest`` or ``learned`` (a transposed convolution);
-* ``dilation``: ``None`` (paper: 1 everywhere), a tuple of per-level factors, or ``"exp2"``
-  (level ``i`` dilated by ``min(2 ** (i - 1), dilation_cap)``, the bottleneck by
-  ``min(2 ** levels, dilation_cap)``). Level ``i``'s factor applies to its down and its up
-  convolution; a kernel ``k`` with dilation ``d`` spans ``(k - 1) * d + 1`` samples, so the
-  receptive field widens with no more weights. The size arithmetic below accounts for it;
-* ``multiscale_input``: the input, decimated to each coarser level's rate and aligned with
-  that level's samples, is concatenated to the input of levels ``2 .. levels`` and of the
-  bottleneck;
-* ``norm``: ``none`` (paper), ``group`` or ``batch``, between each block's convolution and its
-  activation. Neither uses statistics over time at inference, so tiling stays exact:
-  ``group`` normalises each time step over groups of channels (a per-sample layer norm over
-  channel groups, *not* :class:`torch.nn.GroupNorm`, whose statistics span the time axis and
-  would make a tile's output depend on the tile); ``batch`` uses its running statistics in
-  ``eval()`` mode (batch statistics while training);
-* ``activation``: ``leaky_relu`` (paper, slope ``leaky_slope``), ``prelu`` (one learned slope
-  per channel, initialised to ``leaky_slope``), ``relu``, ``tanh``.
-
-**Context mode** (``context=True``, the papers' choice) uses valid (unpadded) convolutions, so
-every output sample sees real input on both sides and nothing is padded inside the network.
-The output is then shorter than the input by a fixed amount (the context), and only certain
-input lengths are valid. :meth:`WaveUNet.input_length_for` gives the input length needed for a
-wanted output length; the model is exactly shift-equivariant for shifts by ``2 ** levels``
-samples, which is what lets :mod:`automix.inference.tiling` tile any length with no seam.
-
-**Same mode** (``context=False``) pads every convolution; output length equals input length,
-which must be a multiple of ``2 ** levels``.
-
-Tensors are ``[batch, channels, samples]``.
+Details: ``docs/wave-u-net.md``.
 """
 
 from __future__ import annotations

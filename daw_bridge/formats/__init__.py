@@ -1,22 +1,6 @@
 """One door in and one door out: open any session source, write any session format.
 
-:func:`open_session` turns what a user points at into a :class:`~daw_bridge.session.Session`:
-
-=====================================  ===============================================
-source                                 read with
-=====================================  ===============================================
-``plan.json`` / ``.yaml`` / ``.yml``   :func:`daw_bridge.session.load_session`
-``song.ardour``, or its folder         :func:`daw_bridge.formats.ardour.read_ardour_session`
-``song.rpp``                           :func:`daw_bridge.formats.reaper.read_reaper_project`
-a folder of stems, or audio files      :func:`daw_bridge.importer.import_stems`
-=====================================  ===============================================
-
-:func:`write_session` writes a session as a new Ardour 7 session folder, a REAPER project
-folder, or a folder holding one MIDI automation file (``<name>.mid``); the user's files are
-never touched, the folder appears only when complete, and an existing one is replaced only with
-``force=True`` (see :mod:`daw_bridge.outputs`).
-
-Torch-free.
+Details: ``docs/session-formats.md``.
 """
 
 from __future__ import annotations

@@ -1,41 +1,6 @@
 """Fader and pan settings of a session as a Standard MIDI File of controller messages.
 
-Any DAW can import a MIDI file; mapping each track's MIDI channel to an audio track's
-volume/pan (a "MIDI learn" or a controller mapping) then sets the whole mix at once.
-:func:`write_midi_automation` writes it and :func:`read_midi_automation` reads it back.
-Torch-free; uses ``mido``.
-
-The file
---------
-A type-1 MIDI file with ``ppq`` ticks per quarter note:
-
-* track 0, the tempo map: ``track_name`` (the session's name), ``set_tempo`` (from ``bpm``,
-  microseconds per quarter note, ``round(60e6 / bpm)``), ``time_signature`` 4/4 and a
-  ``marker`` ("automix mix settings");
-* then one MIDI track per session track, in order: ``track_name`` = the track's name (UTF-8), and on
-  the track's MIDI channel (session track ``i`` gets channel ``i % 16``, 0-based; with more
-  than 16 tracks channels are reused and a note says which tracks share one), at the tick
-  where the track's audio starts, ``ticks = round(offset_s * bpm / 60 * ppq)``:
-  CC 7 (volume MSB), CC 39 (volume LSB), CC 10 (pan MSB), CC 42 (pan LSB), in that order,
-  MSB before LSB as the MIDI specification asks (an MSB resets the LSB).
-
-Mappings (14-bit values ``0..16383``, sent as ``MSB = value >> 7``, ``LSB = value & 127``):
-
-* volume: a fader position ``v`` in ``[0, 1]`` with the GM2 / MMA recommended curve
-  ``gain_dB = 40 * log10(v)`` (``v = 1`` -> 0 dB, ``v = 0.5`` -> -12.04 dB, ``v = 0.1`` ->
-  -40 dB), value ``round(v * 16383)``. Gains above 0 dB cannot be represented: they are
-  written as 0 dB and a note says so. A muted track is written as volume 0 (-inf dB);
-  solo cannot be represented (noted).
-* pan: ``pan = -1`` (hard left) -> 0, ``0`` (centre) -> 8192, ``+1`` (hard right) -> 16383,
-  linear in pan on each side: ``round(8192 * (1 + pan))`` for ``pan <= 0``,
-  ``round(8192 + 8191 * pan)`` above. The pan law (how a DAW turns the pan into channel
-  gains) is the receiving DAW's; the file carries only the position.
-
-Quantisation: a 14-bit step is 1/16383 of the fader, so the volume reads back within
-0.0053 dB at -40 dB (better above), the pan within 1/16382.
-
-Plugins, the master chain, the sample rate and the loudness target have no place in the
-file (noted when the session has them).
+Details: ``docs/midi-automation.md``.
 """
 
 from __future__ import annotations

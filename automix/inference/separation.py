@@ -26,6 +26,7 @@ from daw_bridge.audio import AudioWriter, probe, read_audio, resample
 from daw_bridge.errors import AudioError, OutputError, StemMatchError
 from daw_bridge.loudness import measure_loudness
 from daw_bridge.outputs import check_not_input, check_output_folder, check_output_path, reading, reads
+from daw_bridge.progress import seconds_bar
 
 log = logging.getLogger("automix")
 
@@ -129,59 +130,63 @@ def _source_file_name(name: str, ext: str) -> str:
     return safe + ext
 
 
-@reads("mix_path")
-def separate(
-    mix_path: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    model: str | os.PathLike | Model | None = None,
-    *,
-    force: bool = False,
-    device: str | None = None,
-    precision: Precision = "auto",
-    tile: int = DEFAULT_TILE,
-    tile_seconds: float | None = None,
-    subtype: str = "PCM_24",
-    ext: str = ".wav",
-    loudness_lufs: float | None = SEPARATION_LUFS,
-    progress: bool | None = None,
-) -> SeparationResult:
-    """Separate the mix file ``mix_path`` into ``out_dir/<source>.wav``, one mono file per source.
+@dataclass(frozen=True)
+class SeparateSettings:
+    """How :func:`separate` runs and writes; every field is also a keyword of it.
 
-    The folder is created if needed; a source file that exists is refused unless ``force``.
-    Files are written at the model's sample rate (the mix is resampled to it, with a note),
-    atomically: after an error none of them is left behind. Any length: the model runs in
-    tiles of ``tile`` output samples (or ``tile_seconds``), with the same result as one pass.
-    ``model``: installed name, checkpoint path or :class:`Model` (default :data:`DEFAULT_SEPARATOR`).
+    ``force`` (replace source files automix wrote), ``device``, ``precision``, ``tile`` (output
+    samples per tile) or ``tile_seconds``, ``subtype`` (``PCM_16``/``PCM_24``/``FLOAT``), ``ext``
+    (``.wav``/``.flac``), ``loudness_lufs`` (level of the mix before the network; ``None``: as
+    it is), ``progress`` (``None``: on a terminal).
     """
-    started = time.perf_counter()
-    if ext not in (".wav", ".flac"):
-        raise OutputError(f"write the sources as .wav or .flac, not {ext}")
-    if ext == ".flac" and subtype == "FLOAT":
-        raise OutputError("FLAC holds 16- or 24-bit samples; use .wav for float output")
-    if tile_seconds is not None and not (math.isfinite(tile_seconds) and tile_seconds > 0):
-        raise ValueError("tile_seconds must be a positive number")
-    mix_path = Path(mix_path).expanduser()
-    if not mix_path.exists():
-        raise AudioError(f"{mix_path} does not exist")
-    if mix_path.is_dir():
-        raise AudioError(f"{mix_path} is a folder; give the mix file to separate")
-    info = probe(mix_path)  # raises one line for a corrupt or unsupported file
+
+    force: bool = False
+    device: str | None = None
+    precision: Precision = "auto"
+    tile: int = DEFAULT_TILE
+    tile_seconds: float | None = None
+    subtype: str = "PCM_24"
+    ext: str = ".wav"
+    loudness_lufs: float | None = SEPARATION_LUFS
+    progress: bool | None = None
+
+    def check(self) -> "SeparateSettings":
+        if self.ext not in (".wav", ".flac"):
+            raise OutputError(f"write the sources as .wav or .flac, not {self.ext}")
+        if self.ext == ".flac" and self.subtype == "FLOAT":
+            raise OutputError("FLAC holds 16- or 24-bit samples; use .wav for float output")
+        if self.tile_seconds is not None and not (math.isfinite(self.tile_seconds) and self.tile_seconds > 0):
+            raise ValueError("tile_seconds must be a positive number")
+        return self
+
+
+def _mix_file(mix_path: str | os.PathLike) -> Path:
+    path = Path(mix_path).expanduser()
+    if not path.exists():
+        raise AudioError(f"{path} does not exist")
+    if path.is_dir():
+        raise AudioError(f"{path} is a folder; give the mix file to separate")
+    info = probe(path)  # raises one line for a corrupt or unsupported file
     if info.channels > 2:
-        raise AudioError(f"{mix_path.name} has {info.channels} channels; give a mono or stereo mix")
-    loaded = load_separator(model)
+        raise AudioError(f"{path.name} has {info.channels} channels; give a mono or stereo mix")
+    return path
+
+
+def _targets(out_dir: str | os.PathLike, names: Sequence[str], s: SeparateSettings) -> tuple[Path, dict[str, Path]]:
     folder = Path(out_dir).expanduser().absolute()
     check_not_input(folder, folder=True)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder} is a file; give a folder for the separated sources")
-    targets = {name: folder / _source_file_name(name, ext) for name in loaded.card.output_names}
+    targets = {name: folder / _source_file_name(name, s.ext) for name in names}
     if folder.is_dir():
         for path in targets.values():
-            check_output_path(path, overwrite=force)
-    dev = pick_device(device)
+            check_output_path(path, overwrite=s.force)
+    return folder, targets
+
+
+def _network_input(mix_path: Path, loaded: Model, s: SeparateSettings, notes: list[str]) -> tuple[np.ndarray, np.float32]:
+    """The mix at the model's rate and channels, brought to ``loudness_lufs``; and that gain."""
     sr = loaded.sample_rate
-    if tile_seconds is not None:
-        tile = max(1, round(tile_seconds * sr))
-    notes: list[str] = []
     audio, file_rate = read_audio(mix_path)
     _check_mix(audio, mix_path.name)
     audio = _fit_channels(audio, loaded.net.config.in_channels, mix_path.name, notes)
@@ -190,11 +195,15 @@ def separate(
         audio = resample(audio, file_rate, sr)
     for note in notes:
         log.warning(note)
-    gain = np.float32(_level_gain(audio, sr, loudness_lufs))
-    audio = np.ascontiguousarray(audio * gain)
-    total = audio.shape[1]
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+    gain = np.float32(_level_gain(audio, sr, s.loudness_lufs))
+    return np.ascontiguousarray(audio * gain), gain
+
+
+def _stream_sources(loaded: Model, audio: np.ndarray, gain: np.float32, targets: Mapping[str, Path],
+                    s: SeparateSettings) -> None:
+    """Run the separator over ``audio`` in tiles, writing one file per source (all or none)."""
+    sr, total = loaded.sample_rate, audio.shape[1]
+    tile = max(1, round(s.tile_seconds * sr)) if s.tile_seconds is not None else s.tile
     writers: list[AudioWriter] = []
     pos = 0
 
@@ -209,28 +218,57 @@ def separate(
         for i, writer in enumerate(writers):
             writer.write(block[i])
 
-    from daw_bridge.progress import seconds_bar
-
-    bar = None
+    bar = seconds_bar(total / sr, f"separating {len(targets)} sources", s.progress)
     try:
-        for name, path in targets.items():
-            writers.append(AudioWriter(path, sr, 1, subtype=subtype, overwrite=force))
-        bar = seconds_bar(total / sr, f"separating {len(targets)} sources", progress)
-        run_tiled(loaded.net, read, total, write, tile=tile, device=dev, precision=precision,
-                  progress=(lambda k: bar.update(k / sr)) if bar is not None else None)
+        for path in targets.values():
+            writers.append(AudioWriter(path, sr, 1, subtype=s.subtype, overwrite=s.force))
+        run_tiled(loaded.net, read, total, write, tile=tile, device=pick_device(s.device), precision=s.precision,
+                  progress=lambda k: bar.update(k / sr))
         for writer in writers:
             writer.close()
     except BaseException:
         for writer in writers:
             writer.abort()
+        raise
+    finally:
+        bar.close()
+
+
+@reads("mix_path")
+def separate(
+    mix_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    model: str | os.PathLike | Model | None = None,
+    *,
+    settings: SeparateSettings | None = None,
+    **options: Any,
+) -> SeparationResult:
+    """Separate the mix file ``mix_path`` into ``out_dir/<source>.wav``, one mono file per source.
+
+    The folder is created if needed; a source file that exists is refused unless ``force``.
+    Files are written at the model's sample rate (the mix is resampled to it, with a note),
+    atomically: after an error none of them is left behind. Any length: the model runs in
+    tiles with the same result as one pass. ``model``: installed name, checkpoint path or
+    :class:`Model` (default: the shipped separator). ``settings``/``options``: the fields of
+    :class:`SeparateSettings`.
+    """
+    started = time.perf_counter()
+    s = replace(settings or SeparateSettings(), **options).check()
+    path = _mix_file(mix_path)
+    loaded = load_separator(model)
+    folder, targets = _targets(out_dir, loaded.card.output_names, s)
+    notes: list[str] = []
+    audio, gain = _network_input(path, loaded, s, notes)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        _stream_sources(loaded, audio, gain, targets, s)
+    except BaseException:
         if created and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()  # leave no empty folder behind
         raise
-    finally:
-        if bar is not None:
-            bar.close()
-    return SeparationResult(out_dir=folder, files=targets, sample_rate=sr, frames=total, model=loaded.name,
-                            notes=notes, seconds=time.perf_counter() - started)
+    return SeparationResult(out_dir=folder, files=targets, sample_rate=loaded.sample_rate, frames=audio.shape[1],
+                            model=loaded.name, notes=notes, seconds=time.perf_counter() - started)
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,3 +36,11 @@ class SessionWriteError(OutputError):
 
 class SessionReadError(SessionError):
     """A DAW session file (REAPER project, MIDI automation file) is missing, unreadable or corrupt."""
+
+
+class RenderError(AutomixError):
+    """A mix plan cannot be rendered (missing or unreadable files, bad plugins, a failing plugin)."""
+
+
+class PluginError(AutomixError):
+    """A plugin cannot be loaded, or a parameter or state cannot be set; the message says why."""

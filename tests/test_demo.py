@@ -12,7 +12,7 @@ import soundfile as sf
 from automix.cli import main
 from daw_bridge.errors import AutomixError
 from automix.demo import example_stems, run_demo
-from automix.eval.evaluate import LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, SUM_OF_STEMS
+from automix.eval.evaluate import LOUDNESS_EQUALISED_SUM, ORACLE_GAIN_PAN, RECORDED_BALANCE, RULE_BASED_CONSOLE, SUM_OF_STEMS
 from automix.models.pretrained import default_model_name
 from daw_bridge.stems import DRUM_SLOTS
 
@@ -48,7 +48,7 @@ def test_demo_writes_mix_session_and_report(tmp_path, capsys):
     assert rate == 44100 and mix.shape == (352800, 2) and np.isfinite(mix).all()
     assert {p.name for p in (out / "report").iterdir() if not p.name.startswith(".")} == REPORT_FILES
     data = json.loads((out / "report" / "metrics.json").read_text())
-    assert list(data["systems"]) == [default_model_name(), SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
+    assert list(data["systems"]) == [default_model_name(), SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN]
     assert all(math.isfinite(v) for v in data["systems"][default_model_name()].values())
     # the session plays the stems copied into the demo folder, and the mix, muted
     from daw_bridge.formats.ardour import read_ardour_session

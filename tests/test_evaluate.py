@@ -23,6 +23,8 @@ from automix.cli import main
 from daw_bridge.errors import AudioError, AutomixError, OutputError
 from automix.eval.evaluate import (
     LOUDNESS_EQUALISED_SUM,
+    ORACLE_GAIN_PAN,
+    RECORDED_BALANCE,
     RULE_BASED_CONSOLE,
     SUM_OF_STEMS,
     EvaluationReport,
@@ -161,7 +163,7 @@ def test_loudness_equalised_sum_balances_stems_and_matches_the_reference_loudnes
 def test_evaluate_pair_end_to_end_with_baselines_and_files(song, tmp_path):
     out = tmp_path / "eval"
     report = evaluate_pair(song["estimate"], song["reference"], stems=song["stems"], out=out)
-    assert list(report.systems) == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
+    assert list(report.systems) == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN]
     for metrics in report.systems.values():
         assert set(metrics) == set(M.METRICS) and all(math.isfinite(v) for v in metrics.values())
     est = report.systems["estimate"]
@@ -174,13 +176,13 @@ def test_evaluate_pair_end_to_end_with_baselines_and_files(song, tmp_path):
     assert listed(out) == REPORT_FILES  # no temporary files left
     data = json.loads((out / "metrics.json").read_text())
     assert {"format", "info", "metrics", "systems", "per_item", "notes"} <= set(data)
-    assert set(data["systems"]) == {"estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE}
+    assert set(data["systems"]) == {"estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN}
     assert data["systems"]["estimate"]["si_sdr"] == pytest.approx(est["si_sdr"])
     assert data["metrics"]["si_sdr"] == {"label": "SI-SDR", "unit": "dB", "better": "higher"}
     assert data["info"]["kind"] == "pair" and data["info"]["sample_rate"] == SR
     markdown = (out / "report.md").read_text()
     rows = table_rows(markdown)
-    assert [r[0] for r in rows] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
+    assert [r[0] for r in rows] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN]
     assert "higher is better" in markdown and "lower is better" in markdown
     for name in ("spectrograms.png", "loudness.png", "panning.png"):
         assert_png(out / name)
@@ -208,7 +210,7 @@ def test_identical_estimate_scores_perfectly(song):
 
 def test_arrays_work_with_a_sample_rate(song):
     report = evaluate_pair(song["estimate_audio"], song["reference_audio"], stems=np.stack(song["stem_arrays"]), sample_rate=SR, name="mine")
-    assert list(report.systems) == ["mine", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
+    assert list(report.systems) == ["mine", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN]
     with pytest.raises(AutomixError, match="sample_rate"):
         evaluate_pair(song["estimate_audio"], song["reference_audio"])
 
@@ -231,12 +233,12 @@ def test_rule_based_console_baseline(song, capsys):
     assert np.sum(side**2) > 0.01 * np.sum(mid**2)
     assert np.dot(side, song["stem_arrays"][2]) > 0
     without = evaluate_pair(song["estimate"], song["reference"], stems=song["stems"], plots=False, rules=False)
-    assert list(without.systems) == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    assert list(without.systems) == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, ORACLE_GAIN_PAN]
     with pytest.raises(AutomixError, match="3 stem names for 4 stems"):
         evaluate_pair(song["estimate_audio"], song["reference_audio"], stems=stems, sample_rate=SR, stem_names=names[:3])
     assert main(["evaluate", "--estimate", str(song["estimate"]), "--reference", str(song["reference"]),
                  "--stems", str(song["stems"]), "--no-rules"]) == 0
-    assert [r[0] for r in table_rows(capsys.readouterr().out)] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM]
+    assert [r[0] for r in table_rows(capsys.readouterr().out)] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, ORACLE_GAIN_PAN]
 
 
 def test_fixes_are_noted(song, tmp_path, caplog):
@@ -368,7 +370,7 @@ def test_evaluate_split_scores_every_take(enst, tmp_path):
     out = tmp_path / "eval"
     report = evaluate_split(enst["ckpt"], enst["root"], subset=None, out=out, progress=seen.append)
     assert seen == enst["takes"] and list(report.per_item) == enst["takes"]
-    assert list(report.systems) == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
+    assert list(report.systems) == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN]
     for system, metrics in report.systems.items():
         for key, value in metrics.items():
             per_take = [report.per_item[t][system][key] for t in enst["takes"]]
@@ -378,7 +380,7 @@ def test_evaluate_split_scores_every_take(enst, tmp_path):
 
     ds = EnstDrums(enst["root"], input_length=1000, output_length=1000)
     take = ds.load_take(enst["takes"][0])
-    expected = M.compare(sum_of_stems(take["stems"]), take["mix"], SR)
+    expected = M.compare_systems({"sum": sum_of_stems(take["stems"])}, take["mix"], SR)["sum"]  # level-matched
     assert report.per_item[enst["takes"][0]][SUM_OF_STEMS] == pytest.approx(expected)
     assert listed(out) == REPORT_FILES
     data = json.loads((out / "metrics.json").read_text())
@@ -386,7 +388,7 @@ def test_evaluate_split_scores_every_take(enst, tmp_path):
     assert set(data["per_item"]) == set(enst["takes"])
     markdown = (out / "report.md").read_text()
     assert "mean over 2 takes" in markdown and f"### {enst['takes'][1]}" in markdown
-    assert [r[0] for r in table_rows(markdown)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
+    assert [r[0] for r in table_rows(markdown)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN]
     assert_png(out / "spectrograms.png")
 
 
@@ -441,7 +443,7 @@ def test_cli_pair_prints_the_table_and_writes_files(song, tmp_path, capsys):
     out = tmp_path / "eval"
     rc, stdout, err = cli(capsys, "evaluate", "--estimate", song["estimate"], "--reference", song["reference"], "--stems", song["stems"], "--out", out)
     assert rc == 0, err
-    assert [r[0] for r in table_rows(stdout)] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
+    assert [r[0] for r in table_rows(stdout)] == ["estimate", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN]
     assert listed(out) == REPORT_FILES
     # existing --out without --force: exit 1, one error line, nothing touched
     before = (out / "metrics.json").read_bytes()
@@ -484,9 +486,41 @@ def test_cli_split_mode(enst, tmp_path, capsys):
     out = tmp_path / "eval"
     rc, stdout, err = cli(capsys, "evaluate", "--model", enst["ckpt"], "--data", enst["root"], "--subset", "all", "--limit", "1", "--out", out, "--no-plots")
     assert rc == 0, err
-    assert [r[0] for r in table_rows(stdout)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE]
+    assert [r[0] for r in table_rows(stdout)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN]
     assert "mean over 1 take" in stdout
     assert listed(out) == ["metrics.json", "report.md"]
     rc, stdout, err = cli(capsys, "evaluate", "--model", tmp_path / "missing.safetensors", "--data", enst["root"])
     assert rc == 1
     one_error(err)
+
+
+def test_oracle_gain_pan_fit_recovers_a_gain_and_pan_mix():
+    from automix.eval.baselines import oracle_gain_pan_mix, oracle_gains
+    from daw_bridge.panlaw import db_to_gain, pan_gains
+
+    rng = np.random.default_rng(7)
+    stems = rng.standard_normal((5, SR)).astype(np.float32) * np.array([[0.3], [0.1], [0.05], [0.2], [0.01]], np.float32)
+    settings = [(-3.0, -0.5), (2.0, 0.0), (0.0, 1.0), (-6.0, 0.3), (6.0, -1.0)]
+    gains = np.array([[db_to_gain(g) * p for p in pan_gains(pan)] for g, pan in settings])
+    reference = (gains.T @ stems.astype(np.float64)).astype(np.float32)
+    np.testing.assert_allclose(oracle_gains(stems, reference), gains, atol=1e-4)
+    assert M.compare(oracle_gain_pan_mix(stems, reference), reference, SR)["si_sdr"] > 60.0
+    # a polarity-flipped stem cannot be matched by a gain/pan console: its gain stays at zero
+    flipped = reference - 2 * np.outer(gains[1], stems[1])
+    assert np.all(oracle_gains(stems, flipped) >= 0.0)
+
+
+def test_recorded_balance_keeps_the_stems_levels_and_pans_by_role(song):
+    from automix.eval.baselines import recorded_balance_mix
+
+    stems, names = np.stack(song["stem_arrays"]), ["Kick", "Snare", "OH L", "OH R"]
+    mixed = recorded_balance_mix(stems, names, SR, -20.0)
+    assert measure_loudness(mixed, SR) == pytest.approx(-20.0, abs=0.1)
+    # every stem enters with one common gain: the mix is a fixed combination of the raw stems
+    mid = (mixed[0] + mixed[1]).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(stems.T.astype(np.float64), mid, rcond=None)
+    assert np.ptp(coef / coef.max()) < 0.2  # one gain; the overheads' pans (+-0.7) lower their mid by 1.4 dB
+    side = (mixed[0] - mixed[1]).astype(np.float64)
+    coef_side, *_ = np.linalg.lstsq(stems.T.astype(np.float64), side, rcond=None)
+    assert coef_side[2] > 0.4 * coef.max() and coef_side[3] < -0.4 * coef.max()  # OH L left, OH R right
+    assert abs(coef_side[0]) < 1e-6 and abs(coef_side[1]) < 1e-6  # kick and snare in the centre

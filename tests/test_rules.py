@@ -418,3 +418,45 @@ def test_mix_audio_with_rules_bad_input():
     stems[0, 10] = np.nan
     with pytest.raises(rules.RulesError, match="NaN"):
         rules.mix_audio_with_rules(stems, ["kick", "snare"], SR)
+
+
+# --------------------------------------------------------------------------- one recording: its balance kept
+
+
+def recorded_kit(folder, bleed=True):
+    """Close mics and an overhead pair that hears every drum a few ms later (a real kit's bleed)."""
+    n = int(SR * SECONDS)
+    t = np.arange(n) / SR
+    rng = np.random.default_rng(5)
+    drums = {
+        "Kick.wav": 0.5 * _hits(t, 0.5, 0.08, np.sin(2 * np.pi * 60 * t)),
+        "Snare.wav": 0.2 * _hits(t + 0.25, 0.5, 0.06, rng.standard_normal(n)),
+        "HH.wav": 0.05 * _hits(t, 0.125, 0.02, rng.standard_normal(n)),
+        "Tom 1.wav": 0.01 * rng.standard_normal(n),  # not played: a quiet mic
+    }
+    stems = dict(drums)
+    for side, delays in (("L", (120, 100, 60, 90)), ("R", (110, 140, 170, 130))):
+        sources = drums.values() if bleed else [rng.standard_normal(n) * 0.05]
+        over = sum(0.3 * np.roll(x, d) for x, d in zip(sources, delays))
+        stems[f"OH {side}.wav"] = over
+    return _write(folder, stems)
+
+
+def test_one_recording_keeps_its_balance_and_says_why(tmp_path):
+    plan = rules.rule_based_plan(recorded_kit(tmp_path / "kit"))
+    assert all(t.gain_db == 0.0 for t in plan.tracks)
+    assert any(n.startswith("one recording: the close mics bleed into the overheads") for n in plan.notes)
+    assert {t.name: t.pan for t in plan.tracks}["OH L"] < 0 < {t.name: t.pan for t in plan.tracks}["OH R"]
+    assert plan.master  # the bus is still calibrated to the target
+    roles = rules.rule_based_plan(recorded_kit(tmp_path / "kit2"), balance="roles")
+    assert len({round(t.gain_db, 1) for t in roles.tracks}) > 2  # re-balanced by role
+    other = rules.rule_based_plan(recorded_kit(tmp_path / "apart", bleed=False))
+    assert any("do not bleed into the overheads" in n for n in other.notes)
+    assert len({round(t.gain_db, 1) for t in other.tracks}) > 2
+    with pytest.raises(rules.RulesError, match="balance must be one of"):
+        rules.rule_based_plan(recorded_kit(tmp_path / "kit3"), balance="loudest")
+
+
+def test_recorded_balance_without_processing_is_gain_and_pan_only(tmp_path):
+    plan = rules.rule_based_plan(recorded_kit(tmp_path / "kit"), balance="recorded", processing=False)
+    assert all(t.gain_db == 0.0 and not t.plugins for t in plan.tracks) and plan.master == []

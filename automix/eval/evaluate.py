@@ -20,11 +20,27 @@ import numpy as np
 from daw_bridge.audio import AUDIO_EXTENSIONS, SILENCE_LUFS, read_audio, resample
 from daw_bridge.errors import AudioError, AutomixError, OutputError
 from daw_bridge.outputs import check_output_folder, reads
+from automix.eval.baselines import (
+    BASELINES,
+    LOUDNESS_EQUALISED_SUM,
+    ORACLE_GAIN_PAN,
+    RECORDED_BALANCE,
+    RULE_BASED_CONSOLE,
+    SUM_OF_STEMS,
+    baseline_mixes,
+    stems_2d,
+    loudness_equalised_sum,
+    rule_based_mix,
+    sum_of_stems,
+)
 from automix.eval.metrics import METRICS, compare_systems
 from daw_bridge.loudness import measure_loudness
 
 __all__ = [
+    "BASELINES",
     "LOUDNESS_EQUALISED_SUM",
+    "ORACLE_GAIN_PAN",
+    "RECORDED_BALANCE",
     "MAX_LENGTH_DIFFERENCE_S",
     "RULE_BASED_CONSOLE",
     "SUM_OF_STEMS",
@@ -38,74 +54,12 @@ __all__ = [
 
 log = logging.getLogger("automix")
 
-#: System names of the baselines in reports.
-SUM_OF_STEMS = "sum of stems"
-LOUDNESS_EQUALISED_SUM = "loudness-equalised sum"
-RULE_BASED_CONSOLE = "rule-based console"
 #: Mixes whose lengths differ by more than this (seconds) are refused by :func:`evaluate_pair`.
 MAX_LENGTH_DIFFERENCE_S = 1.0
-#: Loudness every stem is brought to before the loudness-equalised sum (the value does not
-#: matter: the sum is rescaled to the reference).
-_EQUAL_STEM_LUFS = -30.0
 _REPORT_FORMAT = "automix-evaluation/1"
 PLOT_FILES = ("spectrograms.png", "loudness.png", "panning.png")
 
 AudioInput = str | os.PathLike | np.ndarray
-
-
-# --------------------------------------------------------------------------------------------
-# Baselines
-
-
-def _stems_2d(stems: np.ndarray) -> np.ndarray:
-    arr = np.asarray(stems, dtype=np.float32)
-    if arr.ndim == 1:
-        arr = arr[np.newaxis, :]
-    if arr.ndim != 2:
-        raise ValueError(f"stems must be [stems, samples] (mono stems), got shape {arr.shape}")
-    return arr
-
-
-def sum_of_stems(stems: np.ndarray) -> np.ndarray:
-    """The plain sum of mono stems ``[N, T]`` on both channels: ``[2, T]`` float32 (no gain, no pan)."""
-    mono = _stems_2d(stems).sum(axis=0, dtype=np.float64).astype(np.float32)
-    return np.stack([mono, mono])
-
-
-def loudness_equalised_sum(stems: np.ndarray, sample_rate: int, reference_lufs: float) -> np.ndarray:
-    """Every non-silent stem at the same loudness, summed on both channels, at ``reference_lufs``.
-
-    ``stems`` is ``[N, T]`` (mono stems). Each stem whose integrated loudness (BS.1770-4) is
-    above -70 LUFS is scaled to -30 LUFS; silent stems are left out. The sum goes on both
-    channels and the stereo result is scaled to ``reference_lufs`` (integrated). Returns
-    ``[2, T]`` float32 (silence if every stem is silent). Peaks are not limited.
-    """
-    arr = _stems_2d(stems)
-    if not math.isfinite(reference_lufs):
-        raise ValueError(f"reference_lufs must be finite, got {reference_lufs}")
-    total = np.zeros(arr.shape[1], dtype=np.float64)
-    for stem in arr:
-        lufs = measure_loudness(stem, sample_rate)
-        if lufs > SILENCE_LUFS:
-            total += stem.astype(np.float64) * 10.0 ** ((_EQUAL_STEM_LUFS - lufs) / 20.0)
-    mix = np.stack([total, total]).astype(np.float32)
-    lufs = measure_loudness(mix, sample_rate)
-    if lufs <= SILENCE_LUFS:
-        return mix
-    return (mix * np.float32(10.0 ** ((reference_lufs - lufs) / 20.0))).astype(np.float32)
-
-
-def rule_based_mix(stems: np.ndarray, names: Sequence[str], sample_rate: int, reference_lufs: float) -> np.ndarray:
-    """The rule-based console's mix of mono stems ``[N, T]`` (:func:`daw_bridge.rules.mix_audio_with_rules`).
-
-    Its loudness target is the reference's (within [-60, -2] LUFS, under a -1 dBTP ceiling),
-    as the loudness-equalised sum's is, so the baselines differ in balance, pan and
-    processing, not in level. ``[2, T]`` float32.
-    """
-    from automix.inference.mixing import mix_audio
-
-    target = float(np.clip(reference_lufs, -60.0, -2.0))
-    return mix_audio(_stems_2d(stems), sample_rate, model="rules", names=list(names), loudness=target, true_peak_db=-1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,7 +308,7 @@ def _load_stems(
     if isinstance(stems, np.ndarray):
         if sample_rate is None:
             raise AutomixError("the stems are an array: give sample_rate too")
-        arr = _stems_2d(stems)
+        arr = stems_2d(stems)
         if not np.isfinite(arr).all():
             raise AudioError("the stems have NaN or infinite samples")
         if int(sample_rate) != rate:
@@ -452,10 +406,7 @@ def evaluate_pair(
                 raise AutomixError(f"{len(stem_names)} stem names for {stem_audio.shape[0]} stems")
             loaded_names = [str(n) for n in stem_names]
         stem_names = loaded_names
-        systems[SUM_OF_STEMS] = sum_of_stems(stem_audio)
-        systems[LOUDNESS_EQUALISED_SUM] = loudness_equalised_sum(stem_audio, rate, ref_lufs)
-        if rules:
-            systems[RULE_BASED_CONSOLE] = rule_based_mix(stem_audio, stem_names, rate, ref_lufs)
+        systems.update(baseline_mixes(stem_audio, stem_names, rate, ref, rules=rules))
     else:
         stem_names = []
     for note in notes:
@@ -586,11 +537,8 @@ def evaluate_split(
                     mixed = to_loudness(mixed, rate, level)[0]
                 systems = {
                     model_name: mixed,
-                    SUM_OF_STEMS: sum_of_stems(stems),
-                    LOUDNESS_EQUALISED_SUM: loudness_equalised_sum(stems, rate, ref_lufs),
+                    **baseline_mixes(stems, SLOTS, rate, reference, rules=rules),
                 }
-                if rules:
-                    systems[RULE_BASED_CONSOLE] = rule_based_mix(stems, SLOTS, rate, ref_lufs)
                 per_item[take] = compare_systems(systems, reference, rate)
                 samples += reference.shape[1]
                 if take == plot_take or (plot_take is None and not signals):

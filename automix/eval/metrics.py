@@ -608,10 +608,11 @@ def compare(
     ``loudness_diff_lu`` (integrated loudness of the estimate minus the reference's, LU,
     BS.1770-4 as :func:`~daw_bridge.loudness.measure_loudness`; positive: the estimate is louder), and
     :func:`feature_errors` (``panning_spectrum_error`` and the ``panning_*`` MAPEs for
-    stereo only). Raises ``ValueError`` for different shapes, more than 2 channels or
-    NaN/Inf samples.
+    stereo only), at the estimate's own level (:func:`compare_systems` matches levels).
+    Raises ``ValueError`` for different shapes, more than 2 channels or NaN/Inf samples.
     """
-    return compare_systems({"estimate": estimate}, reference, sample_rate, fft_sizes=fft_sizes)["estimate"]
+    return compare_systems({"estimate": estimate}, reference, sample_rate, fft_sizes=fft_sizes,
+                           level_match=False)["estimate"]
 
 
 def compare_systems(
@@ -620,8 +621,14 @@ def compare_systems(
     sample_rate: int,
     *,
     fft_sizes: Sequence[int] = MRSTFT_FFT_SIZES,
+    level_match: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """:func:`compare` for several estimates of one reference (analysed once): ``{name: metrics}``."""
+    """:func:`compare` for several estimates of one reference (analysed once): ``{name: metrics}``.
+
+    ``level_match``: every estimate is scored at the reference's integrated loudness (one gain),
+    so systems differ in balance, pan and processing, not in level; ``loudness_diff_lu`` still
+    reports each estimate's level as it came (positive: louder than the reference).
+    """
     rate = _check_rate(sample_rate)
     ref = _as_2d(reference, "reference")
     ref_analysis = _analyse(ref, rate)
@@ -630,7 +637,11 @@ def compare_systems(
         est, _ = _pair(estimate, ref)
         if not np.isfinite(est).all():
             raise ValueError(f"{name}: cannot compare audio with NaN or infinite samples")
+        delivered = measure_loudness(est, rate) - ref_analysis.integrated_lufs
+        if level_match and measure_loudness(est, rate) > _SILENCE_LUFS:
+            est = est * np.float32(10.0 ** (-delivered / 20.0))
         results[name] = _compare(est, ref, rate, ref_analysis, fft_sizes)
+        results[name]["loudness_diff_lu"] = float(delivered)
     return results
 
 

@@ -61,14 +61,17 @@ class RulesMixer:
 
     name = "rules"
 
-    @staticmethod
-    def _levels(settings: MixSettings) -> dict[str, Any]:
+    def __init__(self, balance: str = "auto", processing: bool = True) -> None:
+        self.balance = balance  # see daw_bridge.rules.BALANCES
+        self.processing = processing
+
+    def _levels(self, settings: MixSettings) -> dict[str, Any]:
         """:class:`~daw_bridge.rules.RulesSettings` fields from ``settings``."""
         from daw_bridge.rules import DEFAULT_TARGET_LUFS
 
         side = check_perspective(settings.perspective) or "drummer"
         return {"target_lufs": target_lufs(settings.loudness, DEFAULT_TARGET_LUFS), "true_peak_db": settings.true_peak_db,
-                "perspective": side}
+                "perspective": side, "balance": self.balance, "processing": self.processing}
 
     def mix_files(self, files: list[Path], output: Path | None, settings: MixSettings, notes: list[str]) -> MixResult:
         from daw_bridge.rules import mix_with_rules

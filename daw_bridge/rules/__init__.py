@@ -5,7 +5,7 @@
 :func:`mix_audio_with_rules` does it for arrays in memory. The rules: ``docs/rules.md``.
 """
 
-from daw_bridge.rules.plan import RulesSettings, mix_audio_with_rules, mix_with_rules, rule_based_plan
+from daw_bridge.rules.plan import BALANCES, RulesSettings, mix_audio_with_rules, mix_with_rules, rule_based_plan
 from daw_bridge.rules.roles import budget_key, role_family, role_level_lu
 from daw_bridge.rules.tables import (
     BUS_COMP_ABOVE_LU,
@@ -26,6 +26,7 @@ from daw_bridge.rules.tables import (
 )
 
 __all__ = [
+    "BALANCES",
     "BUS_COMP_ABOVE_LU",
     "DEFAULT_TARGET_LUFS",
     "HIGHPASS_HZ",

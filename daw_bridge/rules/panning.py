@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from daw_bridge.audio import probe
-from daw_bridge.errors import AutomixError
+from daw_bridge.rules.recording import Spectrum, bleed, mono_head
 from daw_bridge.rules.roles import role_family, tom_number, track_side
 from daw_bridge.rules.tables import (
     GUITAR_WIDTH,
@@ -101,36 +101,6 @@ def _guitar_pans(tracks: list[Any]) -> dict[str, float]:
     return pans
 
 
-def _mono(track: Any, frames: int) -> tuple[np.ndarray, int] | None:
-    """The first ``frames`` frames of a track's file (its channel, or the channels averaged)."""
-    from daw_bridge.audio import read_audio
-
-    try:
-        audio, rate = read_audio(track.file, frames=frames)
-    except (AutomixError, OSError):  # unreadable here: the renderer reports it
-        return None
-    signal = audio[track.channel] if track.channel is not None and track.channel < audio.shape[0] else audio.mean(axis=0)
-    return signal.astype(np.float64), rate
-
-
-class _Spectrum:
-    """A signal's zero-padded spectrum and energy, for cross-correlations at small lags."""
-
-    def __init__(self, signal: np.ndarray, size: int) -> None:
-        self.fft = np.fft.rfft(signal, size)
-        self.energy = float(np.dot(signal, signal))
-
-
-def _bleed(close: _Spectrum, overhead: _Spectrum, size: int, max_lag: int) -> tuple[float, float]:
-    """``(gain, correlation)`` of ``close`` in ``overhead`` at the best lag within ``max_lag`` samples."""
-    if close.energy <= 0 or overhead.energy <= 0:
-        return 0.0, 0.0
-    xcorr = np.fft.irfft(overhead.fft * np.conj(close.fft), size)
-    lags = np.concatenate([xcorr[: max_lag + 1], xcorr[-max_lag:]]) if max_lag > 0 else xcorr[:1]
-    peak = float(np.max(np.abs(lags)))
-    return peak / close.energy, peak / math.sqrt(close.energy * overhead.energy)
-
-
 def _turn_overheads(tracks: list[Any], pans: dict[str, float], notes: list[str]) -> None:
     """Turn a left/right overhead pair round when the panned close mics say it is the wrong way."""
     pair = [t for t in tracks if role_family(t.role) == "overheads" and pans.get(t.name, 0.0) != 0.0]
@@ -142,16 +112,16 @@ def _turn_overheads(tracks: list[Any], pans: dict[str, float], notes: list[str])
         return
     probe_rate = probe(left.file).sample_rate
     frames = int(OVERHEAD_SECONDS * probe_rate)
-    heard = {t.name: _mono(t, frames) for t in (left, right, *close)}
+    heard = {t.name: mono_head(t, frames) for t in (left, right, *close)}
     if any(v is None or v[1] != probe_rate for v in heard.values()):
         return  # unreadable or mixed rates: keep the names
     max_lag = int(round(OVERHEAD_LAG_MS * probe_rate / 1000))
     n = min(v[0].size for v in heard.values())  # type: ignore[union-attr]
     size = 1 << int(np.ceil(np.log2(2 * max(n, 1))))
-    spectra = {name: _Spectrum(v[0][:n], size) for name, v in heard.items()}  # type: ignore[index]
+    spectra = {name: Spectrum(v[0][:n], size) for name, v in heard.items()}  # type: ignore[index]
     votes, weights, evidence = 0.0, 0.0, []
     for track in close:
-        (g_left, c_left), (g_right, c_right) = (_bleed(spectra[track.name], spectra[o.name], size, max_lag) for o in (left, right))
+        (g_left, c_left), (g_right, c_right) = (bleed(spectra[track.name], spectra[o.name], size, max_lag) for o in (left, right))
         if max(c_left, c_right) < OVERHEAD_MIN_CORRELATION or min(g_left, g_right) <= 0:
             continue
         towards_right_db = 20 * math.log10(g_right / g_left)  # > 0: louder in the overhead panned right

@@ -15,6 +15,7 @@ import numpy as np
 from daw_bridge.audio import AUDIO_EXTENSIONS, SILENCE_LUFS, probe
 from daw_bridge.rules.master import calibrate_master, render_alone
 from daw_bridge.rules.panning import add_highpass, plan_pans
+from daw_bridge.rules.recording import one_recording
 from daw_bridge.rules.roles import budget_key, role_family, role_level_lu
 from daw_bridge.rules.tables import (
     DEFAULT_TARGET_LUFS,
@@ -88,6 +89,8 @@ def rule_based_plan(
     name: str | None = None,
     sample_rate: int | None = None,
     perspective: str = "drummer",
+    balance: str = "auto",
+    processing: bool = True,
 ) -> Any:
     """A mix plan (:class:`daw_bridge.session.Session`) from ``source`` by the rules of this module.
 
@@ -102,7 +105,9 @@ def rule_based_plan(
     ``"audience"`` mirrors every pan.
 
     Renders each track alone once and the summed tracks once to measure them, so it takes
-    about as long as two renders of the mix.
+    about as long as two renders of the mix. ``balance`` (:data:`BALANCES`): ``auto`` keeps a
+    drum recording's own balance and balances other stems by role; ``processing=False`` leaves
+    out the high-passes and the master chain (gain and pan only).
     """
     if not (isinstance(target_lufs, (int, float)) and -70.0 <= target_lufs <= 0.0):
         raise RulesError(f"target_lufs must be between -70 and 0 LUFS, got {target_lufs!r}")
@@ -116,6 +121,8 @@ def rule_based_plan(
         float(target_lufs),
         float(true_peak_db),
         side,
+        balance,
+        processing,
     )
 
 
@@ -126,7 +133,60 @@ def _perspective(value: str | None) -> str:
         raise RulesError(str(exc)) from None
 
 
-def _plan(session: Any, target_lufs: float, true_peak_db: float, perspective: str = "drummer") -> Any:
+#: How the rule-based console sets the faders: each role at its table level (``roles``), the
+#: recording's own balance kept (``recorded``), or ``recorded`` when the stems are one drum
+#: recording (their close mics bleed into the overheads) and ``roles`` otherwise (``auto``).
+BALANCES = ("auto", "roles", "recorded")
+
+
+def _measure_heard(plan: Any, heard: list[Any], notes: list[str]) -> dict[str, float]:
+    measured: dict[str, float] = {}
+    for track in plan.tracks:
+        if track not in heard:
+            if not track.mute:
+                notes.append(f"track {track.name!r} is not heard (another track is soloed): level left as is")
+            continue
+        measured[track.name] = render_alone(plan, track)
+    return measured
+
+
+def _keep_recorded_balance(plan: Any, heard: list[Any], notes: list[str]) -> list[Any]:
+    """Every heard track at 0 dB: the recording's gain staging is the balance. Returns the live tracks."""
+    measured = _measure_heard(plan, heard, notes)
+    for track in heard:
+        track.gain_db = 0.0
+    notes.append("faders at 0 dB: the recorded balance is kept (the master brings the sum to level)")
+    return [t for t in heard if measured[t.name] > SILENCE_LUFS]
+
+
+def _balance_by_role(plan: Any, heard: list[Any], notes: list[str]) -> list[Any]:
+    """Faders that put each track at its role's level (:data:`ROLE_LOUDNESS_LU`). Returns the live tracks."""
+    measured = _measure_heard(plan, heard, notes)
+    live = [t for t in heard if measured[t.name] > SILENCE_LUFS]
+    budgets = Counter(budget_key(t.role) for t in live)
+    for key, count in sorted(budgets.items()):
+        if count > 1:
+            notes.append(f"{count} tracks share the {key!r} level: {-10 * math.log10(count):+.1f} dB each")
+    for track in heard:
+        lufs = measured[track.name]
+        if lufs <= SILENCE_LUFS:
+            track.gain_db = 0.0
+            notes.append(f"track {track.name!r} is silent (at or below {SILENCE_LUFS:.0f} LUFS): left at 0 dB")
+            continue
+        wanted = REFERENCE_LUFS + role_level_lu(track.role) - 10.0 * math.log10(budgets[budget_key(track.role)])
+        gain = wanted - lufs
+        if not -120.0 <= gain <= 24.0:
+            clamped = min(24.0, max(-120.0, gain))
+            notes.append(f"track {track.name!r} would need {gain:+.1f} dB; clamped to {clamped:+.1f} dB")
+            gain = clamped
+        track.gain_db = round(gain, 4)
+    return live
+
+
+def _plan(session: Any, target_lufs: float, true_peak_db: float, perspective: str = "drummer",
+          balance: str = "auto", processing: bool = True) -> Any:
+    if balance not in BALANCES:
+        raise RulesError(f"balance must be one of {', '.join(BALANCES)}, got {balance!r}")
     plan = session.model_copy(deep=True)
     notes: list[str] = []
     if not plan.tracks:
@@ -152,7 +212,8 @@ def _plan(session: Any, target_lufs: float, true_peak_db: float, perspective: st
 
     # high-pass, then pans (they change what is measured)
     for track in plan.tracks:
-        add_highpass(track, notes)
+        if processing:
+            add_highpass(track, notes)
     stereo: dict[str, bool] = {}
     for track in plan.tracks:
         channels = probe(track.file).channels if track.channel is None else 1
@@ -167,36 +228,16 @@ def _plan(session: Any, target_lufs: float, true_peak_db: float, perspective: st
     heard = [t for t in plan.tracks if not t.mute]
     if any(t.solo for t in plan.tracks):
         heard = [t for t in heard if t.solo]
-    measured: dict[str, float] = {}
-    for track in plan.tracks:
-        if track not in heard:
-            if not track.mute:
-                notes.append(f"track {track.name!r} is not heard (another track is soloed): level left as is")
-            continue
-        measured[track.name] = render_alone(plan, track)
-    live = [t for t in heard if measured[t.name] > SILENCE_LUFS]
-    budgets = Counter(budget_key(t.role) for t in live)
-    for key, count in sorted(budgets.items()):
-        if count > 1:
-            notes.append(f"{count} tracks share the {key!r} level: {-10 * math.log10(count):+.1f} dB each")
-    for track in heard:
-        lufs = measured[track.name]
-        if lufs <= SILENCE_LUFS:
-            track.gain_db = 0.0
-            notes.append(f"track {track.name!r} is silent (at or below {SILENCE_LUFS:.0f} LUFS): left at 0 dB")
-            continue
-        wanted = REFERENCE_LUFS + role_level_lu(track.role) - 10.0 * math.log10(budgets[budget_key(track.role)])
-        gain = wanted - lufs
-        if not -120.0 <= gain <= 24.0:
-            clamped = min(24.0, max(-120.0, gain))
-            notes.append(f"track {track.name!r} would need {gain:+.1f} dB; clamped to {clamped:+.1f} dB")
-            gain = clamped
-        track.gain_db = round(gain, 4)
+    keep_recorded = balance == "recorded"
+    if balance == "auto":
+        keep_recorded, why = one_recording(heard)
+        notes.append(why)
+    live = (_keep_recorded_balance if keep_recorded else _balance_by_role)(plan, heard, notes)
 
     if not live:
         notes.append("every heard track is silent: nothing to balance")
         plan.master = []
-    else:
+    elif processing:
         plan.master = calibrate_master(plan, target_lufs, true_peak_db, notes)
     plan.notes = [*plan.notes, *notes]
     return plan
@@ -207,7 +248,8 @@ class RulesSettings:
     """How :func:`mix_with_rules` plans and renders; every field is also a keyword of it.
 
     ``target_lufs`` (``None``: the plan's master is calibrated for :data:`DEFAULT_TARGET_LUFS`
-    but the render keeps its level), ``true_peak_db``, ``perspective`` and ``mapping`` as for
+    but the render keeps its level), ``true_peak_db``, ``perspective``, ``balance``,
+    ``processing`` and ``mapping`` as for
     :func:`rule_based_plan`; ``name`` and ``sample_rate`` of the plan; ``overwrite``,
     ``subtype``, ``tail_s``, ``threads``, ``progress`` as for :func:`daw_bridge.render.render`;
     ``plan_out``: also save the plan there (``.json``/``.yaml``).
@@ -216,6 +258,8 @@ class RulesSettings:
     target_lufs: float | None = DEFAULT_TARGET_LUFS
     true_peak_db: float = -1.0
     perspective: str = "drummer"
+    balance: str = "auto"
+    processing: bool = True
     mapping: Mapping[str, str | None] | str | os.PathLike[str] | None = None
     name: str | None = None
     sample_rate: int | None = None
@@ -253,7 +297,7 @@ def mix_with_rules(
     exclude = Path(output).expanduser().absolute() if output is not None else None
     session = _load_source(stems, mapping=s.mapping, name=s.name, sample_rate=s.sample_rate, exclude=exclude)
     target = DEFAULT_TARGET_LUFS if s.target_lufs is None else float(s.target_lufs)
-    plan = _plan(session, target, float(s.true_peak_db), _perspective(s.perspective))
+    plan = _plan(session, target, float(s.true_peak_db), _perspective(s.perspective), s.balance, s.processing)
     if s.target_lufs is None:
         plan = plan.model_copy(update={"target_lufs": None})
     if s.plan_out is not None:
@@ -273,6 +317,8 @@ def mix_audio_with_rules(
     target_lufs: float | None = DEFAULT_TARGET_LUFS,
     true_peak_db: float = -1.0,
     perspective: str = "drummer",
+    balance: str = "auto",
+    processing: bool = True,
 ) -> np.ndarray:
     """The rule-based mix of in-memory stems: ``[2, frames]`` float32, as long as the stems.
 
@@ -314,7 +360,8 @@ def mix_audio_with_rules(
             sf.write(str(path), audio.T, int(sample_rate), subtype="FLOAT")
             files.append(path)
         session = import_stems(files, sample_rate=int(sample_rate), name="stems")
-        plan = _plan(session, DEFAULT_TARGET_LUFS if target_lufs is None else float(target_lufs), float(true_peak_db), side)
+        level = DEFAULT_TARGET_LUFS if target_lufs is None else float(target_lufs)
+        plan = _plan(session, level, float(true_peak_db), side, balance, processing)
         if target_lufs is None:  # calibrated for the default level, left at the plan's own
             plan = plan.model_copy(update={"target_lufs": None})
         result = render(plan, None, normalize=True, tail_s=0.0)

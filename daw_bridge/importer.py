@@ -72,7 +72,7 @@ def _track_names(files: Sequence[Path]) -> list[str]:
     return names
 
 
-def _slot_role(file: Path, slots: Sequence[str]) -> str | None:
+def slot_role(file: Path, slots: Sequence[str]) -> str | None:
     """The role of a stem: the slot with the same guessed role and side, else the guessed role."""
     role, side = guess_role(file)
     if role is None:
@@ -146,7 +146,7 @@ def import_stems(
     files, folder_name = _list_audio(folder_or_files)
     infos: list[AudioInfo] = [probe(p) for p in files]
     names = _track_names(files)
-    roles = [_slot_role(p, DRUM_SLOTS if slots is None else slots) for p in files]
+    roles = [slot_role(p, DRUM_SLOTS if slots is None else slots) for p in files]
     if mapping is not None:
         _apply_mapping(_read_mapping(mapping), files, names, roles)
 

@@ -573,3 +573,20 @@ def test_stereo_stem_is_downmixed_and_mono_mix_duplicated(tmp_path):
     assert abs(measure_loudness(take["stems"][0], SR) - STEM_LUFS) < 0.5
     assert abs(measure_loudness(take["mix"], SR) - MIX_LUFS) < 0.5
     assert ds[0]["stems"].shape == (8, 1024) and ds[0]["mix"].shape == (2, 1024)
+
+
+def test_kit_stem_gain_keeps_the_recorded_balance():
+    from automix.data.segments import kit_lufs, stem_gains_db
+    from automix.inference.stem_files import input_gains
+
+    levels = [-20.0, -26.0, -70.0, -45.0]  # a loud kick, a snare, a silent slot, a bleed-only tom
+    assert kit_lufs(levels) == pytest.approx(10 * np.log10(10 ** -2.0 + 10 ** -2.6 + 10 ** -4.5), abs=1e-9)
+    each = stem_gains_db(levels, -30.0, "each", 30.0)
+    assert each == [-10.0, -4.0, 0.0, 15.0]  # the bleed-only tom raised 15 dB, the balance gone
+    kit = stem_gains_db(levels, -30.0, "kit", 30.0)
+    assert kit[0] == kit[1] == kit[3] and kit[2] == 0.0  # one gain: the recording's balance kept
+    assert kit_lufs([v + kit[0] for v in levels]) == pytest.approx(-30.0, abs=1e-9)
+    gains, notes = input_gains(levels, -30.0, ["kick", "snare", "hi-hat", "tom_1"], "kit")
+    assert np.allclose(gains[[0, 1, 3]], 10 ** (kit[0] / 20)) and "the kit (one gain" in notes[0]
+    with pytest.raises(ValueError, match="'each' or 'kit'"):
+        stem_gains_db(levels, -30.0, "loudest", 30.0)

@@ -123,3 +123,20 @@ def test_channel_order_matters():
     with torch.inference_mode():
         a, b = net(x), net(x.flip(1))
     assert (a - b).abs().max() > 1e-4
+
+
+def test_a_mixer_started_as_a_console_is_that_console():
+    """init_as_console: the output is gain x pan law x the (cropped) input, exactly, before training."""
+    from automix.models.mixer import init_as_console, mix_wave_unet
+    from automix.models.unet import center_crop
+    from daw_bridge.panlaw import pan_gains
+
+    model = mix_wave_unet(levels=3, base_filters=4, growth=4)
+    pans = [0.0, 0.0, -0.3, -0.6, 0.0, 0.6, -0.7, 0.7]
+    init_as_console(model.net, pans, gain_db=6.0)
+    x = torch.randn(1, 8, model.net.input_length_for(1000).input_length)
+    with torch.no_grad():
+        out = model.net(x)
+    inp = center_crop(x.unsqueeze(2), out.shape[-1]).squeeze(2)[0]
+    gains = torch.tensor([pan_gains(p) for p in pans], dtype=torch.float32) * 10 ** (6.0 / 20)
+    torch.testing.assert_close(out[0], gains.T @ inp, rtol=1e-5, atol=1e-5)

@@ -92,12 +92,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from daw_bridge.audio import AUDIO_EXTENSIONS, probe, read_audio, resampled_length
+from daw_bridge.audio import SILENCE_LUFS, AUDIO_EXTENSIONS, probe, read_audio, resampled_length
 from daw_bridge.loudness import measure_loudness
 from daw_bridge.errors import AudioError, AutomixError
 from daw_bridge.stems import DRUM_SLOTS
 from automix.data.segments import (
     DEFAULT_FRACTIONS,
+    STEM_GAIN_RULES,
     FileLoudness,
     LoudnessIndex,
     RandomSegmentSampler,
@@ -111,6 +112,7 @@ from automix.data.segments import (
     rms_db,
     segment_sizes,
     slice_padded,
+    stem_gains_db,
 )
 
 __all__ = [
@@ -418,6 +420,7 @@ class EnstDrums(Dataset):
         segments_per_epoch: int | None = None,
         hop: int | None = None,
         normalize: Literal["take", "segment"] | None = "take",
+        stem_gain: Literal["each", "kit"] = "each",
         stem_lufs: float = STEM_LUFS,
         mix_lufs: float = MIX_LUFS,
         max_gain_db: float = MAX_GAIN_DB,
@@ -445,6 +448,9 @@ class EnstDrums(Dataset):
         self.sizes: SegmentSizes = segment_sizes(model, input_length=input_length, output_length=output_length)
         self.mode = mode
         self.normalize = normalize
+        if stem_gain not in STEM_GAIN_RULES:
+            raise AutomixError(f"stem_gain must be one of {', '.join(STEM_GAIN_RULES)}, got {stem_gain!r}")
+        self.stem_gain = stem_gain
         self.stem_lufs, self.mix_lufs, self.max_gain_db = float(stem_lufs), float(mix_lufs), float(max_gain_db)
         self.silence_db, self.max_tries, self.seed = float(silence_db), int(max_tries), int(seed)
         self.cache_audio = bool(cache_audio)
@@ -560,15 +566,19 @@ class EnstDrums(Dataset):
             stem_gains = np.ones(len(SLOTS), dtype=np.float32)
             mix_gain = 1.0
         else:
-            stem_gains = np.array(
-                [0.0 if f is None else self._gain(f.lufs, self.stem_lufs) for f in stems], dtype=np.float32
-            )
+            stem_gains = self._stem_gains([SILENCE_LUFS if f is None else f.lufs for f in stems])
+            stem_gains[[f is None for f in stems]] = 0.0
             mix_gain = self._gain(mix.lufs, self.mix_lufs)
         self.notes.extend(notes)
         return _Take(take.id, stems, mix, length, stem_gains, mix_gain)
 
     def _gain(self, lufs: float, target: float) -> float:
         return float(10.0 ** (gain_db_for(lufs, target, self.max_gain_db) / 20.0))
+
+    def _stem_gains(self, lufs: list[float]) -> np.ndarray:
+        """Linear input gains of stems measured at ``lufs`` by the ``stem_gain`` rule."""
+        gains_db = stem_gains_db(lufs, self.stem_lufs, self.stem_gain, self.max_gain_db)
+        return (10.0 ** (np.asarray(gains_db, dtype=np.float64) / 20.0)).astype(np.float32)
 
     def _log_construction(self) -> None:
         for note in self.notes[:_MAX_LOGGED]:
@@ -711,11 +721,10 @@ class EnstDrums(Dataset):
         take = self._takes[t]
         raw_stems = self._raw_stems(t, self.sizes.input_start(offset))
         if self.normalize == "segment":
-            stems = np.zeros_like(raw_stems)
-            for i, f in enumerate(take.stems):
-                if f is not None:
-                    lufs = measure_loudness(raw_stems[i], self.sample_rate)
-                    stems[i] = raw_stems[i] * np.float32(self._gain(lufs, self.stem_lufs))
+            present = np.array([f is not None for f in take.stems])
+            lufs = [measure_loudness(raw_stems[i], self.sample_rate) if present[i] else SILENCE_LUFS
+                    for i in range(raw_stems.shape[0])]
+            stems = raw_stems * (self._stem_gains(lufs) * present)[:, None]
             mix = raw_mix * np.float32(self._gain(measure_loudness(raw_mix, self.sample_rate), self.mix_lufs))
         else:
             stems = raw_stems * take.stem_gains[:, None]

@@ -50,6 +50,7 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
@@ -265,6 +266,29 @@ def gain_db_for(lufs: float, target_lufs: float, max_gain_db: float) -> float:
     if not math.isfinite(lufs) or lufs <= SILENCE_LUFS:
         return 0.0
     return float(np.clip(target_lufs - lufs, -max_gain_db, max_gain_db))
+
+
+def kit_lufs(stem_lufs: Sequence[float]) -> float:
+    """The loudness of a kit's stems taken together: the power sum of their integrated
+    loudness, ``10 log10(sum 10^(L/10))`` (silent stems left out; silence if all are)."""
+    powers = [10.0 ** (v / 10.0) for v in stem_lufs if math.isfinite(v) and v > SILENCE_LUFS]
+    return 10.0 * math.log10(sum(powers)) if powers else SILENCE_LUFS
+
+
+def stem_gains_db(stem_lufs: Sequence[float], target_lufs: float, rule: str, max_gain_db: float) -> list[float]:
+    """Input gains (dB) for stems of integrated loudness ``stem_lufs``: ``rule="each"`` brings every
+    stem to ``target_lufs``; ``"kit"`` gives all of them one gain that brings their
+    :func:`kit_lufs` there, keeping the recording's own balance. Silent stems get 0 dB."""
+    if rule == "kit":
+        gain = gain_db_for(kit_lufs(stem_lufs), target_lufs, max_gain_db)
+        return [gain if math.isfinite(v) and v > SILENCE_LUFS else 0.0 for v in stem_lufs]
+    if rule != "each":
+        raise ValueError(f"stem gain rule must be 'each' or 'kit', got {rule!r}")
+    return [gain_db_for(v, target_lufs, max_gain_db) for v in stem_lufs]
+
+
+#: How a mixer's input stems are levelled (the card's ``input_rule``, the recipe's ``data.stem_gain``).
+STEM_GAIN_RULES = ("each", "kit")
 
 
 # --------------------------------------------------------------------------------------------

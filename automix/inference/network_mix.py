@@ -50,7 +50,7 @@ def _assign(model: Any, files: list[Path], settings: MixSettings, notes: list[st
 def _input_gain_vector(model: Any, loudness: list[float]) -> np.ndarray | None:
     if model.card.input_lufs is None:
         return None
-    gains, level_notes = input_gains(loudness, model.card.input_lufs, model.slots)
+    gains, level_notes = input_gains(loudness, model.card.input_lufs, model.slots, model.card.input_rule)
     log.info(level_notes[0])
     return gains
 
@@ -178,7 +178,7 @@ def mix_array_with_network(model: Any, data: np.ndarray, sample_rate: int, setti
             meter = LoudnessMeter(model.sample_rate, 1)
             meter.add(row)
             levels.append(meter.integrated())
-        gains, _ = input_gains(levels, model.card.input_lufs, model.slots)
+        gains, _ = input_gains(levels, model.card.input_lufs, model.slots, model.card.input_rule)
         data = (data * gains[:, None]).astype(np.float32)
     out = process(model.net, data, tile=settings.tile, device=settings.device, precision=settings.precision)
     if mirror:

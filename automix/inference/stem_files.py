@@ -6,7 +6,6 @@ Torch-free; the mix flow (:mod:`automix.inference.mixing`) and every mixer use i
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -142,18 +141,19 @@ class StemReader:
             raise AudioError(f"all stems are silent (peak below {SILENCE_DB:.0f} dBFS): {names}; nothing to mix")
 
 
-def input_gains(loudness: Sequence[float], target_lufs: float, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Linear gains bringing slots of integrated ``loudness`` (LUFS) to ``target_lufs``, as training did.
-
-    One gain per slot, limited to +-:data:`MAX_INPUT_GAIN_DB`; a silent slot (at or below
-    -70 LUFS) keeps 0 dB. Returns the gains and one note listing them.
+def input_gains(loudness: Sequence[float], target_lufs: float, names: Sequence[str],
+                rule: str = "each") -> tuple[np.ndarray, list[str]]:
+    """Linear gains for slots of integrated ``loudness`` (LUFS), as training did (the card's
+    ``input_rule``): every slot to ``target_lufs`` (``each``), or one gain for all that brings
+    their power-summed loudness there (``kit``). Limited to +-:data:`MAX_INPUT_GAIN_DB`; silent
+    slots keep 0 dB. Returns the gains and one note listing them.
     """
-    gains_db = []
-    for lufs in loudness:
-        gains_db.append(0.0 if not math.isfinite(lufs) or lufs <= -70.0 else
-                        float(np.clip(target_lufs - lufs, -MAX_INPUT_GAIN_DB, MAX_INPUT_GAIN_DB)))
+    from automix.data.segments import stem_gains_db
+
+    gains_db = stem_gains_db(list(loudness), target_lufs, rule, MAX_INPUT_GAIN_DB)
     shown = ", ".join(f"{name} {g:+.1f} dB" for name, g in zip(names, gains_db))
-    note = f"each stem brought to {target_lufs:g} LUFS, as the model was trained ({shown})"
+    what = "each stem brought to" if rule == "each" else "the kit (one gain, its balance kept) brought to"
+    note = f"{what} {target_lufs:g} LUFS, as the model was trained ({shown})"
     return 10.0 ** (np.asarray(gains_db, dtype=np.float64) / 20.0), [note]
 
 

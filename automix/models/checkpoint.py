@@ -80,6 +80,11 @@ class ModelCard(BaseModel):
         description="mixers: each input slot is brought to this integrated loudness (BS.1770, one gain per "
         "file) before the network, as the training data was; None: stems go in at their own level",
     )
+    input_rule: Literal["each", "kit"] = Field(
+        "each",
+        description="mixers: how input_lufs is applied: every slot to it (each), or one gain for all slots that "
+        "brings their power-summed loudness there, keeping the recording's balance (kit)",
+    )
     output_lufs: float | None = Field(
         None,
         ge=-70.0,

@@ -71,3 +71,24 @@ def mix_wave_unet(
         description=description or "Mix-Wave-U-Net (Martinez-Ramirez, Stoller, Moffat, JAES 2021)",
     )
     return Model(WaveUNet(cfg), card)
+
+
+def init_as_console(net: WaveUNet, pans: Sequence[float], gain_db: float = 0.0) -> WaveUNet:
+    """Start a mixer at a gain/pan console: ``gain x pan law x input`` through the output layer's
+    input connection (``concat_input``), every learned feature's weight at zero; training then
+    learns corrections around that mix. ``pans`` per input (-1..1), e.g.
+    :func:`daw_bridge.rules.panning.role_pans` of the slots: the recorded balance panned by role."""
+    import torch
+
+    from daw_bridge.panlaw import pan_gains_array
+
+    cfg = net.config
+    if not cfg.concat_input or cfg.out_channels != 2 or len(pans) != cfg.in_channels:
+        raise ValueError("init_as_console needs a stereo mixer with concat_input and one pan per input")
+    gains = torch.as_tensor(pan_gains_array(list(pans)) * 10.0 ** (gain_db / 20.0))  # [in, 2]
+    with torch.no_grad():
+        w = net.output.weight  # [2, features + in_channels, kernel]
+        w.zero_()
+        w[:, -cfg.in_channels :, cfg.kernel_output // 2] = gains.T.to(w.dtype)
+        net.output.bias.zero_()
+    return net

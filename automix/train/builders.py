@@ -192,7 +192,7 @@ def build_data(recipe: TrainRecipe, net: WaveUNet, sample_rate: int, root: Path)
         else:
             common = dict(split=split, target=d.target, input_length=sizes.input_length,
                           output_length=sizes.output_length, normalize=d.normalize, cache_audio=d.cache_audio,
-                          sample_rate=sample_rate)
+                          sample_rate=sample_rate, stem_gain=d.stem_gain)
             train = EnstDrums(root, subset=d.train_subset, mode="random", segments_per_epoch=d.segments_per_epoch,
                               seed=recipe.seed, **common)
             valid = EnstDrums(root, subset=d.valid_subset, mode="fixed", **common) if has_valid else None
@@ -272,6 +272,7 @@ def build_model(recipe: TrainRecipe, slots: tuple[str, ...]) -> Model:
         sample_rate=preset.sample_rate,
         description=recipe.description or preset.description,
         input_lufs=_input_lufs(recipe),
+        input_rule=recipe.data.stem_gain if recipe.data.kind in ("enst", "generated") else "each",
         output_lufs=_output_lufs(recipe),
     )
     torch.manual_seed(recipe.seed)
@@ -280,7 +281,24 @@ def build_model(recipe: TrainRecipe, slots: tuple[str, ...]) -> Model:
         from automix.models.separator import init_as_mix_share
 
         init_as_mix_share(net)  # start at the equal-share-of-the-mix estimate (the validation baseline)
+    elif recipe.start == "console":
+        from automix.models.mixer import init_as_console
+        from daw_bridge.rules.panning import role_pans
+
+        init_as_console(net, role_pans(list(slots)), _console_gain_db(recipe, len(slots)))
     return Model(net, card)
+
+
+def _console_gain_db(recipe: TrainRecipe, n_inputs: int) -> float:
+    """Gain from the loader's input level to its mix level: inputs at ``input_lufs`` each (``each``)
+    or together (``kit``, power-summed), targets at ``output_lufs``."""
+    import math
+
+    inputs, outputs = _input_lufs(recipe), _output_lufs(recipe)
+    if inputs is None or outputs is None:
+        return 0.0
+    together = inputs if recipe.data.stem_gain == "kit" else inputs + 10.0 * math.log10(n_inputs)
+    return outputs - together
 
 
 def _input_lufs(recipe: TrainRecipe) -> float | None:

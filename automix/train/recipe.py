@@ -100,6 +100,9 @@ class DataSpec(_Strict):
     valid_subset: str = "valid"
     target: Literal["wet", "dry"] = "wet"
     normalize: Literal["take", "segment"] | None = "take"
+    stem_gain: Literal["each", "kit"] = Field(
+        "each", description="enst/generated mixers: every stem to -30 LUFS (each), or one gain for the whole kit "
+        "that keeps the recording's balance (kit)")
     loudness_target: float | None = Field(-23.0, ge=-70.0, le=0.0, description="collection: LUFS per signal")
     segments_per_epoch: int | None = Field(None, ge=1, description="random segments per epoch (default: one pass)")
     valid_segments: int | None = Field(64, ge=1, description="at most this many validation segments (None: all)")
@@ -200,6 +203,11 @@ class TrainRecipe(_Strict):
     log_every: int = Field(10, ge=1)
     early_stopping: EarlyStoppingSpec | None = None
     seed: int = Field(0, ge=0)
+    start: Literal["random", "console"] = Field(
+        "random",
+        description="mixers: start from random weights, or at the recorded balance panned by role (the output "
+        "layer's input path at the console's gains and pans, features at zero): training learns corrections",
+    )
     swap_invariant: bool = Field(
         False,
         description="mix: match each stereo target as it is or with its channels swapped, whichever the "
@@ -218,6 +226,8 @@ class TrainRecipe(_Strict):
             raise ValueError("loss: stereo_perceptual needs stereo targets; separation targets are mono stems")
         if self.task == "mix" and (self.data.augment is not None or self.data.sources is not None):
             raise ValueError("data.augment and data.sources apply to separation (task separate) only")
+        if self.task == "separate" and self.start == "console":
+            raise ValueError("start: console starts a mixer at a gain/pan console; a separator starts at the mix share")
         if self.task == "separate" and self.swap_invariant:
             raise ValueError("swap_invariant needs stereo mix targets (task mix); separation targets are mono stems")
         if self.data.augment is not None and self.data.separation_mix != "sum":
@@ -243,6 +253,10 @@ def canonical_json(recipe: TrainRecipe) -> str:
     data = recipe.model_dump(mode="json")
     if not data["swap_invariant"]:  # added later: recipes without it keep their digests
         del data["swap_invariant"]
+    if data["start"] == "random":
+        del data["start"]
+    if data["data"]["stem_gain"] == "each":
+        del data["data"]["stem_gain"]
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 

@@ -139,7 +139,9 @@ def _turn_overheads(tracks: list[Any], pans: dict[str, float], notes: list[str])
     )
 
 
-def plan_pans(tracks: list[Any], stereo: dict[str, bool], notes: list[str]) -> dict[str, float]:
+def plan_pans(tracks: list[Any], stereo: dict[str, bool], notes: list[str], *, listen: bool = True) -> dict[str, float]:
+    """Pan per track name (drummer's perspective) by role; ``listen`` turns the overhead pair
+    round when the close mics in the files say the names have it the other way."""
     by_family: dict[str | None, list[Any]] = {}
     for track in tracks:
         if not stereo[track.name]:
@@ -157,5 +159,18 @@ def plan_pans(tracks: list[Any], stereo: dict[str, bool], notes: list[str]) -> d
         else:
             for track in group:
                 pans[track.name] = ROLE_PANS.get(family, 0.0) if family is not None else 0.0
-    _turn_overheads([t for t in tracks if not stereo[t.name]], pans, notes)
+    if listen:
+        _turn_overheads([t for t in tracks if not stereo[t.name]], pans, notes)
     return pans
+
+
+def role_pans(names: list[str]) -> list[float]:
+    """The rule-based console's pans (drummer's perspective) for mono tracks named ``names``,
+    from the names alone (the overhead pair as named): e.g. a model's slots."""
+    from types import SimpleNamespace
+
+    from daw_bridge.importer import slot_role
+
+    tracks = [SimpleNamespace(name=name, role=slot_role(name, names), file=name) for name in names]
+    pans = plan_pans(tracks, dict.fromkeys(names, False), [], listen=False)
+    return [pans[name] for name in names]

@@ -10,10 +10,14 @@ files (Ardour, REAPER) will come later.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from daw_bridge.audio import AUDIO_EXTENSIONS, AudioInfo, probe, resampled_length
 from daw_bridge.errors import AutomixError
@@ -212,3 +216,38 @@ def session_from_assignment(assignment, *, sample_rate: int, name: str = "sessio
                 )
             )
     return Session(name=name, sample_rate=sample_rate, tracks=tracks)
+
+
+@contextlib.contextmanager
+def temporary_stems(stems: np.ndarray, names: Sequence[str], sample_rate: int, *,
+                    error: type[AutomixError] = StemImportError) -> Iterator[list[Path]]:
+    """In-memory stems ``[N, frames]`` or ``[N, channels, frames]`` written as 32-bit float WAVs
+    named after ``names`` (made safe and unique) in a private temporary folder, removed after the
+    ``with`` block; yields their paths in order. ``error`` (one line) for bad shapes or samples."""
+    import tempfile
+
+    import soundfile as sf
+
+    from daw_bridge.outputs import safe_file_name
+
+    arr = np.asarray(stems, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[:, None, :]
+    if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[2] == 0:
+        raise error(f"stems must be [N, frames] or [N, channels, frames] with N >= 1, got shape {arr.shape}")
+    if len(names) != arr.shape[0]:
+        raise error(f"{len(names)} names for {arr.shape[0]} stems")
+    if not np.isfinite(arr).all():
+        raise error("the stems have NaN or infinite samples")
+    with tempfile.TemporaryDirectory(prefix="automix-stems-") as tmp:
+        files: list[Path] = []
+        used: Counter[str] = Counter()
+        for name, audio in zip(names, arr):
+            stem = safe_file_name(Path(str(name)).stem or "stem", default="stem")
+            used[stem] += 1
+            if used[stem] > 1:
+                stem = f"{stem} {used[stem]}"
+            path = Path(tmp) / f"{stem}.wav"
+            sf.write(str(path), audio.T, int(sample_rate), subtype="FLOAT")
+            files.append(path)
+        yield files

@@ -34,14 +34,11 @@ class PassStats:
     notes: list[str]
 
 
-def progress_bar(progress: bool, total_s: float, desc: str) -> Any:
-    """A tqdm bar counting seconds of audio (disabled unless ``progress``)."""
-    from tqdm import tqdm
+def progress_bar(progress: bool | None, total_s: float, desc: str) -> Any:
+    """A bar counting seconds of audio (:func:`daw_bridge.progress.seconds_bar`: on a terminal only)."""
+    from daw_bridge.progress import seconds_bar
 
-    return tqdm(
-        total=round(total_s, 2), desc=desc, unit="s", disable=not progress, leave=False,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]",
-    )  # fmt: skip
+    return seconds_bar(total_s, desc, None if progress else False)
 
 
 def _build(

@@ -9,7 +9,6 @@ import json
 import logging
 import math
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -440,11 +439,9 @@ def evaluate_pair(
 
 
 def _progress(total: int, enabled: bool | None):
-    from tqdm.auto import tqdm  # a dependency; imported late to keep the import light
+    from daw_bridge.progress import progress_bar
 
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    return tqdm(total=total, desc="evaluating", unit="take", disable=not enabled, file=sys.stderr)
+    return progress_bar(total, "evaluating", "take", enabled)
 
 
 @reads("data_root", "split")

@@ -135,7 +135,8 @@ class MixResult(TimedResult):
     def summary(self) -> str:
         """One line for people: where, how long, how loud, with what, how fast."""
         if self.render is not None:
-            return self.render.summary() + " (rule-based console)"
+            kind = "rule-based console" if self.model == "rules" else f"learned console mixer {self.model}"
+            return f"{self.render.summary()} ({kind})"
         level = "" if self.loudness_lufs is None else f"{self.loudness_lufs:.1f} LUFS, "
         return (
             f"wrote {self.output} ({self.duration:.1f} s, {self.sample_rate} Hz, {level}peak {self.peak_db:.1f} dBFS) "

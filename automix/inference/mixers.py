@@ -41,7 +41,7 @@ class Mixer(Protocol):
 def load_mixer(model: Any = None) -> Mixer:
     """The mixer for ``model``: ``"rules"``, a :class:`Mixer`, or a model name, path or
     :class:`~automix.models.checkpoint.Model` (``None``: the default mixing model)."""
-    if isinstance(model, (WaveUNetMixer, RulesMixer)):
+    if isinstance(model, (WaveUNetMixer, RulesMixer, ConsoleMixer)):
         return model
     if isinstance(model, str) and model == "rules":
         return RulesMixer()
@@ -50,6 +50,8 @@ def load_mixer(model: Any = None) -> Mixer:
     loaded = pretrained.load(model)
     if loaded.task != "mix":
         raise StemMatchError(f"model '{loaded.name}' is a {loaded.task} model; choose a mixing model")
+    if loaded.card.architecture == "console-mixer":
+        return ConsoleMixer(loaded)
     return WaveUNetMixer(loaded)
 
 
@@ -95,16 +97,53 @@ class RulesMixer:
         )
 
     def mix_array(self, stems: Any, names: Sequence[str] | None, sample_rate: int, settings: MixSettings) -> np.ndarray:
+        from automix.inference.stem_files import named_array
         from daw_bridge.rules import mix_audio_with_rules
 
-        if isinstance(stems, Mapping):
-            names = list(stems)
-            arrays = [np.atleast_2d(np.asarray(v, dtype=np.float32)).mean(axis=0) for v in stems.values()]
-            length = max(a.shape[-1] for a in arrays)
-            stems = np.stack([np.pad(a, (0, length - a.shape[-1])) for a in arrays])
-        if names is None:
-            raise StemMatchError("the rule-based console needs each stem's name (names=[...]) to know its role")
-        return mix_audio_with_rules(stems, names, sample_rate, **self._levels(settings))
+        array, names = named_array(stems, names)
+        return mix_audio_with_rules(array, names, sample_rate, **self._levels(settings))
+
+
+# --------------------------------------------------------------------------- learned console mixer
+
+
+class ConsoleMixer:
+    """A learned console mixer: per-track gain, pan and EQ predicted from the stems, a master
+    calibrated like the rule-based console's, rendered with pedalboard; any stems."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.name = model.name
+
+    def mix_files(self, files: list[Path], output: Path | None, settings: MixSettings, notes: list[str]) -> MixResult:
+        from automix.inference.console_plan import console_plan
+        from daw_bridge.render import render
+
+        if settings.mapping is not None:
+            raise AutomixError("--map/--map-file assign model slots; a console mixer reads roles from file names")
+        for note in notes:
+            log.warning(note)
+        plan = console_plan(self.model, files, settings, name=output.stem if output is not None else "mix")
+        for note in plan.notes:
+            log.info(note)
+        rendered = render(plan, output, overwrite=settings.force, subtype=settings.subtype,
+                          progress=settings.progress is not False)
+        for warning in rendered.warnings:
+            log.warning(warning)
+        rendered.plan = plan
+        return MixResult(
+            output=rendered.path, sample_rate=rendered.sample_rate, frames=rendered.frames, model=self.name,
+            notes=[*notes, *plan.notes, *rendered.warnings], peak_db=rendered.true_peak_db, audio=rendered.audio,
+            loudness_lufs=rendered.loudness_lufs, gain_db=rendered.gain_db, plan=plan, render=rendered,
+        )
+
+    def mix_array(self, stems: Any, names: Sequence[str] | None, sample_rate: int, settings: MixSettings) -> np.ndarray:
+        from automix.inference.console_plan import with_stem_files
+
+        with with_stem_files(stems, names, sample_rate) as files:
+            out = self.mix_files(files, None, settings, [])
+        frames = max(np.asarray(v).shape[-1] for v in (stems.values() if isinstance(stems, Mapping) else [stems]))
+        return out.audio[:, :frames]
 
 
 # --------------------------------------------------------------------------- Mix-Wave-U-Net

@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -187,3 +188,16 @@ def rate_and_length_notes(infos: Mapping[Path, AudioInfo], used: Sequence[Path],
             if short > 1e-3:
                 notes.append(f"{path.name} is {short:.3f} s shorter than the longest stem; padded with silence")
     return notes
+
+
+def named_array(stems: Any, names: Sequence[str] | None) -> tuple[np.ndarray, list[str]]:
+    """``(array [N, T], names)`` from ``[N, T]`` with ``names``, or from ``{name: [T] or [1, T]}``
+    (shorter arrays padded with silence). StemMatchError without names."""
+    if isinstance(stems, Mapping):
+        names = list(stems)
+        arrays = [np.atleast_2d(np.asarray(v, dtype=np.float32)).mean(axis=0) for v in stems.values()]
+        length = max(a.shape[-1] for a in arrays)
+        stems = np.stack([np.pad(a, (0, length - a.shape[-1])) for a in arrays])
+    if names is None:
+        raise StemMatchError("this mixer needs each stem's name (names=[...]) to know its role")
+    return np.asarray(stems, dtype=np.float32), list(names)

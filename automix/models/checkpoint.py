@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from daw_bridge.errors import CheckpointError
 from daw_bridge.files import sha256_file
 from daw_bridge.outputs import atomic_output, check_output_path
+from automix.models.console_mixer import ConsoleMixerConfig, ConsoleMixerNet
 from automix.models.unet import WaveUNet, WaveUNetConfig
 
 CARD_FORMAT = 1
@@ -65,8 +66,8 @@ class ModelCard(BaseModel):
     format: Literal[1] = CARD_FORMAT
     name: str = Field(..., min_length=1)
     task: Literal["mix", "separate"]
-    architecture: Literal["wave-u-net"] = "wave-u-net"
-    config: WaveUNetConfig
+    architecture: Literal["wave-u-net", "console-mixer"] = "wave-u-net"
+    config: WaveUNetConfig | ConsoleMixerConfig
     input_names: list[str] = Field(..., description="input channel names in order (stem slots for a mixer)")
     output_names: list[str] = Field(..., description="output channel names in order (L, R for a mixer)")
     sample_rate: int = Field(44100, ge=8000, le=384000)
@@ -97,8 +98,22 @@ class ModelCard(BaseModel):
     created: str = ""
     automix_version: str = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _config_by_architecture(cls, data: object) -> object:
+        """Read ``config`` as the architecture's own settings (a console mixer's are not a Wave-U-Net's)."""
+        if isinstance(data, dict) and data.get("architecture") == "console-mixer" and isinstance(data.get("config"), dict):
+            return {**data, "config": ConsoleMixerConfig.model_validate(data["config"])}
+        return data
+
     @model_validator(mode="after")
     def _names_match_config(self) -> "ModelCard":
+        if self.architecture == "console-mixer":
+            if not isinstance(self.config, ConsoleMixerConfig) or self.output_names != list(self.config.predicted):
+                raise ValueError("a console mixer's output_names are the console parameters it predicts")
+            return self
+        if not isinstance(self.config, WaveUNetConfig):
+            raise ValueError("a wave-u-net card needs a Wave-U-Net config")
         if len(self.input_names) != self.config.in_channels:
             raise ValueError(
                 f"input_names has {len(self.input_names)} names but config.in_channels is {self.config.in_channels}"
@@ -193,6 +208,13 @@ def save_model(model: Model, path: str | os.PathLike, *, overwrite: bool = False
     return weights_path
 
 
+def build_network(card: ModelCard) -> torch.nn.Module:
+    """A new (untrained) network of the card's architecture."""
+    if card.architecture == "console-mixer":
+        return ConsoleMixerNet(card.config)
+    return WaveUNet(card.config)
+
+
 def _refuse_pickle(path: Path) -> None:
     with open(path, "rb") as f:
         head = f.read(8)
@@ -248,7 +270,7 @@ def load_model(path: str | os.PathLike, *, verify_hash: bool = True) -> Model:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights_path} is not a readable safetensors file: {exc}") from None
-    net = WaveUNet(card.config)
+    net = build_network(card)
     expected = net.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

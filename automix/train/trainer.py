@@ -566,10 +566,9 @@ class Trainer:
 
         bar = None
         if info.main and self.progress is not False:
-            from tqdm.auto import tqdm
+            from daw_bridge.progress import progress_bar
 
-            bar = tqdm(total=recipe.steps, initial=start, unit="step", dynamic_ncols=True, desc=recipe.name,
-                       disable=None if self.progress is None else not self.progress)
+            bar = progress_bar(recipe.steps, recipe.name, "step", self.progress, initial=start)
         self.net.train()
         it = iter(loader)
         window_loss, window_terms, window_n, window_t = 0.0, {}, 0, time.perf_counter()

@@ -329,36 +329,12 @@ def mix_audio_with_rules(
     loudness normalisation and no effect tail. What the evaluation reports use as the
     "rule-based console" baseline. ``perspective`` as for :func:`rule_based_plan`.
     """
-    import tempfile
-
-    import soundfile as sf
-
-    from daw_bridge.importer import import_stems
-    from daw_bridge.outputs import safe_file_name
+    from daw_bridge.importer import import_stems, temporary_stems
     from daw_bridge.render import render
 
-    arr = np.asarray(stems, dtype=np.float32)
-    if arr.ndim == 2:
-        arr = arr[:, None, :]
-    if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[2] == 0:
-        raise RulesError(f"stems must be [N, frames] or [N, channels, frames] with N >= 1, got shape {arr.shape}")
-    if len(names) != arr.shape[0]:
-        raise RulesError(f"{len(names)} names for {arr.shape[0]} stems")
-    if not np.isfinite(arr).all():
-        raise RulesError("the stems have NaN or infinite samples")
     side = _perspective(perspective)
-    frames = arr.shape[2]
-    with tempfile.TemporaryDirectory(prefix="automix-rules-") as tmp:
-        files: list[Path] = []
-        used: Counter[str] = Counter()
-        for name, audio in zip(names, arr):
-            stem = safe_file_name(Path(str(name)).stem or "stem", default="stem")
-            used[stem] += 1
-            if used[stem] > 1:
-                stem = f"{stem} {used[stem]}"
-            path = Path(tmp) / f"{stem}.wav"
-            sf.write(str(path), audio.T, int(sample_rate), subtype="FLOAT")
-            files.append(path)
+    frames = np.asarray(stems).shape[-1]
+    with temporary_stems(stems, names, sample_rate, error=RulesError) as files:
         session = import_stems(files, sample_rate=int(sample_rate), name="stems")
         level = DEFAULT_TARGET_LUFS if target_lufs is None else float(target_lufs)
         plan = _plan(session, level, float(true_peak_db), side, balance, processing)

@@ -1,0 +1,199 @@
+"""Training the learned console mixer (:mod:`automix.models.console_mixer`) through the console.
+
+Segments of a corpus (stems at their recorded balance: the loader's ``stem_gain="kit"``, and
+the engineer's mix) go through the mixer; its settings mix the stems' spectra
+(:func:`automix.console.stft_mix.stft_mix`); the loss compares the result with the mix over
+several STFT resolutions (linear and log magnitudes), at the best common level (the plan is
+loudness-normalised when rendered) and from the nearer side (a mix heard from the audience
+is the drummer's mirrored; the stems cannot say which).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from automix.console.stft_mix import stft_mix
+from automix.models.checkpoint import Model, ModelCard, TrainingInfo, save_model
+from automix.models.console_mixer import PREDICTED, ConsoleMixerConfig, ConsoleMixerNet, prior_pans, track_features
+from automix.train.errors import TrainingError
+from daw_bridge.progress import progress_bar
+from daw_bridge.stems import DRUM_SLOTS
+
+log = logging.getLogger("automix.train")
+
+
+class ConsoleRecipe(BaseModel):
+    """A recipe for the learned console mixer (``"kind": "console-mixer"`` in a recipe file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["console-mixer"] = "console-mixer"
+    name: str = "console-mixer"
+    description: str = ""
+    root: str | None = Field(None, description="ENST-layout corpus (--data overrides)")
+    split: str | None = Field(None, description="split file or name under datasets/splits")
+    train_subset: str = "train"
+    valid_subset: str = "valid"
+    target: Literal["wet", "dry"] = "dry"
+    steps: int = Field(2000, ge=1)
+    batch_size: int = Field(8, ge=1)
+    segment_seconds: float = Field(3.0, gt=0.2, le=30.0)
+    lr: float = Field(1e-3, gt=0.0)
+    seed: int = 0
+    validate_every: int = Field(250, ge=1)
+    valid_segments: int = Field(48, ge=1)
+    fft_sizes: tuple[int, ...] = (512, 2048)
+    config: ConsoleMixerConfig = Field(default_factory=ConsoleMixerConfig)
+
+
+# --------------------------------------------------------------------------- data
+
+
+class ConsoleSegments(torch.utils.data.Dataset):
+    """The corpus loader's segments with each one's track features, mask and prior pans."""
+
+    def __init__(self, base: Any, sample_rate: int) -> None:
+        self.base, self.sample_rate = base, sample_rate
+        self.pans = prior_pans(DRUM_SLOTS)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.base[index]
+        stems = item["stems"].numpy() if torch.is_tensor(item["stems"]) else item["stems"]
+        features, live = track_features(stems, DRUM_SLOTS, self.sample_rate)
+        mask = np.asarray(item["mask"], dtype=bool) & live
+        return {"stems": torch.as_tensor(stems), "mix": torch.as_tensor(np.asarray(item["mix"])),
+                "features": torch.as_tensor(features), "mask": torch.as_tensor(mask), "pans": torch.as_tensor(self.pans)}
+
+
+def _datasets(recipe: ConsoleRecipe, root: Path, sample_rate: int) -> tuple[ConsoleSegments, ConsoleSegments]:
+    from automix.data.enst import EnstDrums
+
+    n = int(round(recipe.segment_seconds * sample_rate))
+    common = dict(split=recipe.split, target=recipe.target, input_length=n, output_length=n, stem_gain="kit",
+                  sample_rate=sample_rate)
+    train = EnstDrums(root, subset=recipe.train_subset, mode="random", segments_per_epoch=recipe.steps * recipe.batch_size,
+                      seed=recipe.seed, **common)
+    valid = EnstDrums(root, subset=recipe.valid_subset, mode="fixed", **common)
+    return ConsoleSegments(train, sample_rate), ConsoleSegments(valid, sample_rate)
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def spectral_loss(mixed: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-example distance of magnitude spectrograms ``[B, 2, F, T]`` at the best common gain:
+    relative L1 of linear magnitudes plus the mean L1 of log magnitudes. ``[B]``."""
+    est, ref = mixed.abs(), target.abs()
+    scale = (est * ref).sum(dim=(1, 2, 3)) / (est.square().sum(dim=(1, 2, 3)) + 1e-12)
+    est = est * scale.detach()[:, None, None, None]
+    linear = (est - ref).abs().sum(dim=(1, 2, 3)) / (ref.sum(dim=(1, 2, 3)) + 1e-12)
+    logs = (torch.log(est + 1e-5) - torch.log(ref + 1e-5)).abs().mean(dim=(1, 2, 3))
+    return linear + logs
+
+
+def console_loss(values: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], sample_rate: int,
+                 fft_sizes: tuple[int, ...]) -> torch.Tensor:
+    """The mean over resolutions and examples, each example from the nearer side (L/R swapped or not)."""
+    stems, mix, mask = batch["stems"].double(), batch["mix"].double(), batch["mask"]
+    b, n, t = stems.shape
+    straight = torch.zeros(b, dtype=torch.float64)
+    swapped = torch.zeros(b, dtype=torch.float64)
+    for size in fft_sizes:
+        window = torch.hann_window(size, dtype=torch.float64)
+        spec = lambda x: torch.stft(x.reshape(-1, x.shape[-1]), size, size // 4, window=window, return_complex=True)  # noqa: E731
+        tracks = spec(stems).reshape(b, n, size // 2 + 1, -1)
+        target = spec(mix).reshape(b, 2, size // 2 + 1, -1)
+        freqs = torch.fft.rfftfreq(size, 1.0 / sample_rate).double()
+        mixed = stft_mix(tracks, values, freqs, sample_rate, mask)
+        straight = straight + spectral_loss(mixed, target)
+        swapped = swapped + spectral_loss(mixed, target.flip(1))
+    return torch.minimum(straight, swapped).mean() / len(fft_sizes)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _batches(dataset: ConsoleSegments, batch_size: int, seed: int, workers: int) -> torch.utils.data.DataLoader:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                                       generator=gen, drop_last=True, persistent_workers=workers > 0)
+
+
+def _validate(net: ConsoleMixerNet, loader: torch.utils.data.DataLoader, recipe: ConsoleRecipe, rate: int) -> float:
+    net.eval()
+    losses = []
+    with torch.no_grad():
+        for batch in loader:
+            values = net(batch["features"], batch["mask"], batch["pans"])
+            losses.append(float(console_loss(values, batch, rate, recipe.fft_sizes)))
+    net.train()
+    return float(np.mean(losses)) if losses else math.inf
+
+
+def _card(recipe: ConsoleRecipe, steps: int, seconds: float, metrics: dict[str, float], data: str, rate: int) -> ModelCard:
+    return ModelCard(
+        name=recipe.name, task="mix", architecture="console-mixer", config=recipe.config,
+        input_names=list(DRUM_SLOTS), output_names=list(PREDICTED), sample_rate=rate,
+        description=recipe.description or "learned console mixer: per-track gain, pan and EQ from the stems",
+        training=TrainingInfo(data=data, recipe=recipe.name, steps=steps, duration_s=round(seconds, 1),
+                              hardware="cpu", target=recipe.target, perspective="drummer"),
+        metrics=metrics,
+    )
+
+
+def train_console_mixer(recipe: ConsoleRecipe, out: str | Path, *, data: str | Path | None = None,
+                        progress: bool | None = None, workers: int = 1, sample_rate: int = 44100) -> Path:
+    """Train ``recipe`` into ``out`` (a folder: ``model.safetensors`` + card, ``metrics.json``); returns the model path."""
+    root = Path(data or recipe.root or "")
+    if not root.is_dir():
+        raise TrainingError(f"console mixer data {root} is not a folder; pass --data CORPUS (an ENST-layout corpus)")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(recipe.seed)
+    train, valid = _datasets(recipe, root, sample_rate)
+    net = ConsoleMixerNet(recipe.config)
+    opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps, pct_start=0.1)
+    valid_loader = _batches(torch.utils.data.Subset(valid, range(min(len(valid), recipe.valid_segments))),
+                            recipe.batch_size, recipe.seed, 0)
+    best, history, started = _validate(net, valid_loader, recipe, sample_rate), [], time.perf_counter()
+    history.append({"step": 0, "valid_loss": best})
+    best_state = {k: v.clone() for k, v in net.state_dict().items()}
+    bar = progress_bar(recipe.steps, recipe.name, "step", progress)
+    for step, batch in enumerate(_batches(train, recipe.batch_size, recipe.seed, workers), start=1):
+        values = net(batch["features"], batch["mask"], batch["pans"])
+        loss = console_loss(values, batch, sample_rate, recipe.fft_sizes)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        bar.update(1)
+        if step % recipe.validate_every == 0 or step == recipe.steps:
+            v = _validate(net, valid_loader, recipe, sample_rate)
+            history.append({"step": step, "train_loss": float(loss), "valid_loss": v})
+            log.info("console mixer step %d: train %.4f, valid %.4f%s", step, float(loss), v, " best" if v < best else "")
+            if v < best:
+                best, best_state = v, {k: t.clone() for k, t in net.state_dict().items()}
+        if step >= recipe.steps:
+            break
+    bar.close()
+    net.load_state_dict(best_state)
+    seconds = time.perf_counter() - started
+    card = _card(recipe, recipe.steps, seconds, {"valid_loss": best, "start_valid_loss": history[0]["valid_loss"]},
+                 f"{root.name} ({recipe.split or 'default split'}; {recipe.train_subset}/{recipe.valid_subset})", sample_rate)
+    path = save_model(Model(net.eval(), card), out / "model", overwrite=True)
+    (out / "metrics.json").write_text(json.dumps(history, indent=1) + "\n")
+    return path

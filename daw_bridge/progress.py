@@ -1,8 +1,8 @@
 """Progress bars for long work: one look everywhere, shown on a terminal only (torch-free).
 
-``enabled=None`` shows the bar only when stderr is a terminal, so redirected output and logs
-get no carriage returns; ``False`` never shows it; ``True`` asks for it (still only drawn on a
-terminal). A bar never warns when the work ends a little past its total.
+``enabled=None`` (what the CLI passes) shows the bar only when stderr is a terminal, so
+redirected output and logs get no carriage returns; ``False`` never shows it; ``True`` always
+does (a Python caller asked for it). A bar never warns when the work ends past its total.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ __all__ = ["progress_bar", "seconds_bar"]
 
 
 def _shown(enabled: bool | None) -> bool:
-    if enabled is False:
-        return False
+    if enabled is not None:
+        return enabled
     try:
         return bool(sys.stderr.isatty())
     except (AttributeError, ValueError):

@@ -38,7 +38,7 @@ def progress_bar(progress: bool | None, total_s: float, desc: str) -> Any:
     """A bar counting seconds of audio (:func:`daw_bridge.progress.seconds_bar`: on a terminal only)."""
     from daw_bridge.progress import seconds_bar
 
-    return seconds_bar(total_s, desc, None if progress else False)
+    return seconds_bar(total_s, desc, progress)
 
 
 def _build(

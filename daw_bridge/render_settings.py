@@ -31,7 +31,7 @@ class RenderSettings:
     tail_s: float | Literal["auto"] = "auto"
     normalize: bool = True
     subtype: str = "PCM_24"
-    progress: bool = False
+    progress: bool | None = False
     strict: bool = False
 
     def __post_init__(self) -> None:

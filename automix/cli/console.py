@@ -77,7 +77,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         lr=args.lr,
         patience=args.patience,
         seed=args.seed,
-        progress=not args.quiet,
+        progress=False if args.quiet else None,
         name=Path(args.output).stem,
     )
     path = result.plan.save(args.output, overwrite=args.force)
@@ -87,7 +87,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.render is not None:
         from daw_bridge.render import render
 
-        rendered = render(result.plan, args.render, overwrite=args.force, normalize=False, progress=not args.quiet)
+        rendered = render(result.plan, args.render, overwrite=args.force, normalize=False, progress=False if args.quiet else None)
         for warning in rendered.warnings:
             log.warning(warning)
         if not args.quiet:

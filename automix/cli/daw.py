@@ -225,7 +225,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         tail_s=args.tail,
         normalize=not args.no_normalize,
         subtype=subtype,
-        progress=not args.quiet,
+        progress=False if args.quiet else None,
         strict=args.strict,
     )
     for note in result.notes:

@@ -84,7 +84,7 @@ class RulesMixer:
             log.warning(note)
         rendered = mix_with_rules(files, output, name=output.stem if output is not None else "mix",
                                   overwrite=settings.force, subtype=settings.subtype,
-                                  progress=settings.progress is not False, **self._levels(settings))
+                                  progress=settings.progress, **self._levels(settings))
         for note in rendered.plan.notes:
             log.info(note)
         for warning in rendered.warnings:
@@ -127,7 +127,7 @@ class ConsoleMixer:
         for note in plan.notes:
             log.info(note)
         rendered = render(plan, output, overwrite=settings.force, subtype=settings.subtype,
-                          progress=settings.progress is not False)
+                          progress=settings.progress)
         for warning in rendered.warnings:
             log.warning(warning)
         rendered.plan = plan

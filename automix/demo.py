@@ -40,6 +40,7 @@ class DemoResult:
             f"mix:     {self.mix}",
             f"session: {self.session}  (open it in Ardour; the mix is on the muted 'AI mix' track)",
             f"report:  {self.report / 'report.md'}  (plots beside it)",
+            f"listen:  {self.report / 'index.html'}  (open it in a browser: the mix, the reference and the baselines A/B)",
         ]
         if self.scores:
             model = self.scores.get(self.model, {})

@@ -16,7 +16,7 @@ from automix.eval.evaluate import LOUDNESS_EQUALISED_SUM, ORACLE_GAIN_PAN, RECOR
 from automix.models.pretrained import default_model_name
 from daw_bridge.stems import DRUM_SLOTS
 
-REPORT_FILES = {"loudness.png", "metrics.json", "panning.png", "report.md", "spectrograms.png"}
+REPORT_FILES = {"audio", "index.html", "loudness.png", "metrics.json", "panning.png", "report.md", "spectrograms.png"}
 
 
 def test_example_stems_are_shipped_and_consistent():
@@ -64,7 +64,7 @@ def test_demo_writes_mix_session_and_report(tmp_path, capsys):
     assert err.count("\n") == 1 and "exists" in err and "--force" in err
     assert (out / "mix.wav").stat().st_mtime_ns == before
     assert main(["demo", "-o", str(out), "--force", "-q", "--no-plots"]) == 0
-    assert {p.name for p in (out / "report").iterdir() if not p.name.startswith(".")} == {"metrics.json", "report.md"}
+    assert {p.name for p in (out / "report").iterdir() if not p.name.startswith(".")} == {"audio", "index.html", "metrics.json", "report.md"}
 
 
 def test_demo_api_and_a_wrong_model(tmp_path):

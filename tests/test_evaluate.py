@@ -38,7 +38,8 @@ SR = 44100
 SECONDS = 2.0
 N = int(SECONDS * SR)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-REPORT_FILES = ["loudness.png", "metrics.json", "panning.png", "report.md", "spectrograms.png"]
+REPORT_FILES = ["audio", "index.html", "loudness.png", "metrics.json", "panning.png", "report.md", "spectrograms.png"]
+NO_PLOT_FILES = ["audio", "index.html", "metrics.json", "report.md"]  # the listening page and its audio stay
 PANS = (0.5, 0.5, 0.15, 0.85)  # per stem: 0 hard left, 1 hard right (linear)
 
 
@@ -308,7 +309,7 @@ def test_out_folder_rules(song, tmp_path):
     assert os.listdir(out) == ["keep.txt"]
     out = tmp_path / "ours"
     report = evaluate_pair(song["estimate"], song["reference"], out=out, plots=False)
-    assert listed(out) == ["metrics.json", "report.md"]
+    assert listed(out) == NO_PLOT_FILES
     (out / "keep.txt").write_text("mine")
     report.save(out, overwrite=True)  # again, with plots: replaces its own files, keeps the user's
     assert listed(out) == sorted(["keep.txt", *REPORT_FILES])
@@ -488,7 +489,7 @@ def test_cli_split_mode(enst, tmp_path, capsys):
     assert rc == 0, err
     assert [r[0] for r in table_rows(stdout)] == ["tiny-mixer", SUM_OF_STEMS, LOUDNESS_EQUALISED_SUM, RULE_BASED_CONSOLE, RECORDED_BALANCE, ORACLE_GAIN_PAN]
     assert "mean over 1 take" in stdout
-    assert listed(out) == ["metrics.json", "report.md"]
+    assert listed(out) == NO_PLOT_FILES
     rc, stdout, err = cli(capsys, "evaluate", "--model", tmp_path / "missing.safetensors", "--data", enst["root"])
     assert rc == 1
     one_error(err)

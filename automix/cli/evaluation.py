@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
         "sum, and the rule-based console ('automix mix --model rules') at the reference's loudness. Metrics: "
         "SI-SDR, multi-resolution STFT distance, integrated loudness difference, and the mean absolute percentage "
         "error of loudness, spectral, dynamics and panning features. Prints a Markdown table; --out also writes "
-        "metrics.json, report.md and plots.",
+        "metrics.json, report.md, plots and index.html (a page to listen to the systems A/B, loudness-matched).",
         epilog=EVALUATE_EXAMPLES,
     )
     pair = p.add_argument_group("a mix against its reference")
@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
     data.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"], help="compute precision of the model (default: fp32)")
     data.add_argument("--loudness", type=loudness, default=None, metavar="LUFS|auto|off", help="bring the model's mix to this loudness first, as 'automix mix' does (default: auto, the level of its training mixes)")
     data.add_argument("--perspective", default=None, choices=["auto", "drummer", "audience"], help="hear the model's mix from this side, as 'automix mix --perspective' does (default: auto, as the model mixes)")
-    p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, report.md and plots here (created; must be empty unless --force)")
+    p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, report.md, plots and the listening page index.html here (created; must be empty unless --force)")
     p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots into --out")
     p.add_argument("--no-rules", action="store_true", help="leave the rule-based console baseline out (it renders every stem: the slowest)")
     p.add_argument("--force", action="store_true", help="write into a non-empty --out folder, replacing the report files")

@@ -65,7 +65,7 @@ def register(sub: Any) -> None:
         "with the default model (or --model), and write into one new folder: mix.wav, stems/, session/ (an "
         "Ardour session with the stems on tracks and the mix on a muted 'AI mix' track) and report/ (the "
         "evaluation against the take's reference mix beside the sum-of-stems, loudness-equalised-sum and "
-        "rule-based-console baselines, with plots). Prints where each is.",
+        "rule-based-console baselines, with plots and index.html, a page to listen to them A/B). Prints where each is.",
         epilog=DEMO_EXAMPLES,
     )
     p.add_argument("-o", "--out", default="automix-demo", metavar="DIR", help="folder to create (default: automix-demo)")

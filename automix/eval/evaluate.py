@@ -143,26 +143,36 @@ class EvaluationReport:
         """:meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
-    def _table(self, systems: dict[str, dict[str, float]]) -> list[str]:
+    def table(
+        self, systems: dict[str, dict[str, float]] | None = None
+    ) -> tuple[list[str], list[tuple[str, list[tuple[str, bool]]]]]:
+        """The metric table of ``systems`` (default: :attr:`systems`): the column headers (units in
+        them), and per system its name and, per metric, the text and whether it is the column's best."""
+        systems = self.systems if systems is None else systems
         keys = self.metric_keys
         headers = ["system"] + [
             f"{METRICS[k].label} ({METRICS[k].unit})" if METRICS[k].unit else METRICS[k].label for k in keys
         ]
-        rows = [[name] for name in systems]
+        rows: list[tuple[str, list[tuple[str, bool]]]] = [(name, []) for name in systems]
         for k in keys:
             info = METRICS[k]
             values = [systems[name].get(k) for name in systems]
             best = _best(values, info.better)
             best_text = _fmt(best, info.digits) if best is not None else None
-            for row, value in zip(rows, values):
+            for (_, cells), value in zip(rows, values):
                 text = _fmt(value, info.digits)
-                bold = len(systems) > 1 and best_text is not None and text == best_text
-                row.append(f"**{text}**" if bold else text)
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * len(keys)) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+                cells.append((text, len(systems) > 1 and best_text is not None and text == best_text))
+        return headers, rows
+
+    def _table(self, systems: dict[str, dict[str, float]]) -> list[str]:
+        headers, rows = self.table(systems)
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+        for name, cells in rows:
+            lines.append("| " + " | ".join([name] + [f"**{text}**" if best else text for text, best in cells]) + " |")
         return lines
 
-    def _legend(self) -> str:
+    def legend(self) -> str:
+        """Which way each column is better, in one paragraph."""
         keys = self.metric_keys
         higher = [METRICS[k].label for k in keys if METRICS[k].better == "higher"]
         zero = [METRICS[k].label for k in keys if METRICS[k].better == "zero"]
@@ -181,7 +191,8 @@ class EvaluationReport:
             )
         return text
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
+        """One sentence on what was compared (empty when :attr:`info` does not say)."""
         info = self.info
         if info.get("kind") == "split":
             n = len(self.per_item)
@@ -211,11 +222,11 @@ class EvaluationReport:
         ``per_item``, a table per take follows; with ``notes``, the notes.
         """
         lines = []
-        summary = self._summary()
+        summary = self.summary()
         if summary:
             lines += [summary, ""]
         lines += self._table(self.systems)
-        lines += ["", self._legend()]
+        lines += ["", self.legend()]
         if per_item and self.per_item:
             for item, systems in self.per_item.items():
                 lines += ["", f"### {item}", ""] + self._table(systems)
@@ -224,7 +235,8 @@ class EvaluationReport:
         return "\n".join(lines) + "\n"
 
     def save(self, out_dir: str | os.PathLike, *, overwrite: bool = False, plots: bool = True) -> list[Path]:
-        """Write ``metrics.json``, ``report.md`` and (with ``plots`` and audio) the PNG plots.
+        """Write ``metrics.json``, ``report.md``, (with ``plots`` and audio) the PNG plots and (with
+        audio) the listening page ``index.html`` with its ``audio/`` files (:mod:`automix.eval.listening`).
 
         ``out_dir`` is created (an empty one is used); an existing report folder is updated only
         with ``overwrite`` and only if automix wrote it (:mod:`daw_bridge.outputs`), its other
@@ -241,12 +253,18 @@ class EvaluationReport:
             ):
                 (folder / name).write_text(text, encoding="utf-8")
                 written.append(final / name)
+            drawn = []
             if plots and self.signals and self.sample_rate:
                 from automix.eval.plots import plot_loudness, plot_panning, plot_spectrograms
 
                 for name, plot in zip(PLOT_FILES, (plot_spectrograms, plot_loudness, plot_panning)):
                     plot(self.signals, self.sample_rate, folder / name)
-                    written.append(final / name)
+                    drawn.append(name)
+            written += [final / name for name in drawn]
+            if self.signals and self.sample_rate:
+                from automix.eval.listening import write_page
+
+                written += [final / name for name in write_page(self, folder, drawn)]
         return written
 
 

@@ -106,6 +106,13 @@ def _log_spectrogram(
     return np.linspace(0.0, seconds, cols + 1), db.T
 
 
+def _hz_ticks(ax, sample_rate: int) -> None:
+    """Frequency ticks in Hz and kHz on a log axis."""
+    ticks = [t for t in (50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000) if t <= sample_rate / 2]
+    ax.set_yticks(ticks, [f"{t // 1000}k" if t >= 1000 else str(t) for t in ticks])
+    ax.minorticks_off()
+
+
 def plot_spectrograms(
     signals: Mapping[str, np.ndarray],
     sample_rate: int,
@@ -115,7 +122,8 @@ def plot_spectrograms(
     bands: int = 160,
     columns: int = 800,
 ) -> Path:
-    """Spectrograms of the mid signals side by side, log frequency, one shared dB colour scale.
+    """Spectrograms of the mid signals, two large panels per row (one for a single signal), log
+    frequency, one shared dB colour scale.
 
     Frames of 2048 samples at 44.1 kHz (scaled with the rate), Hann window, hop a quarter;
     power averaged into ``bands`` log-spaced bands from 20 Hz to Nyquist and into at most
@@ -126,16 +134,24 @@ def plot_spectrograms(
     edges = _band_edges(sample_rate, bands)
     spectra = {name: _log_spectrogram(audio, sample_rate, edges, columns) for name, audio in signals.items()}
     top = max(float(db.max()) for _, db in spectra.values())
-    fig = _figure(3.2 * len(spectra) + 1.0, 3.6)
-    axes = fig.subplots(1, len(spectra), sharey=True, squeeze=False)[0]
+    per_row = 1 if len(spectra) == 1 else 2
+    rows = math.ceil(len(spectra) / per_row)
+    fig = _figure(6.0 * per_row + 1.2, 3.0 * rows + 0.4)
+    axes = fig.subplots(rows, per_row, sharex=True, sharey=True, squeeze=False).ravel()
     mesh = None
-    for ax, (name, (times, db)) in zip(axes, spectra.items()):
+    for index, (ax, (name, (times, db))) in enumerate(zip(axes, spectra.items())):
         mesh = ax.pcolormesh(times, edges, db, vmin=top - _DYNAMIC_RANGE_DB, vmax=top, cmap="magma", shading="flat", rasterized=True)
         ax.set_yscale("log")
-        ax.set_title(name, fontsize=10)
-        ax.set_xlabel("time (s)")
-    axes[0].set_ylabel("frequency (Hz)")
-    fig.colorbar(mesh, ax=list(axes), label="level (dB re full-scale sine)")
+        _hz_ticks(ax, sample_rate)
+        ax.set_title(name, fontsize=12)
+        ax.tick_params(labelbottom=True, labelsize=9)
+        if index % per_row == 0:
+            ax.set_ylabel("frequency (Hz)")
+        if index >= len(spectra) - per_row:
+            ax.set_xlabel("time (s)")
+    for ax in axes[len(spectra):]:
+        ax.remove()  # an odd count leaves the last row's second panel empty
+    fig.colorbar(mesh, ax=list(axes[: len(spectra)]), label="level (dB re full-scale sine)")
     return _save(fig, path, overwrite)
 
 

@@ -87,7 +87,8 @@ def evaluate_heldout(mixers: Mapping[str, Any], root: str | Path, *, split: Any 
     from automix.data.enst import EnstDrums
 
     root = Path(root)
-    data = EnstDrums(root, split=split, subset=subset, target=target, mode="fixed", normalize=None)
+    data = EnstDrums(root, split=split, subset=subset, target=target, mode="fixed", normalize=None,
+                     input_length=44100, output_length=44100)  # whole takes are read; segments unused
     takes = data.takes[:limit] if limit is not None else data.takes
     per_take: dict[str, dict[str, Any]] = {}
     for take in takes:

@@ -32,6 +32,7 @@ from automix.data.generate import (
     mix_stems,
     plan_corpus,
     rerecord_take,
+    take_events,
 )
 from daw_bridge.errors import AutomixError, OutputError
 from daw_bridge.stems import DRUM_SLOTS
@@ -480,42 +481,51 @@ def test_bleed_arrives_later_by_the_path_difference(corpus):
 
 
 def test_overhead_level_difference_follows_the_geometry(corpus):
-    """Each piece's level difference between overhead_L and overhead_R (peaks of its contribution)
-    is what the distances, the mics' patterns and aims, the drum heads' directivity and the two
-    preamp gains predict for the direct sound, within 3 dB; the sign agrees where it is clear."""
+    """Each piece's level difference between overhead_L and overhead_R is what the distances, the
+    mics' patterns and aims, the drum heads' directivity, the drum shells in the way and the two
+    preamp gains predict for the direct sound, within 1.5 dB, measured on the direct sound: the
+    energy of the piece's contribution in the 2.5 ms after each of its hits arrives (the first
+    reflection comes later; not so for the kick, on the floor, left out). Over the corpus the
+    pair's differences span more than 6 dB."""
     predicted, measured = [], []
+    window = round(0.0025 * SR)
     for truth in _truths(corpus.out):
         if truth["mics"]["pair"]["placement"] != "overhead":
             continue
-        setup = recording.setup_from_dict({"room": truth["room"], "pieces": truth["recording"]["pieces"],
-                                           "piece_trim_db": truth["recording"]["piece_trim_db"], "mics": truth["mics"]})
+        setup = _setup(truth)
         shadowed = recording.shadowing(setup)
-        played = {kits.PIECE_OF_KEY[n["key"]] for n in truth["groove"]["notes"]} - {"kick"}
-        parts = {p: rerecord_take(truth, pieces=[p], noise=False) for p in played}
+        frames: dict[str, list[int]] = {}
+        for frame, key, _ in take_events(truth["groove"]):
+            frames.setdefault(kits.PIECE_OF_KEY[key], []).append(frame)
+        parts = {p: rerecord_take(truth, pieces=[p], noise=False) for p in frames}
         levels = truth["recording"]["levels"]
-        for piece in played:
+        for piece, hits in frames.items():
+            if piece == "kick":  # it stands on the floor: its floor reflection arrives within 2 ms
+                continue
             info = setup.pieces[piece]
-
-            def gain(slot):
+            gain, energy = {}, {}
+            for slot in ("overhead_L", "overhead_R"):
                 mic = truth["mics"]["slots"][slot]
                 v = np.subtract(mic["position_m"], info["position"])
                 d = float(np.linalg.norm(v))
                 u = v / d
-                g = (rooms.PATTERNS[mic["pattern"]] + (1 - rooms.PATTERNS[mic["pattern"]]) * float(np.dot(mic["aim"], -u))) / d
+                g = rooms.pattern_gain(mic["pattern"], float(np.dot(mic["aim"], -u))) / d
                 if "axis" in info:
                     g *= float(rooms.head_directivity(info["axis"], u))
-                return g * shadowed.get((piece, slot), 1.0)
-
-            pred = 20 * math.log10(gain("overhead_L") / gain("overhead_R")) + \
-                levels["overhead_L"]["gain_db"] - levels["overhead_R"]["gain_db"]
-            meas = _peak_db(parts[piece]["overhead_L"]) - _peak_db(parts[piece]["overhead_R"])
+                gain[slot] = g * shadowed.get((piece, slot), 1.0) * 10 ** (levels[slot]["gain_db"] / 20)
+                delay = round(d / rooms.SOUND_SPEED * SR)
+                x = parts[piece][slot].astype(np.float64)
+                energy[slot] = sum(float(np.sum(x[f + delay - 2: f + delay + window] ** 2)) for f in hits
+                                   if f + delay + window < len(x))
+            if min(energy.values()) <= 0:
+                continue
+            pred = 20 * math.log10(gain["overhead_L"] / gain["overhead_R"])
+            meas = 10 * math.log10(energy["overhead_L"] / energy["overhead_R"])
             predicted.append(pred)
             measured.append(meas)
-            assert abs(meas - pred) <= 3.0, (truth["take"], piece, pred, meas)
-            if abs(pred) >= 3.0:
-                assert np.sign(meas) == np.sign(pred), (truth["take"], piece, pred, meas)
-    assert len(predicted) >= 20
-    assert np.corrcoef(predicted, measured)[0, 1] > 0.9
+            assert abs(meas - pred) <= 1.5, (truth["take"], piece, pred, meas)
+    assert len(predicted) >= 30
+    assert np.corrcoef(predicted, measured)[0, 1] > 0.95
     assert max(predicted) - min(predicted) > 6.0  # the pair really differs across the kit
 
 

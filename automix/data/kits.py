@@ -57,9 +57,9 @@ import mido
 import numpy as np
 import soundfile as sf
 
+from automix.data.segments import cache_dir
 from daw_bridge.audio import resample
 from daw_bridge.errors import AutomixError
-from automix.data.segments import cache_dir
 
 __all__ = [
     "APT_PACKAGES",

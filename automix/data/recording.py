@@ -260,7 +260,7 @@ def _inside_body(points: np.ndarray, info: dict) -> np.ndarray:
         (points[:, 2] < cz - 0.005) & (points[:, 2] > cz - info["depth"])
 
 
-def near_field(setup: "Setup") -> dict[tuple[str, str], float]:
+def near_field(setup: Setup) -> dict[tuple[str, str], float]:
     """``{(piece, close mic): gain}`` for each close mic's own piece: a head is a large radiator,
     and a mic a few cm from it hears it as from the distance to the nearest part of the head
     (``d``, with a patch of a quarter of the radius: ``r = sqrt(d^2 + (R / 4)^2)``), not from
@@ -291,7 +291,7 @@ def near_field(setup: "Setup") -> dict[tuple[str, str], float]:
     return out
 
 
-def shadowing(setup: "Setup") -> dict[tuple[str, str], float]:
+def shadowing(setup: Setup) -> dict[tuple[str, str], float]:
     """``{(piece, mic): gain}`` for direct paths that pass through another drum's shell
     (:data:`SHADOW_DB`: the shell and heads block the direct sound; reflections go round)."""
     drums = {p: info for p, info in setup.pieces.items() if "axis" in info}

@@ -1,8 +1,9 @@
-"""The drum corpus generator: grooves, the DrumGizmo kit and renderer, mixes, files (real DrumGizmo).
+"""The drum corpus generator: grooves, kits, recording, mixing styles, files (real kits, real rooms).
 
-Needs ``apt-get install -y --no-install-recommends drumgizmo hydrogen-data`` (without
-hydrogen-data the samples are fetched with ``apt-get download``). Without drumgizmo the
-generator tests are skipped, except under CI (``CI`` set), where they fail.
+The generator needs the Debian kit packages and FluidSynth (``.ci/apt-packages.txt``); without
+them these tests fail with the apt-get command to run (no skips). The DrumGizmo renderer
+(``automix.data.drumkit``, no longer used by the generator) keeps its own tests, skipped without
+drumgizmo except under CI.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from automix.data import drumkit, grooves
+from automix.data import drumkit, grooves, kits, recording, rooms
 from automix.data.generate import (
     DEFAULT_RECIPE,
     DEFAULT_RECIPE_PATH,
     GeneratorRecipe,
     generate_corpus,
+    kit_for_take,
     load_recipe,
     mix_stems,
+    plan_corpus,
+    rerecord_take,
+    take_events,
 )
 from daw_bridge.errors import AutomixError, OutputError
 from daw_bridge.stems import DRUM_SLOTS
@@ -35,6 +40,7 @@ from daw_bridge.stems import DRUM_SLOTS
 SR = 44100
 SECONDS = 4.0
 SEED = 11
+TAKES = 12
 TAKE_RE = re.compile(r"^(\d{3})_phrase_([a-z_]+)_(simple|complex)_(slow|medium|fast)_sticks$")
 HAVE_DRUMGIZMO = shutil.which("drumgizmo") is not None
 if not HAVE_DRUMGIZMO and os.environ.get("CI"):
@@ -45,7 +51,7 @@ needs_drumgizmo = pytest.mark.skipif(
 
 @pytest.fixture(scope="session")
 def cache(tmp_path_factory):
-    """Samples and kit, built once per session (a private cache keeps the test hermetic)."""
+    """A private cache for the DrumGizmo kit (the generator's kits use automix's cache folder)."""
     return tmp_path_factory.mktemp("automix-cache")
 
 
@@ -55,10 +61,10 @@ def kit(cache):
 
 
 @pytest.fixture(scope="session")
-def corpus(cache, kit, tmp_path_factory):
+def corpus(tmp_path_factory):
+    """Twelve short takes with a fixed seed (the kits' one-shots come from automix's cache folder)."""
     out = tmp_path_factory.mktemp("corpus") / "drums"
-    summary = generate_corpus(out, 3, seed=SEED, seconds=SECONDS, cache=cache, progress=False)
-    return summary
+    return generate_corpus(out, TAKES, seed=SEED, seconds=SECONDS, progress=False)
 
 
 def _truths(out: Path) -> list[dict]:
@@ -81,7 +87,8 @@ def test_styles_play_their_general_midi_notes(style, complexity):
     g = grooves.make_groove(3, style=style, bpm=110, bars=8, complexity=complexity)
     keys = g.keys()
     assert keys <= grooves.STYLE_KEYS[style]
-    assert keys <= drumkit.Kit(Path("."), {}).notes  # every note has an instrument in the kit
+    assert keys <= set(kits.GROOVE_KEYS)  # every note has a one-shot in every catalogue kit
+    assert keys <= drumkit.Kit(Path("."), {}).notes  # and an instrument in the DrumGizmo kit
     assert grooves.KICK in keys
     assert keys & {grooves.SNARE, grooves.RIMSHOT, grooves.SIDE_STICK}
     assert keys & grooves.TIMEKEEPERS
@@ -171,19 +178,34 @@ def test_groove_midi_round_trip(tmp_path):
 
 def test_recipe_file_is_the_default_and_strict(tmp_path):
     assert GeneratorRecipe.load(DEFAULT_RECIPE_PATH) == load_recipe(None)
+    recipe = load_recipe(None)
+    assert set(recipe.mix_styles) == {"balance", "light", "produced"}
+    weights = {k: s.weight for k, s in recipe.mix_styles.items()}
+    assert weights["balance"] + weights["light"] >= 0.75 * sum(weights.values())  # mostly balance/light
     bad = json.loads(json.dumps(DEFAULT_RECIPE))
     bad["groove"]["swing"] = 0.5
     (tmp_path / "extra.json").write_text(json.dumps(bad))
     with pytest.raises(AutomixError, match="extra.json is invalid"):
         GeneratorRecipe.load(tmp_path / "extra.json")
     bad = json.loads(json.dumps(DEFAULT_RECIPE))
-    bad["mix"]["slots"]["kick"]["gain_db"] = [4.0, 0.0]
+    bad["mix_styles"]["light"]["slots"]["kick"]["gain_db"] = [4.0, 0.0]
     with pytest.raises(ValueError, match="reversed"):
         GeneratorRecipe.model_validate(bad)
     bad = json.loads(json.dumps(DEFAULT_RECIPE))
-    del bad["mix"]["slots"]["tom_3"]
+    del bad["mix_styles"]["balance"]["slots"]["tom_3"]
     with pytest.raises(ValueError, match="slots must be exactly"):
         GeneratorRecipe.model_validate(bad)
+    bad = json.loads(json.dumps(DEFAULT_RECIPE))
+    bad["recording"]["kits"] = ["GMRockKit", "TR808EmulationKit"]
+    with pytest.raises(ValueError, match="unknown kits"):
+        GeneratorRecipe.model_validate(bad)
+    bad = json.loads(json.dumps(DEFAULT_RECIPE))
+    bad["recording"]["pair"]["techniques"]["overhead"] = {"blumlein": 1.0}
+    with pytest.raises(ValueError, match="unknown"):
+        GeneratorRecipe.model_validate(bad)
+    old = {k: v for k, v in DEFAULT_RECIPE.items() if k not in ("recording", "mix_styles")}
+    with pytest.raises(ValueError, match="first generator"):
+        GeneratorRecipe.model_validate({**old, "recording_gain_db": -6.0, "mix": {}})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,10 +268,10 @@ def test_closed_hi_hat_chokes_an_open_one(kit):
 # the corpus
 
 
-@needs_drumgizmo
+
 def test_enst_layout_and_names(corpus):
     out = corpus.out
-    assert len(corpus.takes) == 3 and corpus.seconds == pytest.approx(3 * SECONDS)
+    assert len(corpus.takes) == TAKES and corpus.seconds == pytest.approx(TAKES * SECONDS)
     assert sorted(p.name for p in out.iterdir()) == ["corpus.json", "drummer_1"]
     folders = sorted(p.name for p in (out / "drummer_1" / "audio").iterdir())
     assert folders == sorted([*DRUM_SLOTS, "dry_mix", "wet_mix"])
@@ -267,18 +289,55 @@ def test_enst_layout_and_names(corpus):
     assert set(corpus.paths) == {p for p in out.rglob("*") if p.is_file()}
     manifest = json.loads((out / "corpus.json").read_text())
     assert manifest["seed"] == SEED and [t["name"] for t in manifest["takes"]] == [t.name for t in corpus.takes]
+    assert set(manifest["kits"]) == {t.kit for t in corpus.takes}
+    assert all(k["licence"] for k in manifest["kits"].values())
+    # what plan_corpus promises is what was made
+    plan = plan_corpus(TAKES, seed=SEED, seconds=SECONDS)
+    assert [(r["id"], r["kit"], r["mix_style"]) for r in plan] == [(t.name, t.kit, t.mix_style) for t in corpus.takes]
 
 
-@needs_drumgizmo
+def test_twelve_takes_hold_many_kits_rooms_mics_and_styles(corpus):
+    truths = _truths(corpus.out)
+    kit_names = [t["kit"]["name"] for t in truths]
+    assert len(set(kit_names)) >= 6, kit_names
+    assert all(t["kit"]["name"] in kits.CATALOGUE and t["kit"]["licence"] for t in truths)
+    assert [t["kit"]["name"] for t in truths] == [kit_for_take(SEED, i, list(kits.CATALOGUE)) for i in range(TAKES)]
+    assert len({t["kit"]["family"] for t in truths}) >= 6
+    assert len({t["room"]["type"] for t in truths}) >= 2
+    assert len({t["mics"]["pair"]["technique"] for t in truths}) >= 2
+    assert {t["mix_style"] for t in truths} <= {"balance", "light", "produced"} and len({t["mix_style"] for t in truths}) >= 2
+    for t in truths:
+        assert t["mix_style"] == t["mix"]["style"]
+        w, l, h = t["room"]["dimensions_m"]
+        assert 3 <= w <= 9 and 3.5 <= l <= 12 and 2.4 <= h <= 5 and 0.1 < t["room"]["rt60_s"] < 1.3
+        # Eyring: the wall absorption gives the room's RT60
+        volume, surface = w * l * h, 2 * (w * l + w * h + l * h)
+        rt60 = 0.161 * volume / (-surface * math.log(1 - t["room"]["absorption"]))
+        assert rt60 == pytest.approx(t["room"]["rt60_s"], rel=0.01)
+        slots = t["mics"]["slots"]
+        assert set(slots) == set(DRUM_SLOTS)
+        for slot, mic in slots.items():
+            assert mic["pattern"] in rooms.PATTERNS and abs(np.linalg.norm(mic["aim"]) - 1) < 1e-3
+            assert all(0 < c < d for c, d in zip(mic["position_m"], (w, l, h)))
+            if mic["role"] == "close":
+                assert mic["target"] == recording.SLOT_PIECE[slot]
+                assert 0.02 <= mic["height_cm"] / 100 <= 0.15 and mic["distance_to_target_m"] < 0.45
+            assert slot in t["recording"]["levels"]
+        pair = t["mics"]["pair"]
+        assert pair["placement"] in recording.PAIR_PLACEMENTS and pair["technique"] in recording.PAIR_TECHNIQUES
+        spacing = np.linalg.norm(np.subtract(slots["overhead_L"]["position_m"], slots["overhead_R"]["position_m"]))
+        assert spacing == pytest.approx(pair["spacing_m"], abs=0.005)
+        assert slots["overhead_L"]["position_m"][0] < slots["overhead_R"]["position_m"][0] + 1e-9  # L: drummer's left
+
+
 def test_stems_mono_mixes_stereo_same_length(corpus):
     for path in corpus.out.glob("drummer_1/audio/*/*.wav"):
         info = sf.info(str(path))
         assert info.samplerate == SR and info.frames == round(SECONDS * SR)
-        assert info.subtype in ("PCM_16", "PCM_24")
+        assert info.subtype == "PCM_24"
         assert info.channels == (2 if path.parent.name in ("dry_mix", "wet_mix") else 1)
 
 
-@needs_drumgizmo
 def test_stems_sound_where_the_midi_plays(corpus):
     d = corpus.out / "drummer_1"
     checked = {"kick": [0, 0], "snare": [0, 0]}  # notes with energy, notes with a measured onset
@@ -296,28 +355,183 @@ def test_stems_sound_where_the_midi_plays(corpus):
                 if velocity < 70 or gap < 0.2 * SR:
                     continue
                 before = x[max(0, f - 441):max(1, f - 44)].max(initial=0.0)
-                after = x[f:f + 882].max()  # the kick peaks ~15 ms into its samples
-                assert after > 3 * before and after > 0.05, f"no {slot} hit at {f / SR:.3f} s in {truth['take']}"
+                after = x[f:f + 882].max()
+                assert after > 3 * before and after > 0.01, f"no {slot} hit at {f / SR:.3f} s in {truth['take']}"
                 checked[slot][0] += 1
                 if gap < 0.4 * SR:  # a loud tail of the previous hit would hide the onset
                     continue
-                # the hit starts on the note's frame: never before it (DrumGizmo alone puts notes up to
-                # 23 ms early) and rising within 5 ms (the samples take 0.1-2.6 ms to reach 5 % of
-                # their peak)
+                # the hit starts after the note's frame by the sound's travel time (the mic is 10-45 cm
+                # from the drum's centre: 13-60 samples) plus the sample's own rise to 5 % of its peak
+                # (snares under 3 ms; some kicks' beater clicks stay under 5 % for 6 ms)
                 lo = max(0, f - 441)
                 onset = lo + int(np.argmax(x[lo:f + 882] > 0.05 * after + 1.5 * before))
-                assert 0 <= onset - f <= 220, f"{slot} onset {onset} vs MIDI frame {f} (early or over 5 ms late)"
+                assert 5 <= onset - f <= (400 if slot == "kick" else 200), f"{slot} onset {onset} vs MIDI frame {f}"
                 checked[slot][1] += 1
-        # the ENST onset list matches the MIDI notes
         lines = (d / truth["files"]["onsets"]).read_text().splitlines()
         assert [float(line.split()[0]) for line in lines] == pytest.approx([n["time_s"] for n in notes], abs=1e-6)
-    assert all(n_energy >= 3 and n_onset >= 1 for n_energy, n_onset in checked.values()), checked
+    assert all(n_energy >= 5 and n_onset >= 2 for n_energy, n_onset in checked.values()), checked
 
 
-@needs_drumgizmo
+def test_stems_are_recorded_levels_remade_from_the_annotation(corpus):
+    """The stems are the mics at their soundcheck gains: the annotation remakes them exactly, and
+    the pieces' contributions plus the noise floor add up to them."""
+    d = corpus.out / "drummer_1"
+    for truth in _truths(corpus.out)[:3]:
+        again = rerecord_take(truth)
+        parts = [rerecord_take(truth, pieces=[p], noise=False) for p in truth["recording"]["pieces"]]
+        quiet = rerecord_take(truth, pieces=[], noise=True)  # the noise floor alone
+        for slot in truth["mics"]["slots"]:
+            stem = _read(d / truth["files"][slot])[0]
+            assert np.abs(again[slot] - stem).max() < 2e-7  # the 24-bit rounding of the file
+            total = sum(p[slot].astype(np.float64) for p in parts) + quiet[slot]
+            assert np.abs(total - again[slot]).max() < 1e-5
+            level = truth["recording"]["levels"][slot]
+            assert level["gain_db"] == pytest.approx(level["preamp_gain_db"] + level["peak_lowered_db"], abs=0.011)
+            assert level["peak_lowered_db"] <= 0 and np.abs(stem).max() <= 10 ** (truth["recording"]["peak_limit_dbfs"] / 20)
+            noise_db = 10 * math.log10(float(np.mean(quiet[slot].astype(np.float64) ** 2)))
+            assert noise_db == pytest.approx(level["noise_floor_dbfs"] + level["peak_lowered_db"], abs=0.1)
+
+
+def _contributions(truth):
+    return {p: rerecord_take(truth, pieces=[p], noise=False) for p in truth["recording"]["pieces"]}
+
+
+def _peak_db(x):
+    peak = float(np.max(np.abs(x)))
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def _setup(truth):
+    return recording.setup_from_dict({"room": truth["room"], "pieces": truth["recording"]["pieces"],
+                                      "piece_trim_db": truth["recording"]["piece_trim_db"], "mics": truth["mics"]})
+
+
+def test_close_mics_hear_their_own_drum_loudest(corpus):
+    """A close mic's own piece is louder in it than any other piece: hit for hit at the soundcheck
+    (velocity 100, the take's kit and room) by at least 5 dB for the drums and 1 dB for the hi-hat
+    (its closed hits are ~10 dB quieter than the snare beside it; over 60 drawn set-ups the margins
+    were at least 5.5 and 1.2 dB, medians 15-23 and 7.7 dB); and in the take as played, the drums' mics (kick, snare, played toms) peak at least
+    10 dB above every other piece's contribution (a hi-hat mic hears backbeats about as loud as
+    the hats: not asserted)."""
+    margins = {}
+    for truth in _truths(corpus.out)[:6]:
+        setup = _setup(truth)
+        kit = kits.load_kit(truth["kit"]["name"])
+        response = rooms.room_responses(setup.room, setup.sources(), setup.mics, sample_rate=SR,
+                                        rng=np.random.default_rng(0),
+                                        axes={p: i["axis"] for p, i in setup.pieces.items() if "axis" in i},
+                                        direct_gains={**recording.shadowing(setup), **recording.near_field(setup)})
+        reference = recording.reference_peaks(kit, setup, response)
+        played = {kits.PIECE_OF_KEY[n["key"]] for n in truth["groove"]["notes"]}
+        parts = _contributions(truth)
+        for slot, mic in truth["mics"]["slots"].items():
+            own = mic["target"]
+            if mic["role"] != "close":
+                continue
+            ref = reference[slot]
+            need = 1.0 if slot == "hi-hat" else 5.0  # closed hats are ~10 dB quieter than the snare nearby
+            assert ref[own] - max(v for p, v in ref.items() if p != own) >= need, (truth["take"], slot, ref)
+            if slot == "hi-hat" or own not in played:
+                continue
+            peaks = {p: _peak_db(parts[p][slot]) for p in parts}
+            margin = peaks[own] - max(v for p, v in peaks.items() if p != own)
+            margins.setdefault(slot, []).append(round(margin, 1))
+            assert margin >= 10.0, (truth["take"], slot, peaks)
+    assert {"kick", "snare"} <= set(margins) and any(s.startswith("tom") for s in margins), margins
+
+
+def _gcc_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
+    """Lag (samples) of ``b`` behind ``a`` by the phase transform (GCC-PHAT)."""
+    n = 1 << int(math.ceil(math.log2(len(a) + len(b))))
+    cross = np.conj(np.fft.rfft(a, n)) * np.fft.rfft(b, n)
+    r = np.fft.irfft(cross / (np.abs(cross) + 1e-12), n)
+    r = np.concatenate([r[-max_lag:], r[:max_lag + 1]])
+    return int(np.argmax(r)) - max_lag
+
+
+def test_bleed_arrives_later_by_the_path_difference(corpus):
+    """A piece's sound reaches a farther mic later than its own close mic by the extra path / c,
+    to within 2 samples (GCC-PHAT of the two contributions): the snare in the hi-hat mic and the
+    overheads, the hi-hat and the played toms in the overheads (direct paths not shadowed by a drum
+    and not in the far mic's rear null)."""
+    checked = 0
+    for truth in _truths(corpus.out)[:4]:
+        setup = _setup(truth)
+        shadowed = recording.shadowing(setup)
+        played = {kits.PIECE_OF_KEY[n["key"]] for n in truth["groove"]["notes"]}
+        parts = _contributions(truth)
+        slots = truth["mics"]["slots"]
+        pairs = [("snare", "snare", "hi-hat"), ("snare", "snare", "overhead_L"), ("snare", "snare", "overhead_R"),
+                 ("hihat", "hi-hat", "overhead_L"), ("hihat", "hi-hat", "overhead_R")]
+        pairs += [(recording.SLOT_PIECE[t], t, oh) for t in ("tom_1", "tom_2", "tom_3") if t in slots
+                  for oh in ("overhead_L", "overhead_R")]
+        for piece, own, other in pairs:
+            if piece not in played or (piece, other) in shadowed or (piece, own) in shadowed:
+                continue
+            src = np.asarray(setup.pieces[piece]["position"])
+            vec = np.subtract(slots[other]["position_m"], src)
+            if rooms.pattern_gain(slots[other]["pattern"], float(np.dot(slots[other]["aim"], -vec / np.linalg.norm(vec)))) < 0.4:
+                continue
+            dist = lambda m: float(np.linalg.norm(np.subtract(slots[m]["position_m"], src)))  # noqa: E731
+            expected = (dist(other) - dist(own)) / rooms.SOUND_SPEED * SR
+            lag = _gcc_lag(parts[piece][own].astype(np.float64), parts[piece][other].astype(np.float64), 400)
+            assert expected > 0 and abs(lag - expected) <= 2.0, (truth["take"], piece, other, lag, expected)
+            checked += 1
+    assert checked >= 12
+
+
+def test_overhead_level_difference_follows_the_geometry(corpus):
+    """Each piece's level difference between overhead_L and overhead_R is what the distances, the
+    mics' patterns and aims, the drum heads' directivity, the drum shells in the way and the two
+    preamp gains predict for the direct sound, within 1.5 dB, measured on the direct sound: the
+    energy of the piece's contribution in the 2.5 ms after each of its hits arrives (the first
+    reflection comes later; not so for the kick, on the floor, left out). Over the corpus the
+    pair's differences span more than 6 dB."""
+    predicted, measured = [], []
+    window = round(0.0025 * SR)
+    for truth in _truths(corpus.out):
+        if truth["mics"]["pair"]["placement"] != "overhead":
+            continue
+        setup = _setup(truth)
+        shadowed = recording.shadowing(setup)
+        frames: dict[str, list[int]] = {}
+        for frame, key, _ in take_events(truth["groove"]):
+            frames.setdefault(kits.PIECE_OF_KEY[key], []).append(frame)
+        parts = {p: rerecord_take(truth, pieces=[p], noise=False) for p in frames}
+        levels = truth["recording"]["levels"]
+        for piece, hits in frames.items():
+            if piece == "kick":  # it stands on the floor: its floor reflection arrives within 2 ms
+                continue
+            info = setup.pieces[piece]
+            gain, energy = {}, {}
+            for slot in ("overhead_L", "overhead_R"):
+                mic = truth["mics"]["slots"][slot]
+                v = np.subtract(mic["position_m"], info["position"])
+                d = float(np.linalg.norm(v))
+                u = v / d
+                g = rooms.pattern_gain(mic["pattern"], float(np.dot(mic["aim"], -u))) / d
+                if "axis" in info:
+                    g *= float(rooms.head_directivity(info["axis"], u))
+                gain[slot] = g * shadowed.get((piece, slot), 1.0) * 10 ** (levels[slot]["gain_db"] / 20)
+                delay = round(d / rooms.SOUND_SPEED * SR)
+                x = parts[piece][slot].astype(np.float64)
+                energy[slot] = sum(float(np.sum(x[f + delay - 2: f + delay + window] ** 2)) for f in hits
+                                   if f + delay + window < len(x))
+            if min(energy.values()) <= 0:
+                continue
+            pred = 20 * math.log10(gain["overhead_L"] / gain["overhead_R"])
+            meas = 10 * math.log10(energy["overhead_L"] / energy["overhead_R"])
+            predicted.append(pred)
+            measured.append(meas)
+            assert abs(meas - pred) <= 1.5, (truth["take"], piece, pred, meas)
+    assert len(predicted) >= 30
+    assert np.corrcoef(predicted, measured)[0, 1] > 0.95
+    assert max(predicted) - min(predicted) > 6.0  # the pair really differs across the kit
+
+
 def test_wet_and_dry_mixes_differ_by_reverb(corpus):
     d = corpus.out / "drummer_1"
-    for truth in _truths(corpus.out):
+    for truth in _truths(corpus.out)[:6]:
         dry = _read(d / truth["files"]["dry_mix"])
         wet = _read(d / truth["files"]["wet_mix"])
         assert 10 * math.log10(((wet - dry) ** 2).sum() / (dry ** 2).sum()) > -35.0
@@ -338,7 +552,6 @@ def test_wet_and_dry_mixes_differ_by_reverb(corpus):
         assert tails[1] > 30 * tails[0]
 
 
-@needs_drumgizmo
 def test_annotation_round_trips_and_parameters_are_in_range(corpus):
     recipe = load_recipe(None)
     d = corpus.out / "drummer_1"
@@ -351,6 +564,7 @@ def test_annotation_round_trips_and_parameters_are_in_range(corpus):
         assert result["dry"]["peak_limited"] == truth["mix"]["result"]["dry"]["peak_limited"]
         assert truth["seed"] == SEED and truth["take_entropy"][0] == SEED
         assert truth["frames"] == round(SECONDS * SR) and truth["sample_rate"] == SR
+        assert truth["perspective"] == truth["mix"]["perspective"]
         # the MIDI file is the groove
         mid = mido.MidiFile(d / truth["files"]["midi"])
         tempos = [m.tempo for m in mid if m.type == "set_tempo"]
@@ -363,76 +577,78 @@ def test_annotation_round_trips_and_parameters_are_in_range(corpus):
         want = sorted((n["time_s"], n["key"], n["velocity"]) for n in truth["groove"]["notes"])
         assert [o[1:] for o in sorted(ons)] == [w[1:] for w in want]
         assert [o[0] for o in sorted(ons)] == pytest.approx([w[0] for w in want], abs=1e-6)
-        # style and tempo from the recipe
         style = recipe.groove.styles[truth["style"]]
         assert style.tempo_bpm[0] <= truth["bpm"] <= style.tempo_bpm[1]
         assert all(n["time_s"] < SECONDS for n in truth["groove"]["notes"])
-        # every mixing parameter within its range
-        inside = lambda v, r, tol=0.0051: r[0] - tol <= v <= r[1] + tol
+        # every mixing parameter within its style's range
+        spec = recipe.mix_styles[truth["mix_style"]]
+        inside = lambda v, r, tol=0.0051: r[0] - tol <= v <= r[1] + tol  # noqa: E731
         sign = -1 if truth["mix"]["perspective"] == "audience" else 1
         for slot, strip in truth["mix"]["slots"].items():
-            spec = recipe.mix.slots[slot]
-            assert inside(strip["gain_db"], spec.gain_db) and inside(strip["reverb_send_db"], spec.reverb_send_db)
-            assert inside(sign * strip["pan"], spec.pan, 0.0006)
-            assert inside(truth["recording"][slot]["recording_trim_db"], spec.recording_trim_db)
-            required = [b for b in spec.eq if b.probability == 1.0]
-            assert len(required) <= len(strip["eq"]) <= len(spec.eq)
+            s = spec.slots[slot]
+            assert set(strip) == {"gain_db", "pan", "eq", "gate", "compressor", "reverb_send_db"}
+            assert inside(strip["gain_db"], s.gain_db) and inside(strip["reverb_send_db"], s.reverb_send_db)
+            assert inside(sign * strip["pan"], s.pan, 0.0006)
+            required = [b for b in s.eq if b.probability == 1.0]
+            assert len(required) <= len(strip["eq"]) <= len(s.eq)
             for band in strip["eq"]:
-                match = [b for b in spec.eq if b.type == band["type"] and inside(band["freq_hz"], b.freq_hz, 0.051)]
+                match = [b for b in s.eq if b.type == band["type"] and inside(band["freq_hz"], b.freq_hz, 0.051)]
                 assert match, f"{slot} band {band} not in the recipe"
                 if "gain_db" in band:
                     assert any(inside(band["gain_db"], b.gain_db) and inside(band["q"], b.q, 0.0006) for b in match)
             for kind in ("compressor", "gate"):
-                spec_dyn, got = getattr(spec, kind), strip[kind]
+                spec_dyn, got = getattr(s, kind), strip[kind]
                 assert (got is None) or spec_dyn is not None
                 if got:
                     for key in ("threshold_db", "ratio", "attack_ms", "release_ms"):
                         assert inside(got[key], getattr(spec_dyn, key))
-        assert truth["mix"]["slots"]["kick"]["compressor"] and truth["mix"]["slots"]["snare"]["compressor"]
+        if truth["mix_style"] == "balance":  # faders, pans and high-passes only
+            assert all(not st["compressor"] and not st["gate"] and all(b["type"] == "highpass" for b in st["eq"])
+                       for st in truth["mix"]["slots"].values())
+            assert truth["mix"]["bus"]["compressor"] is None and truth["mix"]["bus"]["limiter"] is None
+        if truth["mix_style"] == "produced":
+            assert truth["mix"]["slots"]["kick"]["compressor"] and truth["mix"]["slots"]["snare"]["compressor"]
         for key, value in truth["mix"]["reverb"].items():
             if key not in ("wet_level", "dry_level"):
-                assert inside(value, getattr(recipe.mix.reverb, key), 0.051), key
-        assert truth["mix"]["bus"]["target_lufs"] == recipe.mix.bus.target_lufs
+                assert inside(value, getattr(spec.reverb, key), 0.051), key
+        assert truth["mix"]["bus"]["target_lufs"] == spec.bus.target_lufs
 
 
-@needs_drumgizmo
-def test_same_seed_same_bytes_other_seed_other_bytes(corpus, cache, tmp_path):
-    again = generate_corpus(tmp_path / "again", 3, seed=SEED, seconds=SECONDS, cache=cache, progress=False)
+def test_same_seed_same_bytes_other_seed_other_bytes(corpus, tmp_path):
+    again = generate_corpus(tmp_path / "again", TAKES, seed=SEED, seconds=SECONDS, progress=False)
     files = sorted(p.relative_to(corpus.out) for p in corpus.out.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again.out) for p in again.out.rglob("*") if p.is_file())
     for rel in files:
         assert (corpus.out / rel).read_bytes() == (again.out / rel).read_bytes(), rel
-    other = generate_corpus(tmp_path / "other", 1, seed=SEED + 1, seconds=SECONDS, cache=cache, progress=False)
+    other = generate_corpus(tmp_path / "other", 1, seed=SEED + 1, seconds=SECONDS, progress=False)
     first = sorted(corpus.out.glob("drummer_1/audio/*/001_*.wav"))
     theirs = sorted(other.out.glob("drummer_1/audio/*/001_*.wav"))
     assert len(theirs) == len(first) == 10
     assert all(a.read_bytes() != b.read_bytes() for a, b in zip(first, theirs))
 
 
-@needs_drumgizmo
-def test_refuses_non_empty_output_unless_overwrite(cache, tmp_path):
+def test_refuses_non_empty_output_unless_overwrite(tmp_path):
     out = tmp_path / "corpus"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(OutputError) as err:
-        generate_corpus(out, 1, seconds=2.0, cache=cache, progress=False)
+        generate_corpus(out, 1, seconds=2.0, progress=False)
     assert "not empty" in str(err.value) and "\n" not in str(err.value)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match="is a file"):
-        generate_corpus(tmp_path / "file", 1, seconds=2.0, cache=cache, progress=False)
+        generate_corpus(tmp_path / "file", 1, seconds=2.0, progress=False)
     # overwrite: writes, replaces earlier generated takes, leaves other files alone
-    generate_corpus(out, 2, seed=1, seconds=2.0, cache=cache, overwrite=True, progress=False)
+    generate_corpus(out, 2, seed=1, seconds=2.0, overwrite=True, progress=False)
     assert len(list(out.glob("drummer_1/audio/kick/*.wav"))) == 2
-    generate_corpus(out, 1, seed=2, seconds=2.0, cache=cache, overwrite=True, progress=False)
+    generate_corpus(out, 1, seed=2, seconds=2.0, overwrite=True, progress=False)
     assert len(list(out.glob("drummer_1/audio/kick/*.wav"))) == 1
     assert len(list(out.glob("drummer_1/annotation/*"))) == 2 and len(list(out.glob("drummer_1/midi/*"))) == 1
     assert (out / "notes.txt").read_text() == "mine"
 
 
-@needs_drumgizmo
-def test_three_drummers_like_enst(cache, tmp_path):
-    summary = generate_corpus(tmp_path / "c", 4, seconds=2.0, drummers=3, cache=cache, progress=False)
+def test_three_drummers_like_enst(tmp_path):
+    summary = generate_corpus(tmp_path / "c", 4, seconds=2.0, drummers=3, progress=False)
     assert [t.drummer for t in summary.takes] == [1, 2, 3, 1]
     assert [t.name.split("/")[1][:3] for t in summary.takes] == ["001", "001", "001", "002"]
     for drummer in (1, 2):
@@ -441,22 +657,29 @@ def test_three_drummers_like_enst(cache, tmp_path):
         for truth in _truths(summary.out):
             if truth["drummer"] == drummer:
                 assert truth["toms"] == 2 and "tom_3" not in truth["mix"]["slots"]
+                assert "tom_3" not in truth["mics"]["slots"] and "tom_floor" not in truth["recording"]["pieces"]
                 assert all(n["key"] != grooves.TOM_FLOOR for n in truth["groove"]["notes"])
     assert (summary.out / "drummer_3" / "audio" / "tom_3").is_dir()
-    try:
-        from automix.data.enst import scan_enst
-    except ImportError:  # the ENST loader is optional here (it needs torch)
-        return
+    from automix.data.enst import scan_enst
+
     takes = scan_enst(summary.out)
     assert sorted(t.id for t in takes) == sorted(t.name for t in summary.takes)
     assert all(t.dry_mix and t.wet_mix for t in takes)
 
 
-def test_missing_drumgizmo_says_what_to_install(monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(AutomixError, match="apt-get install .*drumgizmo.*hydrogen-data"):
-        generate_corpus(tmp_path / "out", 1, seconds=2.0, cache=tmp_path / "cache", progress=False)
+def test_missing_packages_say_what_to_install(monkeypatch, tmp_path):
+    import dataclasses
+
+    first = kit_for_take(0, 0, list(kits.CATALOGUE))
+    gone = dataclasses.replace(kits.CATALOGUE[first], path=str(tmp_path / "no-such-kit"))
+    monkeypatch.setitem(kits.CATALOGUE, first, gone)
+    with pytest.raises(AutomixError, match=f"apt-get install .*{re.escape(gone.package)}"):
+        generate_corpus(tmp_path / "out", 1, seconds=2.0, progress=False)
     assert not (tmp_path / "out").exists()
+    monkeypatch.undo()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no fluidsynth for the SoundFont kits
+    with pytest.raises(AutomixError, match="apt-get install .*fluidsynth"):
+        kits.check_kits(["FluidR3 Standard"])
 
 
 def test_bad_arguments(tmp_path):
@@ -470,6 +693,16 @@ def test_generator_modules_are_torch_free():
     import subprocess
     import sys
 
-    code = ("import sys, automix.data.generate, automix.data.grooves, automix.data.drumkit; "
+    code = ("import sys, automix.data.generate, automix.data.grooves, automix.data.drumkit, automix.data.kits, "
+            "automix.data.rooms, automix.data.recording, automix.data.mixstyles, automix.data.kitsplit; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_generate_module_does_not_import_the_cli():
+    import subprocess
+    import sys
+
+    code = "import sys, automix.data.generate; sys.exit(1 if 'automix.cli' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+    assert not hasattr(__import__("automix.data.generate", fromlist=["x"]), "main")

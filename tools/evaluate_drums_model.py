@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Score a drum-mixing model for its card: held-out generated takes, and a kit it never heard.
 
-1. **Held-out takes** of the generated corpus (the test subset of the default seeded split)
-   through :func:`automix.eval.evaluate.evaluate_split` (wet target), beside the three baselines.
+1. **Held-out takes** of the generated corpus (the test subset of the default seeded split, or
+   with ``--by-kit`` of a leave-kit-out split: kits, and a mic set-up, the model never heard;
+   ``--split`` names a split file) through :func:`automix.eval.evaluate.evaluate_split` (wet
+   target), beside the three baselines, with a table per kit of the held-out takes.
 2. **Another kit**: songs rendered with FluidSynth and the FluidR3_GM SoundFont (a sampled GM
    kit; the generator's grooves, the stems and overhead pair made by ``tools/fluid_kit.py``), mixed by
    the generator's own randomised chain (:func:`automix.data.generate.sample_mix_params` +
@@ -101,7 +103,34 @@ def model_side(held: EvaluationReport, sides: dict[str, str], name: str) -> dict
     return out
 
 
-def own_side_scores(model, corpus: Path, held: EvaluationReport, sides: dict[str, str], side: str) -> dict[str, dict[str, float]]:
+def per_kit(held: EvaluationReport, corpus: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """``{kit: {system: {metric: mean}}}`` over the held-out takes, by the kit each take was played on
+    (its annotation's ``kit.name``), with the number of takes under ``"takes"``."""
+    groups: dict[str, list[dict]] = {}
+    for item, systems in held.per_item.items():
+        folder, take = item.split("/", 1)
+        kit = json.loads((corpus / folder / "annotation" / f"{take}.json").read_text())["kit"]["name"]
+        groups.setdefault(kit, []).append(systems)
+    out = {}
+    for kit, items in sorted(groups.items()):
+        out[kit] = {"takes": len(items)}
+        for system in items[0]:
+            out[kit][system] = {k: float(np.mean([it[system][k] for it in items])) for k in METRICS
+                                if all(k in it[system] for it in items)}
+    return out
+
+
+def per_kit_markdown(table: dict, metric: str = "mrstft") -> str:
+    """One row per kit: the takes and each system's mean ``metric``."""
+    systems = [s for s in next(iter(table.values())) if s != "takes"]
+    lines = [f"| kit | takes | {' | '.join(systems)} |", "|---|---|" + "---|" * len(systems)]
+    for kit, row in table.items():
+        lines.append(f"| {kit} | {row['takes']} | " + " | ".join(f"{row[s].get(metric, float('nan')):.3f}" for s in systems) + " |")
+    return "\n".join(lines)
+
+
+def own_side_scores(model, corpus: Path, held: EvaluationReport, sides: dict[str, str], side: str,
+                    split=None) -> dict[str, dict[str, float]]:
     """Mean held-out scores of the model and the rule-based console when each take is heard from its
     own side, as a user who sets ``--perspective`` gets them: a system's mix is mirrored on the
     takes mixed from the side it does not mix from (the model: ``side``; the rules: the drummer's)."""
@@ -114,7 +143,7 @@ def own_side_scores(model, corpus: Path, held: EvaluationReport, sides: dict[str
     from daw_bridge.loudness import measure_loudness
 
     rate = int(model.sample_rate)
-    data = EnstDrums(corpus, subset="test", target="wet", model=model, mode="fixed", sample_rate=rate)
+    data = EnstDrums(corpus, split=split, subset="test", target="wet", model=model, mode="fixed", sample_rate=rate)
     level = target_lufs("auto", model.card.output_lufs)
     name = model.card.name
     system_sides = {name: side, RULE_BASED_CONSOLE: "drummer"}  # the rules' default side
@@ -146,13 +175,25 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--songs", type=int, default=3, help="FluidSynth songs for the other-kit test")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--split", default=None, help="split file or shipped split name (default: a seeded split of the corpus)")
+    ap.add_argument("--by-kit", action="store_true", help="test on a leave-kit-out split of the corpus "
+                    "(automix.data.kitsplit defaults: kits and a mic set-up held out of training)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=False)
     model = load(args.model)
-    held = evaluate_split(model, args.corpus, subset="test", target="wet", out=out / "heldout", progress=False)
-    print("## held-out generated takes (same kit)\n")
+    split = args.split
+    if args.by_kit and split is None:
+        from automix.data.kitsplit import make_kit_split
+
+        split = make_kit_split(args.corpus)
+    held = evaluate_split(model, args.corpus, split=split, subset="test", target="wet", out=out / "heldout",
+                          progress=False)
+    print("## held-out generated takes\n")
     print(held.to_markdown())
+    kits_table = per_kit(held, Path(args.corpus))
+    print("\n## held-out takes per kit (MR-STFT, lower is better)\n")
+    print(per_kit_markdown(kits_table))
     sides = take_sides(Path(args.corpus), held.per_item)
     side = model_side(held, sides, model.card.name)
     print(f"\nside: {side.get('side', 'unknown')} (panning spectrum err. on {side['takes']['drummer']} drummer-side "
@@ -160,7 +201,7 @@ def main(argv=None) -> int:
           f"{side['panning_spectrum_error']['audience']:.3f}); MR-STFT by side: "
           + "; ".join(f"{k}: " + ", ".join(f"{s} {v:.3f}" for s, v in d.items()) for k, d in side["mrstft"].items()))
     if "side" in side:
-        side["own_side_scores"] = own_side_scores(model, Path(args.corpus), held, sides, side["side"])
+        side["own_side_scores"] = own_side_scores(model, Path(args.corpus), held, sides, side["side"], split)
         for system, o in side["own_side_scores"].items():
             print(f"{system}, every take heard from its own side (mirrored where it was mixed from the other): "
                   f"MR-STFT {o['mrstft']:.3f}, SI-SDR {o['si_sdr']:.2f} dB, panning spectrum err. {o['panning_spectrum_error']:.3f}")
@@ -168,7 +209,8 @@ def main(argv=None) -> int:
     print("\n## another kit (FluidR3_GM), the generator's wet chain\n")
     print(kit.to_markdown())
     (out / "scores.json").write_text(json.dumps({"heldout": held.systems, "other_kit": kit.systems,
-                                                 "heldout_takes": list(held.per_item), "side": side}, indent=2))
+                                                 "heldout_takes": list(held.per_item), "per_kit": kits_table,
+                                                 "side": side}, indent=2))
     return 0
 
 

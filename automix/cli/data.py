@@ -26,6 +26,7 @@ examples:
   automix datasets manifest my_songs/ -o manifest.json --slots bass,drums,vocals,other
   automix datasets split /data/ENST-drums -o enst-split.json --seed 0
   automix datasets split /data/ENST-drums -o enst-by-drummer.json --test-drummer 3
+  automix datasets split corpus/ -o corpus-leave-kit-out.json --by-kit
 """
 
 
@@ -36,7 +37,7 @@ def register(sub: Any) -> None:
         _cmd_datasets,
         help="prepare training data (drum corpus generator, collection manifests, ENST-drums splits)",
         description="Prepare training data. 'drums' renders a realistic drum multitrack corpus in the ENST-drums "
-        "layout (DrumGizmo + Hydrogen's GMRockKit; dry and wet target mixes with their settings saved); "
+        "layout (recorded kits, rooms and mics; dry and wet target mixes with their settings saved); "
         "'manifest' scans a folder of songs (one sub-folder of stems per song) and writes a starter manifest to "
         "edit; 'split' writes a reproducible ENST-drums split file.",
         epilog=DATASETS_EXAMPLES,
@@ -45,9 +46,10 @@ def register(sub: Any) -> None:
     drums = dsub.add_parser(
         "drums",
         help="generate a drum multitrack corpus in the ENST-drums layout",
-        description="Render drum takes from generated MIDI grooves with DrumGizmo and a multi-mic kit built from "
-        "Hydrogen's GMRockKit (needs: apt-get install drumgizmo hydrogen-data), one mono stem per mic slot, plus "
-        "dry and wet mixes from a randomised mixing chain whose settings are saved per take. Deterministic for a seed.",
+        description="Render drum takes from generated MIDI grooves on recorded acoustic kits (Debian's Hydrogen kits "
+        "and SoundFonts; see datasets/generated-drums.md for the packages), recorded in drawn rooms with drawn mics, "
+        "one mono stem per mic slot at its recorded level, plus dry and wet mixes in a drawn mixing style whose "
+        "settings are saved per take. Deterministic for a seed.",
     )
     drums.add_argument("--out", required=True, metavar="DIR", help="corpus folder (created; must be empty unless --force)")
     drums.add_argument("--songs", type=positive_int, required=True, help="number of takes")
@@ -55,7 +57,7 @@ def register(sub: Any) -> None:
     drums.add_argument("--seconds", type=positive_float, default=20.0, help="length of every take in seconds")
     drums.add_argument("--drummers", type=int, default=1, choices=(1, 2, 3), help="spread takes over drummer_1..N; only drummer 3 has tom_3 when N > 1")
     drums.add_argument("--recipe", default=None, metavar="RECIPE.json", help="generator recipe (default: datasets/recipes/drums-default.json)")
-    drums.add_argument("--cache", default=None, metavar="DIR", help="folder for the samples and the DrumGizmo kit (default: ~/.cache/automix)")
+    drums.add_argument("--cache", default=None, metavar="DIR", help="folder for the kits' prepared one-shots (default: ~/.cache/automix)")
     drums.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing generated files")
     add_verbosity(drums)
     man = dsub.add_parser("manifest", help="write a starter manifest for a multitrack collection")
@@ -64,7 +66,8 @@ def register(sub: Any) -> None:
     man.add_argument("--slots", default=None, help="comma-separated slot names (default: one slot per role found)")
     man.add_argument("--force", action="store_true", help="overwrite the manifest if it exists")
     add_verbosity(man)
-    spl = dsub.add_parser("split", help="write a seeded train/valid/test split of ENST-drums takes")
+    spl = dsub.add_parser("split", help="write a seeded train/valid/test split of ENST-drums takes (--by-kit: a "
+                          "leave-kit-out split of a generated corpus)")
     spl.add_argument("root", metavar="ENST_ROOT", help="ENST-drums root (drummer_1, drummer_2, drummer_3)")
     spl.add_argument("-o", "--output", required=True, metavar="SPLIT.json", help="split file to write")
     spl.add_argument("--seed", type=int, default=0, help="seed of the split")
@@ -72,6 +75,11 @@ def register(sub: Any) -> None:
     spl.add_argument("--test", type=positive_float, default=0.1, help="fraction of takes for testing")
     spl.add_argument("--include-hits", action="store_true", help="keep the isolated-hits takes (left out by default)")
     spl.add_argument("--test-drummer", type=int, choices=[1, 2, 3], default=None, help="put all takes of this drummer in the test set")
+    spl.add_argument("--by-kit", action="store_true", help="leave-kit-out split of a generated corpus: test = the "
+                     "held-out kits and pair set-ups (default: BJA_Pacific, AVL Black Pearl, AVL Red Zeppelin; room pairs)")
+    spl.add_argument("--test-kits", default=None, metavar="KIT,...", help="with --by-kit: kits to hold out (whole families)")
+    spl.add_argument("--test-mics", default=None, metavar="SETUP,...", help="with --by-kit: pair placements "
+                     "(overhead, room) or techniques (spaced, xy, ortf) to hold out")
     spl.add_argument("--force", action="store_true", help="overwrite the split file if it exists")
     add_verbosity(spl)
 
@@ -112,6 +120,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
                 + (f"; {unassigned} file(s) left unassigned: edit the manifest" if unassigned else "")
     )
         return 0
+    if args.by_kit or args.test_kits or args.test_mics:
+        return _kit_split(args)
     from automix.data.enst import make_enst_split
 
     if args.valid + args.test >= 1:
@@ -132,4 +142,15 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     if not args.quiet:
         sizes = ", ".join(f"{name} {len(split.items(name))}" for name in split.subsets)
         print(f"wrote {path}: {sizes} takes (seed {args.seed})")
+    return 0
+
+def _kit_split(args: argparse.Namespace) -> int:
+    from automix.data.kitsplit import make_kit_split
+
+    split = make_kit_split(args.root, test_kits=args.test_kits, test_mics=args.test_mics, seed=args.seed, valid=args.valid)
+    path = split.save(args.output, overwrite=args.force)
+    if not args.quiet:
+        held = split.options["leave_out"]
+        sizes = ", ".join(f"{name} {len(split.items(name))}" for name in split.subsets)
+        print(f"wrote {path}: {sizes} takes; held out kits {', '.join(held['kits'])}; mics {', '.join(held['mics']) or '-'}")
     return 0

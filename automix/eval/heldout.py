@@ -58,9 +58,10 @@ def _take_kit(root: Path, take: str) -> str:
     drummer, name = take.split("/", 1)
     path = root / drummer / "annotation" / f"{name}.json"
     try:
-        return str(json.loads(path.read_text()).get("kit") or "unknown")
+        kit = json.loads(path.read_text()).get("kit") or "unknown"
     except (OSError, ValueError):
         return "unknown"
+    return str(kit.get("name", "unknown") if isinstance(kit, dict) else kit)
 
 
 def score_take(mixers: Mapping[str, Any], stems: np.ndarray, reference: np.ndarray, rate: int, *,

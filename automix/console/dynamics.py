@@ -26,10 +26,9 @@ Attack and release times stay on the grid; the knee stays hard (a plan's compres
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -57,6 +56,7 @@ RELEASES_MS: tuple[float, ...] = (50.0, 150.0, 500.0)
 _GRID_OFFSETS_DB = (2.0, 4.0, 6.0, 9.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0)  # thresholds under the peak level
 _GRID_RATIOS = (1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
 _GRID_DECIMATE = 8  # the grid's sums use every 8th sample
+_COMP_KEYS = ("comp_threshold_db", "comp_ratio", "comp_makeup_db")
 
 
 @dataclass
@@ -66,7 +66,8 @@ class ExcerptPool:
     ``target`` ``[P, 2, L]``; ``target_frames`` ``[P, 2, F, frames]``: STFT frames of ``stft``
     samples of the scored target; ``weight`` ``[F]`` the objective's bin weights;
     ``track_levels`` ``[P, N, L]`` / ``master_levels`` ``[P, 2, L]``: the compressors' envelopes
-    (dB) at their attack and release times (:func:`set_envelopes`)."""
+    (dB) at their attack and release times, ``compressed`` the tracks whose compressor does
+    something (:func:`set_envelopes`)."""
 
     inputs: Tensor
     target: Tensor
@@ -80,16 +81,38 @@ class ExcerptPool:
     track_levels: Tensor | None = None
     master_levels: Tensor | None = None
     master_response: Tensor | None = None
+    compressed: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.starts)
 
 
-def _positions(frames: int, length: int, count: int, rng: np.random.Generator) -> list[int]:
-    """``count`` excerpt starts, one at random in each of ``count`` equal parts of the song."""
-    count = max(1, min(count, frames // length))
-    edges = np.linspace(0, frames, count + 1).astype(int)
-    return [int(rng.integers(a, max(a + 1, b - length + 1))) for a, b in itertools.pairwise(edges)]
+def _positions(stems: np.ndarray, length: int, count: int, rng: np.random.Generator) -> list[int]:
+    """Starts of ``count`` excerpts of ``length`` samples where the tracks are loud: round robin over
+    the tracks (loudest first), each takes the not yet taken window where it is loudest relative to
+    its own loudest, so that every compressor hears its track's hits (a random 2% of the song's
+    length shifts the candidate windows)."""
+    frames = stems.shape[1]
+    if frames <= length:
+        return [0]
+    hop = max(1, length // 4)
+    offset = int(rng.integers(0, max(1, min(hop, frames - length))))
+    starts = np.arange(offset, frames - length + 1, hop)
+    end = starts[-1] + length
+    blocks = np.add.reduceat(np.square(stems[:, :end]), np.arange(0, end, hop), axis=1, dtype=np.float64)
+    per = length // hop
+    energy = np.stack([blocks[:, k : k + per].sum(1) for k in range(len(starts))])  # [windows, N]
+    share = energy / np.maximum(energy.max(0), 1e-30)
+    chosen: list[int] = []
+    limit, progress = min(count, len(starts)), True
+    while len(chosen) < limit and progress:
+        progress = False
+        for i in np.argsort(-energy.sum(0)):
+            free = [k for k in np.argsort(-share[:, i]) if all(abs(k - c) >= per for c in chosen)]
+            if free and len(chosen) < limit:
+                chosen.append(int(free[0]))
+                progress = True
+    return sorted(int(starts[k]) for k in chosen)
 
 
 def _stft(x: Tensor, n_fft: int) -> Tensor:
@@ -115,16 +138,17 @@ def make_pool(
     target: np.ndarray,
     loss: str = "mse",
     *,
-    count: int = 8,
-    seconds: float = 0.6,
+    count: int = 12,
+    seconds: float = 0.5,
     warmup_s: float = 0.25,
     seed: int = 0,
 ) -> ExcerptPool:
     """Up to ``count`` excerpts of ``seconds`` scored (after ``warmup_s``) from ``stems`` ``[N, T]`` and
     ``target`` ``[2, T]``, the stems through ``console``'s track EQ, with envelopes set.
 
-    One excerpt starts at random in each of ``count`` equal parts of the song; a song shorter than
-    one excerpt gives one excerpt, the song (a quarter of it as warm-up at most). ``loss`` picks
+    The excerpts are where the tracks are loud (each track's loudest windows in turn, not
+    overlapping); a song shorter than one excerpt gives one excerpt, the song (a quarter of it as
+    warm-up at most). ``loss`` picks
     the bin weights (:func:`automix.console.spectral.bin_weights`, from the pool's target).
     """
     from automix.console.spectral import bin_weights, stft_size
@@ -139,7 +163,7 @@ def make_pool(
         length = frames
     if length - warm < stft:
         raise FitError(f"the take is too short to fit compressors on: {frames / rate:.2f} s")
-    starts = _positions(frames, length, count, np.random.default_rng(seed))
+    starts = _positions(stems, length, count, np.random.default_rng(seed))
     x = torch.from_numpy(np.stack([stems[:, s : s + length] for s in starts])).float()
     y = torch.from_numpy(np.stack([target[:, s : s + length] for s in starts])).float()
     frames_t = _stft(y[..., warm:], stft)
@@ -148,6 +172,11 @@ def make_pool(
     pool = ExcerptPool(_eq_tracks(console, x), y, frames_t, weight, starts, length, warm, stft, rate)
     set_envelopes(console, pool)
     return pool
+
+
+def _busy(v: dict[str, float]) -> bool:
+    """Whether a compressor setting does something (a ratio above 1 or a makeup gain)."""
+    return v["comp_ratio"] > 1.0 + 1e-6 or abs(v["comp_makeup_db"]) > 1e-6
 
 
 def _coefficient(ms: Sequence[float] | np.ndarray, rate: int) -> np.ndarray:
@@ -179,6 +208,7 @@ def set_envelopes(console: Console, pool: ExcerptPool) -> None:
     pool.master_response = None
     if console.stages["comp"]:
         tv = console.track_values()
+        pool.compressed = [i for i, t in enumerate(tv) if _busy(t)]
         attack = np.tile([t["comp_attack_ms"] for t in tv], p)
         release = np.tile([t["comp_release_ms"] for t in tv], p)
         pool.track_levels = _levels(pool.inputs.numpy().reshape(p * n, length), attack, release,
@@ -203,20 +233,27 @@ def _gain(levels: Tensor, v: dict[str, Tensor]) -> Tensor:
     return torch.pow(10.0, (slope * over + v["comp_makeup_db"].view(shape).float()) / 20.0)
 
 
-def pool_mix(console: Console, pool: ExcerptPool, master: bool = True) -> Tensor:
+def pool_mix(console: Console, pool: ExcerptPool, master: bool = True, scored: bool = False) -> Tensor:
     """The console's mix ``[P, 2, L]`` of the pool, its compressors on the pool's envelopes.
 
-    ``master=False`` leaves the master compressor out.
+    ``master=False`` leaves the master compressor out; ``scored=True`` may leave the warm-up out
+    (``[P, 2, L - warmup]``; it does without a master EQ).
     """
-    x = pool.inputs
-    if console.stages["comp"] and pool.track_levels is not None:
-        x = x * _gain(pool.track_levels, console.values("track"))
-    mix = torch.einsum("pnl,nc->pcl", x, console.pan_gains().float())
+    # without a master EQ (which needs what comes before), only the scored part is mixed
+    part = slice(None) if console.stages["master_eq"] or not scored else slice(pool.warmup, None)
+    pan = console.pan_gains().float()
+    squeezed = pool.compressed if console.stages["comp"] and pool.track_levels is not None else []
+    plain = [i for i in range(pan.shape[0]) if i not in squeezed]
+    mix = torch.einsum("pnl,nc->pcl", pool.inputs[:, plain, part], pan[plain])
+    if squeezed:  # the gain computer only where there is a compressor
+        v = {k: t[squeezed] for k, t in console.values("track", _COMP_KEYS).items()}
+        x = pool.inputs[:, squeezed, part] * _gain(pool.track_levels[:, squeezed, part], v)
+        mix = mix + torch.einsum("pnl,nc->pcl", x, pan[squeezed])
     mv = console.values("master")
     if console.stages["master_eq"]:
         mix = fsm_filter(mix, lambda f: _master_response(console, pool, mv, f), pool.sample_rate)
     if master and console.stages["master_comp"] and pool.master_levels is not None:
-        mix = mix * _gain(pool.master_levels, {k: t.expand(2) for k, t in mv.items()})
+        mix = mix * _gain(pool.master_levels[..., part], {k: t.expand(2) for k, t in mv.items()})
     return mix
 
 
@@ -232,7 +269,8 @@ def _master_response(console: Console, pool: ExcerptPool, mv: dict[str, Tensor],
 
 def pool_objective(console: Console, pool: ExcerptPool) -> Tensor:
     """Weighted squared error of the pool's mix on STFT frames of the scored parts, relative to the target's."""
-    frames = _stft(pool_mix(console, pool)[..., pool.warmup :], pool.stft)
+    mix = pool_mix(console, pool, scored=True)
+    frames = _stft(mix[..., mix.shape[-1] - (pool.length - pool.warmup) :], pool.stft)
     w = pool.weight[:, None]
     err = (w * (frames - pool.target_frames).abs().square()).sum()
     return (err / (w * pool.target_frames.abs().square()).sum().clamp_min(1e-30)).double()
@@ -278,16 +316,22 @@ class _Grid:
         return best
 
 
-def _best_candidate(r: Tensor, u: Tensor, levels: Tensor, warm: int) -> _Choice:
+def _best_candidate(r: Tensor, u: Tensor, levels: Tensor, warm: int, current: Tensor | None = None) -> _Choice:
     """The grid point (see the module notes) whose compression of ``u`` best fits ``r``; first the
-    thresholds and ratios at the middle (attack, release) pair, then every pair near the best."""
+    thresholds and ratios at the middle (attack, release) pair, then every pair near the best.
+    No compressor (``pair`` -1) and the ``current`` gain curve ``[P, C', L]`` (``pair`` -2, kept
+    unless beaten) are candidates too."""
     grid = _Grid(r, u, levels, warm)
     err, scale = grid.error(torch.ones_like(grid.levels[0]))
     best = _Choice(float(err), scale=float(scale))
+    if current is not None:
+        err, scale = grid.error(current[..., slice(warm, None, _GRID_DECIMATE)])
+        if float(err) <= best.error:
+            best = _Choice(float(err), -2, scale=float(scale))
     middle = levels.shape[0] // 2
     best = grid.search(best, middle, _GRID_OFFSETS_DB, _GRID_RATIOS)
     if best.pair < 0:
-        return best
+        return best  # the current curve or none: nothing near to search
     peak = float(grid.levels[middle].amax())
     offsets = [o * f for o in (peak - best.threshold,) for f in (0.8, 1.0, 1.25)]
     ratios = [best.ratio * f for f in (0.8, 1.0, 1.25)]
@@ -297,16 +341,19 @@ def _best_candidate(r: Tensor, u: Tensor, levels: Tensor, warm: int) -> _Choice:
 
 
 def _apply(console: Console, where: str, i: int, choice: _Choice, pair: tuple[float, float], level_key: str) -> None:
-    """Set compressor ``i`` (track) or the master's as ``choice`` says; its factor to ``level_key``."""
+    """Set compressor ``i`` (track) or the master's as ``choice`` says (none: ratio 1); its factor to ``level_key``."""
     current = console.track_values()[i] if where == "track" else console.master_values()
     lo, hi = PARAMETER_RANGES[level_key].minimum, PARAMETER_RANGES[level_key].maximum
     ratio = PARAMETER_RANGES["comp_ratio"]
-    new = {
-        "comp_threshold_db": min(max(choice.threshold, PARAMETER_RANGES["comp_threshold_db"].minimum), 0.0),
-        "comp_ratio": min(max(choice.ratio, ratio.minimum), ratio.maximum),
-        "comp_attack_ms": pair[0], "comp_release_ms": pair[1],
-        level_key: min(max(current[level_key] + 20.0 * math.log10(max(choice.scale, 1e-6)), lo), hi),
-    }  # fmt: skip
+    new = {level_key: min(max(current[level_key] + 20.0 * math.log10(max(choice.scale, 1e-6)), lo), hi)}
+    if choice.pair == -1:
+        new.update({"comp_threshold_db": 0.0, "comp_ratio": 1.0})
+    elif choice.pair >= 0:
+        new.update({
+            "comp_threshold_db": min(max(choice.threshold, PARAMETER_RANGES["comp_threshold_db"].minimum), 0.0),
+            "comp_ratio": min(max(choice.ratio, ratio.minimum), ratio.maximum),
+            "comp_attack_ms": pair[0], "comp_release_ms": pair[1],
+        })  # fmt: skip
     if where == "master":
         console.set_values(new, "master")
         return
@@ -327,35 +374,60 @@ def _contributions(console: Console, pool: ExcerptPool) -> Tensor:
     return contrib
 
 
+def _current_gains(console: Console, pool: ExcerptPool) -> Tensor:
+    """Each track's compressor gain over the pool as it stands ``[P, N, L]`` (ones without one)."""
+    gains = torch.ones_like(pool.inputs)
+    if pool.track_levels is not None and pool.compressed:
+        v = {k: t[pool.compressed] for k, t in console.values("track", _COMP_KEYS).items()}
+        gains[:, pool.compressed] = _gain(pool.track_levels[:, pool.compressed], v)
+    return gains
+
+
+def _note(where: str, choice: _Choice, pair: tuple[float, float]) -> str:
+    if choice.pair == -1:
+        return f"{where}: no compressor"
+    return f"{where}: compressor started at {choice.threshold:.1f} dB, {choice.ratio:.3g}:1, {pair[0]:g}/{pair[1]:g} ms"
+
+
 @torch.no_grad()
 def init_compressors(console: Console, pool: ExcerptPool, tracks: bool, master: bool, level_to_fader: bool) -> list[str]:
-    """Start the compressors on a grid (see the module notes) and set the pool's envelopes; one note each.
+    """Set the compressors from a grid (see the module notes) and the pool's envelopes; one note per change.
 
+    Track by track (loudest first, the others as they stand) and then the master, a grid point
+    replaces the compressor where it fits better than the current one and than none.
     ``level_to_fader``: a track's best factor goes to its fader (else to its makeup gain).
     """
     pairs = [(a, r) for a in ATTACKS_MS for r in RELEASES_MS]
     notes: list[str] = []
     if tracks and console.stages["comp"]:
         levels = envelope_levels(pool.inputs, pairs, pool.sample_rate)  # [K, P, N, L]
-        contrib = _contributions(console, pool)
+        raw = _contributions(console, pool)  # [P, N, 2, L], no compressor
+        gains = _current_gains(console, pool)
+        contrib = raw * gains[:, :, None]
         for i in torch.argsort(contrib[..., pool.warmup :].square().sum((0, 2, 3)), descending=True).tolist():
             r = pool.target - contrib.sum(1) + contrib[:, i]
-            choice = _best_candidate(r, contrib[:, i], levels[:, :, i : i + 1], pool.warmup)
-            if choice.pair < 0:
+            current = gains[:, i : i + 1] if i in pool.compressed else None
+            choice = _best_candidate(r, raw[:, i], levels[:, :, i : i + 1], pool.warmup, current)
+            if choice.pair == -2 or (choice.pair == -1 and current is None and abs(choice.scale - 1.0) < 1e-3):
                 continue
-            _apply(console, "track", i, choice, pairs[choice.pair], "gain_db" if level_to_fader else "comp_makeup_db")
-            over = (levels[choice.pair, :, i] - choice.threshold).clamp_min(0.0)
-            contrib[:, i] *= choice.scale * torch.pow(10.0, (1.0 / choice.ratio - 1.0) * over / 20.0)[:, None]
-            notes.append(f"track {console.names[i]!r}: compressor started at {choice.threshold:.1f} dB, "
-                         f"{choice.ratio:.3g}:1, {pairs[choice.pair][0]:g}/{pairs[choice.pair][1]:g} ms")  # fmt: skip
+            pair = pairs[choice.pair] if choice.pair >= 0 else (0.0, 0.0)
+            _apply(console, "track", i, choice, pair, "gain_db" if level_to_fader else "comp_makeup_db")
+            g = torch.ones_like(gains[:, i]) if choice.pair == -1 else torch.pow(
+                10.0, (1.0 / choice.ratio - 1.0) * (levels[choice.pair, :, i] - choice.threshold).clamp_min(0.0) / 20.0)
+            contrib[:, i] = raw[:, i] * (choice.scale * g)[:, None]
+            if choice.pair >= 0 or current is not None:
+                notes.append(_note(f"track {console.names[i]!r}", choice, pair))
     set_envelopes(console, pool)
     if master and console.stages["master_comp"]:
         mix = pool_mix(console, pool, master=False)
-        choice = _best_candidate(pool.target, mix, envelope_levels(mix, pairs, pool.sample_rate), pool.warmup)
-        if choice.pair >= 0:
-            _apply(console, "master", 0, choice, pairs[choice.pair], "comp_makeup_db")
-            notes.append(f"master: compressor started at {choice.threshold:.1f} dB, {choice.ratio:.3g}:1, "
-                         f"{pairs[choice.pair][0]:g}/{pairs[choice.pair][1]:g} ms")  # fmt: skip
+        current = None
+        if pool.master_levels is not None and _busy(console.master_values()):
+            current = _gain(pool.master_levels, {k: t.expand(2) for k, t in console.values("master").items()})
+        choice = _best_candidate(pool.target, mix, envelope_levels(mix, pairs, pool.sample_rate), pool.warmup, current)
+        if choice.pair >= 0 or (choice.pair == -1 and current is not None):
+            pair = pairs[choice.pair] if choice.pair >= 0 else (0.0, 0.0)
+            _apply(console, "master", 0, choice, pair, "comp_makeup_db")
+            notes.append(_note("master", choice, pair))
         set_envelopes(console, pool)
     return notes
 
@@ -372,16 +444,34 @@ def _song_gain(x: np.ndarray, v: list[dict[str, float]], rate: int) -> np.ndarra
 
 
 @torch.no_grad()
-def song_gains(console: Console, stems: np.ndarray, master: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """The compressors' gains over the whole song, as the spectral stage sees them.
+def song_gains(
+    console: Console, stems: np.ndarray, spans: Sequence[tuple[int, int]], master: bool, warmup_s: float = 1.0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The compressors' gains over ``spans`` of the song (joined), as the spectral stage sees them.
 
-    Returns the tracks' ``[N, T]`` (of the stems as they are: before the EQ the spectral stage is
-    about to fit) and, with ``master`` and the master compressor on, the master's ``[2, T]`` (of
-    the faders' and pans' mix of the compressed stems; else None). Ones where tracks have none.
+    Returns the tracks' ``[N, S]`` (of the stems through the EQ as it stands) and, with ``master``
+    and the master compressor on, the master's ``[2, S]`` (of the faders' and pans' mix of the
+    compressed tracks, without the master EQ; else None). Each span's envelopes start
+    ``warmup_s`` earlier (from silence at the song's start); all spans run side by side, so the
+    spans must be of one length or one. Ones for tracks without a compressor.
     """
     rate = console.sample_rate
-    tracks = _song_gain(stems, console.track_values(), rate) if console.stages["comp"] else np.ones_like(stems)
+    warm = round(warmup_s * rate)
+    size = spans[0][1] - spans[0][0]
+    x = np.zeros((len(spans), stems.shape[0], warm + size), dtype=np.float32)  # [S, N, warm + size]
+    for k, (a, b) in enumerate(spans):
+        lead = min(a, warm)
+        x[k, :, warm - lead :] = stems[:, a - lead : b]
+    x = _eq_tracks(console, torch.from_numpy(x)).numpy()  # the compressors' inputs
+    g = np.ones_like(x)
+    tv = console.track_values()
+    squeezed = [i for i, t in enumerate(tv) if _busy(t)]
+    if console.stages["comp"] and squeezed:
+        lanes = x[:, squeezed].reshape(-1, x.shape[-1])
+        g[:, squeezed] = _song_gain(lanes, [tv[i] for i in squeezed] * len(spans), rate).reshape(len(spans), len(squeezed), -1)
+    joined = lambda a: np.concatenate(list(a[..., warm:]), axis=-1)  # [S, C, warm + size] -> [C, S * size]
     if not (master and console.stages["master_comp"]):
-        return tracks, None
-    mix = console.pan_gains().float().numpy().T @ (stems * tracks)
-    return tracks, _song_gain(mix, [console.master_values()] * 2, rate)
+        return joined(g), None
+    mix = np.einsum("snt,nc->sct", x * g, console.pan_gains().float().numpy())
+    m = _song_gain(mix.reshape(-1, mix.shape[-1]), [console.master_values()] * (2 * len(spans)), rate)
+    return joined(g), joined(m.reshape(len(spans), 2, -1))

@@ -26,6 +26,7 @@ refinement that scores worse than the closed form it started from is dropped (a 
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -71,33 +72,36 @@ class FitOptions:
     (each STFT bin's error over the target's power there: every band alike); ``steps``: most
     objective evaluations of the spectral stage, ``comp_steps`` of each compressor round;
     ``patience``: evaluations without a relative improvement of ``min_delta`` before a stage
-    stops; ``excerpts`` of ``excerpt_s`` seconds (after a 0.25 s warm-up) in the compressor
+    stops; ``spectral_s``: seconds of the song the spectral stage reads (pieces of 10 s spread
+    over it; all of it when shorter); ``excerpts`` of ``excerpt_s`` seconds (after a 0.25 s warm-up) in the compressor
     stage's pool; ``ridge``: the closed form's (relative); ``seed`` places the excerpts;
     ``check_render``: render the plan with pedalboard for the report.
     """
 
     loss: str = "mse"
-    steps: int = 500
-    comp_steps: int = 200
+    steps: int = 200
+    comp_steps: int = 60
     patience: int = 50
     min_delta: float = 1e-4
-    excerpts: int = 8
-    excerpt_s: float = 0.6
+    spectral_s: float = 60.0
+    excerpts: int = 12
+    excerpt_s: float = 0.5
     ridge: float = 1e-6
     seed: int = 0
     check_render: bool = True
 
     def check(self) -> None:
+        """Raise :class:`ConsoleError` (one line) for a value the fit cannot use."""
         if self.loss not in LOSSES:
             raise ConsoleError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         for k in ("steps", "comp_steps", "patience", "excerpts"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConsoleError(f"{k} must be a positive integer, got {v!r}")
-        for k in ("excerpt_s", "ridge", "min_delta"):
+        for k, least in (("excerpt_s", 1e-3), ("spectral_s", 1e-3), ("ridge", 0.0), ("min_delta", 0.0)):
             v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 or (k != "excerpt_s" and v == 0)):
-                raise ConsoleError(f"{k} must be a positive number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < least:
+                raise ConsoleError(f"{k} must be a number of at least {least:g}, got {v!r}")
 
 
 @dataclass
@@ -187,39 +191,51 @@ def _closed_form(console: Console, inputs: FitInputs, groups: Sequence[str], opt
     return history, 0, fit
 
 
-def _spectral_stage(console: Console, stems: np.ndarray, target: np.ndarray, groups: Sequence[str],
-                    settings: StageSettings, loss: str) -> StageRecord:  # fmt: skip
+def _spectral_stage(console: Console, stems: np.ndarray, target: np.ndarray, spans: list[tuple[int, int]],
+                    groups: Sequence[str], settings: StageSettings, loss: str) -> StageRecord:  # fmt: skip
     from automix.console.spectral import cross_spectra, spectral_objective
 
     console.set_trainable([g for g in groups if g in ("gain", "pan", "eq", "master_eq")])
-    spectra = cross_spectra(stems, target, console.sample_rate, loss)
+    spectra = cross_spectra(stems, target, console.sample_rate, loss, spans)
     return run_lbfgs_stage("spectral fit", console, lambda: spectral_objective(console, spectra), settings)
 
 
 def _compressor_rounds(console: Console, pool: Any, groups: Sequence[str], settings: StageSettings) -> list[StageRecord]:
-    """Thresholds, ratios, faders, pans (and makeups without faders) refined on the pool; a second
-    round after the master compressor's envelope follows the mix."""
+    """Thresholds, ratios and makeups refined on the pool (faders, pans and EQ stay as the spectral
+    stage left them: a few seconds of excerpts would overfit them); a second round after the
+    master compressor's envelope follows the mix. Makeups then go into the faders."""
     from automix.console.dynamics import pool_objective, set_envelopes
 
-    console.set_trainable([g for g in groups if g in ("gain", "pan", "comp", "master_comp")])
+    console.set_trainable([g for g in groups if g in ("comp", "master_comp")])
     for where in ("track", "master"):
         for k in ("comp_knee_db", "comp_attack_ms", "comp_release_ms"):  # hard knee; times from the grid
             getattr(console, where)[k].requires_grad_(False)
-    if "gain" in groups:
-        console.track["comp_makeup_db"].requires_grad_(False)  # the fader does it
     master = "master_comp" in groups
     records = []
     for round_ in range(2 if master else 1):
         label = "compressor fit" + (f" {round_ + 1}" if master else "")
         records.append(run_lbfgs_stage(label, console, lambda: pool_objective(console, pool), settings))
         set_envelopes(console, pool)
+    if "gain" in groups:
+        _makeup_to_fader(console)
     return records
+
+
+def _makeup_to_fader(console: Console) -> None:
+    """Move each track's makeup gain into its fader (both are gains after the compressor)."""
+    from automix.console.model import PARAMETER_RANGES
+
+    lo, hi = PARAMETER_RANGES["gain_db"].minimum, PARAMETER_RANGES["gain_db"].maximum
+    tv = console.track_values()
+    console.set_values({"gain_db": [min(max(t["gain_db"] + t["comp_makeup_db"], lo), hi) for t in tv],
+                        "comp_makeup_db": [0.0] * len(tv)})  # fmt: skip
 
 
 def _refine(console: Console, inputs: FitInputs, groups: Sequence[str], opts: FitOptions, deadline: float | None,
             progress: bool) -> tuple[list[StageRecord], list[str]]:  # fmt: skip
     """The refinement stages (see the module notes): their records and notes."""
     from automix.console.dynamics import init_compressors, make_pool, song_gains
+    from automix.console.spectral import material_spans
 
     wanted = set(groups)
     spectral = bool({"eq", "master_eq"} & wanted) or (opts.loss == "spectral" and bool({"gain", "pan"} & wanted))
@@ -227,23 +243,29 @@ def _refine(console: Console, inputs: FitInputs, groups: Sequence[str], opts: Fi
     base = StageSettings(steps=opts.steps, patience=opts.patience, min_delta=opts.min_delta, deadline=deadline,
                          progress=progress)  # fmt: skip
     pool_args = {"count": opts.excerpts, "seconds": opts.excerpt_s, "seed": opts.seed}
+    spans = material_spans(inputs.stems.shape[1], inputs.sample_rate, opts.spectral_s)
     records, notes = [], []
-    stems, target = inputs.stems, inputs.target
-    if compressors:
-        pool = make_pool(console, stems, target, opts.loss, **pool_args)
-        notes = init_compressors(console, pool, "comp" in wanted, "master_comp" in wanted, "gain" in wanted)
-        if spectral:  # the EQ is fitted to compressed stems and a de-compressed target
-            tracks, master = song_gains(console, stems, "master_comp" in wanted)
-            stems = stems * tracks
-            target = target if master is None else target / master
-    if spectral:
+
+    def share(fraction: float) -> StageSettings:
         now = time.perf_counter()
-        share = None if deadline is None else now + (0.4 if compressors else 1.0) * (deadline - now)
-        records.append(_spectral_stage(console, stems, target, groups, replace(base, deadline=share), opts.loss))
-    if compressors:
-        if spectral:  # the compressors' inputs through the new EQ
-            pool = make_pool(console, inputs.stems, inputs.target, opts.loss, **pool_args)
-        records += _compressor_rounds(console, pool, groups, replace(base, steps=opts.comp_steps))
+        return replace(base, deadline=None if deadline is None else now + fraction * (deadline - now))
+
+    if not compressors:
+        if spectral:
+            records.append(_spectral_stage(console, inputs.stems, inputs.target, spans, groups, share(1.0), opts.loss))
+        return records, notes
+    pool = make_pool(console, inputs.stems, inputs.target, opts.loss, **pool_args)
+    notes = init_compressors(console, pool, "comp" in wanted, "master_comp" in wanted, spectral and "gain" in wanted)
+    if spectral:  # the EQ on compressed stems and a de-compressed target
+        tracks, master = song_gains(console, inputs.stems, spans, "master_comp" in wanted)
+        stems = np.concatenate([inputs.stems[:, a:b] for a, b in spans], axis=1) * tracks
+        target = np.concatenate([inputs.target[:, a:b] for a, b in spans], axis=1)
+        target = target if master is None else target / master
+        edges = np.cumsum([0] + [b - a for a, b in spans]).tolist()
+        records.append(_spectral_stage(console, stems, target, list(itertools.pairwise(edges)), groups, share(0.4), opts.loss))
+        pool = make_pool(console, inputs.stems, inputs.target, opts.loss, **pool_args)  # through the new EQ
+        notes += init_compressors(console, pool, "comp" in wanted, "master_comp" in wanted, level_to_fader=False)
+    records += _compressor_rounds(console, pool, groups, replace(base, steps=opts.comp_steps))
     return records, notes
 
 

@@ -106,11 +106,13 @@ __all__ = [
     "ols_spectra",
     "peak_ballistics",
     "peak_ballistics_adjoint",
+    "physical_value",
     "plan_to_console",
 ]
 
 #: The smallest knee (dB) the soft-knee gain computer uses: 0 would divide by zero.
 KNEE_EPS_DB: float = 1e-3
+_GAIN_BLOCK = 1 << 15  # samples per block when a compressor's gain is computed without gradients
 #: Filter frequencies are kept at or under this fraction of the sample rate.
 MAX_FREQ_FRACTION: float = 0.45
 
@@ -162,6 +164,15 @@ def _from_unit(name: str, u: Tensor) -> Tensor:
     return r.minimum + (r.maximum - r.minimum) * u
 
 
+def physical_value(name: str, raw: Tensor, sample_rate: float) -> Tensor:
+    """Parameter ``name``'s physical value from its unconstrained ``raw`` value (a sigmoid onto its
+    range; filter frequencies at most :data:`MAX_FREQ_FRACTION` of the sample rate)."""
+    v = _from_unit(name, torch.sigmoid(raw))
+    if name.endswith("_freq_hz"):
+        v = v.clamp_max(MAX_FREQ_FRACTION * sample_rate)
+    return v
+
+
 def _check_value(name: str, value: float) -> None:
     r = PARAMETER_RANGES[name]
     if not (math.isfinite(value) and r.minimum <= value <= r.maximum):
@@ -199,28 +210,44 @@ def biquad_coefficients(kind: str, gain_db: Tensor, freq_hz: Tensor, q: Tensor, 
     return torch.stack([b[0] / a0, b[1] / a0, b[2] / a0, torch.ones_like(a0), a[1] / a0, a[2] / a0], dim=-1)
 
 
+def _band_coefficients(values: Mapping[str, Tensor], sample_rate: float) -> Tensor:
+    """The four EQ bands' biquads ``[4, M, 6]`` at once: :func:`biquad_coefficients` vectorised over
+    the bands (a shelf's formulas are the low shelf's with ``cos(w0)`` negated for the high shelf)."""
+    stack = lambda what: torch.stack([values[f"{band}_{what}"] for band, _ in _BANDS])  # [4, M]
+    gain, freq, q = stack("gain_db"), stack("freq_hz"), stack("q")
+    A = torch.pow(10.0, gain / 40.0)
+    w0 = 2.0 * math.pi * freq / sample_rate
+    cos_w, sin_w = torch.cos(w0), torch.sin(w0)
+    side = torch.tensor([1.0, 1.0, 1.0, -1.0], dtype=cos_w.dtype)[:, None]  # +1 low shelf, -1 high shelf
+    alpha = sin_w / (2.0 * q)  # peaks
+    peak = (1 + alpha * A, -2 * cos_w, 1 - alpha * A, 1 + alpha / A, -2 * cos_w, 1 - alpha / A)
+    beta, ap, am, c = sin_w * torch.sqrt(A) / q, A + 1, A - 1, side * cos_w  # shelves
+    shelf = (A * (ap - am * c + beta), 2 * A * side * (am - ap * c), A * (ap - am * c - beta),
+             ap + am * c + beta, -2 * side * (am + ap * c), ap + am * c - beta)  # fmt: skip
+    is_peak = torch.tensor([False, True, True, False])[:, None]
+    b0, b1, b2, a0, a1, a2 = (torch.where(is_peak, p, s) for p, s in zip(peak, shelf))
+    return torch.stack([b0 / a0, b1 / a0, b2 / a0, torch.ones_like(a0), a1 / a0, a2 / a0], dim=-1)
+
+
 def eq_response(values: Mapping[str, Tensor], freqs_hz: Tensor, sample_rate: float) -> Tensor:
     """Complex frequency response ``[M, F]`` of the console's four-band EQ at ``freqs_hz`` ``[F]``.
 
     ``values``: the EQ parameters, ``[M]`` each (physical units, as :meth:`Console.values`
     gives them). The product of the four biquads of :func:`biquad_coefficients` at
-    ``z = exp(j 2 pi f / sample_rate)``, computed in real float64 arithmetic (several times
-    faster than complex tensors on a CPU) and returned as complex128 (differentiable).
+    ``z = exp(j 2 pi f / sample_rate)``, computed in real float64 arithmetic, all bands at once
+    (several times faster than complex tensors on a CPU), returned as complex128 (differentiable).
     """
     w = 2.0 * math.pi * freqs_hz.to(torch.float64) / sample_rate
     cos1, sin1, cos2, sin2 = torch.cos(w), torch.sin(w), torch.cos(2 * w), torch.sin(2 * w)
-    re = im = None
-    for band, kind in _BANDS:
-        c = biquad_coefficients(kind, values[f"{band}_gain_db"], values[f"{band}_freq_hz"], values[f"{band}_q"], sample_rate)
-        b0, b1, b2, a1, a2 = (c[:, k : k + 1] for k in (0, 1, 2, 4, 5))  # [M, 1]
-        nr, ni = b0 + b1 * cos1 + b2 * cos2, -(b1 * sin1 + b2 * sin2)  # numerator at z^-1 = exp(-jw)
-        dr, di = 1.0 + a1 * cos1 + a2 * cos2, -(a1 * sin1 + a2 * sin2)
-        den = dr * dr + di * di
-        hr, hi = (nr * dr + ni * di) / den, (ni * dr - nr * di) / den
-        if re is None:
-            re, im = hr, hi
-        else:
-            re, im = re * hr - im * hi, re * hi + im * hr
+    c = _band_coefficients(values, sample_rate)[..., None]  # [4, M, 6, 1]
+    b0, b1, b2, a1, a2 = (c[:, :, k] for k in (0, 1, 2, 4, 5))  # [4, M, 1]
+    nr, ni = b0 + b1 * cos1 + b2 * cos2, -(b1 * sin1 + b2 * sin2)  # numerator at z^-1 = exp(-jw)
+    dr, di = 1.0 + a1 * cos1 + a2 * cos2, -(a1 * sin1 + a2 * sin2)
+    den = dr * dr + di * di
+    hr, hi = (nr * dr + ni * di) / den, (ni * dr - nr * di) / den  # [4, M, F]
+    re, im = hr[0], hi[0]
+    for k in range(1, 4):
+        re, im = re * hr[k] - im * hi[k], re * hi[k] + im * hr[k]
     return torch.complex(re, im)
 
 
@@ -270,7 +297,7 @@ def fsm_filter(x: Tensor, response: Any, sample_rate: float, block_fft: int = OL
 #: to within this fraction of the signal's peak (``max(c) ** warm_up <= BALLISTICS_TOLERANCE``;
 #: under float32's resolution).
 BALLISTICS_TOLERANCE: float = 1e-9
-_OVERHEAD_VALUES = 1000  # a numpy call costs about as much as this many values more in it
+_OVERHEAD_VALUES = 100  # a numpy step costs about as much as this many (scattered) values more in it
 
 
 def _ballistics_loop(xs: np.ndarray, ca: np.ndarray, cr: np.ndarray, out: np.ndarray) -> None:
@@ -312,10 +339,10 @@ def _chunked(loop: Any, arrays: Sequence[np.ndarray], lane_params: Sequence[np.n
     # (n / chunks + warm) steps, each costing (overhead + lanes * chunks): least near sqrt(overhead n / (warm lanes))
     best = math.sqrt(_OVERHEAD_VALUES * n / (max(warm, 1) * max(lanes, 1)))
     chunks = min(int(best), n // max(warm, 1))
-    if chunks < 2:
-        out = np.empty((lanes, n), dtype=out_dtype)
-        loop(*(a.T for a in arrays), *lane_params, out.T)
-        return out
+    if chunks < 2:  # time-major copies: each step reads and writes one contiguous row
+        out = np.empty((n, lanes), dtype=out_dtype)
+        loop(*(np.ascontiguousarray(a.T) for a in arrays), *lane_params, out)
+        return np.ascontiguousarray(out.T)
     size = -(-n // chunks)
 
     def view(a: np.ndarray) -> np.ndarray:  # [warm + size, chunks, lanes]: chunk k from sample k * size - warm
@@ -482,15 +509,13 @@ class Console(nn.Module):
         return self
 
     def _physical(self, where: str, name: str) -> Tensor:
-        raw = (self.track if where == "track" else self.master)[name]
-        v = _from_unit(name, torch.sigmoid(raw))
-        if name.endswith("_freq_hz"):
-            v = v.clamp_max(MAX_FREQ_FRACTION * self.sample_rate)
-        return v
+        return physical_value(name, (self.track if where == "track" else self.master)[name], self.sample_rate)
 
-    def values(self, where: Literal["track", "master"] = "track") -> dict[str, Tensor]:
-        """Physical values (float64, with gradient): track parameters ``[tracks]``, master ``[1]``."""
-        names = TRACK_PARAMETERS if where == "track" else MASTER_PARAMETERS
+    def values(self, where: Literal["track", "master"] = "track", names: Sequence[str] | None = None) -> dict[str, Tensor]:
+        """Physical values (float64, with gradient): track parameters ``[tracks]``, master ``[1]``
+        (``names``: only these)."""
+        if names is None:
+            names = TRACK_PARAMETERS if where == "track" else MASTER_PARAMETERS
         return {k: self._physical(where, k) for k in names}
 
     def track_values(self) -> list[dict[str, float]]:
@@ -549,17 +574,38 @@ class Console(nn.Module):
                 v["comp_knee_db"].clamp_min(KNEE_EPS_DB).to(d), v["comp_makeup_db"].to(d),
             )  # fmt: skip
         env = envelope(x, v["comp_attack_ms"], v["comp_release_ms"], self.sample_rate)
-        level_db = 20.0 * torch.log10(env.clamp_min(1e-10))
-        shape = (-1, 1, 1)
-        gain_db = _gain_computer_db(
-            level_db, v["comp_threshold_db"].view(shape).to(x.dtype), v["comp_ratio"].view(shape).to(x.dtype),
-            v["comp_knee_db"].view(shape).to(x.dtype),
-        )  # fmt: skip
-        return x * torch.pow(10.0, (gain_db + v["comp_makeup_db"].view(shape).to(x.dtype)) / 20.0)
+        p = {k: v[k].view(-1, 1, 1).to(x.dtype) for k in ("comp_threshold_db", "comp_ratio", "comp_knee_db", "comp_makeup_db")}
+
+        def apply(x: Tensor, env: Tensor) -> Tensor:
+            level_db = 20.0 * torch.log10(env.clamp_min(1e-10))
+            gain_db = _gain_computer_db(level_db, p["comp_threshold_db"], p["comp_ratio"], p["comp_knee_db"])
+            return x * torch.pow(10.0, (gain_db + p["comp_makeup_db"]) / 20.0)
+
+        if torch.is_grad_enabled() and (x.requires_grad or any(t.requires_grad for t in p.values())):
+            return apply(x, env)
+        out = torch.empty_like(x)  # a render: block by block, so the temporaries stay in the cache
+        for a in range(0, x.shape[-1], _GAIN_BLOCK):
+            out[..., a : a + _GAIN_BLOCK] = apply(x[..., a : a + _GAIN_BLOCK], env[..., a : a + _GAIN_BLOCK])
+        return out
+
+    def _track_compressors(self, x: Tensor, per_signal: Mapping[str, Tensor]) -> Tensor:
+        """``x`` ``[b, t, n]`` through the tracks' compressors; a render leaves out those that do
+        nothing (ratio 1, makeup 0 dB), so a long render loops over fewer signals."""
+        b, t, n = x.shape
+        flat = x.reshape(b * t, 1, n)
+        busy = ((per_signal["comp_ratio"] - 1.0).abs() > 1e-6) | (per_signal["comp_makeup_db"].abs() > 1e-6)
+        grads = torch.is_grad_enabled() and (x.requires_grad or any(v.requires_grad for v in per_signal.values()))
+        if grads or bool(busy.all()):
+            return self._comp(flat, per_signal).reshape(b, t, n)
+        out = flat.clone()
+        idx = torch.nonzero(busy).flatten()
+        if len(idx):
+            out[idx] = self._comp(flat[idx], {k: v[idx] for k, v in per_signal.items()})
+        return out.reshape(b, t, n)
 
     def pan_gains(self) -> Tensor:
         """``[tracks, 2]`` amplitude factors (gain x pan law), float64."""
-        v = self.values("track")
+        v = self.values("track", ("gain_db", "pan"))
         g = torch.pow(10.0, v["gain_db"] / 20.0)
         theta = (v["pan"] + 1.0) * (math.pi / 4.0)
         return torch.stack([g * torch.cos(theta), g * torch.sin(theta)], dim=-1)
@@ -578,7 +624,7 @@ class Console(nn.Module):
         if self._stage_active("eq"):
             x = self._eq(x.reshape(b * t, 1, n), per_signal).reshape(b, t, n)
         if self._stage_active("comp"):
-            x = self._comp(x.reshape(b * t, 1, n), per_signal).reshape(b, t, n)
+            x = self._track_compressors(x, per_signal)
         coeffs = self.pan_gains().to(x.dtype)  # [t, 2]: rounded like daw_bridge's float32 coefficients
         mix = torch.einsum("btn,tc->bcn", x, coeffs)
         mv = self.values("master")

@@ -81,7 +81,7 @@ def render_plan(plan: Any, stems: np.ndarray, files: list[Path] | None, names: l
     from daw_bridge.render import render
 
     def run(base: Path | None) -> np.ndarray:
-        return render(plan, None, normalize=False, tail_s=0, threads=1, base_dir=base).audio
+        return render(plan, None, normalize=False, tail_s=0, base_dir=base).audio  # a thread per core
 
     if files is not None:
         out = run(None)
@@ -98,15 +98,28 @@ def render_plan(plan: Any, stems: np.ndarray, files: list[Path] | None, names: l
 
 
 def score_fit(console: Console, plan: Any, inputs: Any, start_mix: np.ndarray | None, check_render: bool) -> FitReport:
-    """Render and score (see the module notes); ``inputs`` a :class:`~automix.console.inputs.FitInputs`."""
+    """Render and score (see the module notes); ``inputs`` a :class:`~automix.console.inputs.FitInputs`.
+
+    pedalboard renders the plan in a second thread while the console renders (pedalboard's
+    processing lets go of Python's lock), so the two renders overlap on two cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import soundfile  # noqa: F401  (imported here, not first in the worker: concurrent first imports can fail)
+
+    import automix.eval.metrics  # noqa: F401
+    import daw_bridge.render  # noqa: F401
+
     started = time.perf_counter()
     target, rate = inputs.target, inputs.sample_rate
-    mix = render_console(console, inputs.stems)
-    report = FitReport(*score(mix, target, rate))
-    if start_mix is not None:
-        report.start_snr_db, report.start_mrstft = score(start_mix, target, rate)
-    if check_render:
-        daw = render_plan(plan, inputs.stems, inputs.files, inputs.names, rate)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        daw_job = pool.submit(render_plan, plan, inputs.stems, inputs.files, inputs.names, rate) if check_render else None
+        mix = render_console(console, inputs.stems)
+        report = FitReport(*score(mix, target, rate))
+        if start_mix is not None:
+            report.start_snr_db, report.start_mrstft = score(start_mix, target, rate)
+        daw = daw_job.result() if daw_job is not None else None
+    if daw is not None:
         report.daw_snr_db, report.daw_mrstft = score(daw, target, rate)
         report.console_vs_daw_snr_db = snr_db(daw, mix)
     report.seconds = time.perf_counter() - started

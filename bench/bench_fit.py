@@ -184,7 +184,7 @@ def main() -> None:
         per_second.append(step / seconds)
         print(f"\nold fitter (c66a058), {len(names)} stems x {seconds:.1f} s: {step:.2f} s per step ({step / seconds:.3f} s per step per second)")
     longest = max(lengths)
-    estimate = max(per_second) * longest * 500
+    estimate = per_second[-1] * longest * 500  # the longest excerpt: the least fixed overhead per second
     print(f"old fitter on {longest:.0f} s, scaled linearly from the longest excerpt's step x 500 steps (its default): "
           f"{estimate:.0f} s = {estimate / 3600:.1f} h; new: {totals[longest]:.1f} s -> {estimate / totals[longest]:.0f}x faster")
     if args.legacy_fit:

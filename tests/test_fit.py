@@ -208,6 +208,17 @@ def test_cli_refuses_a_silent_target(tmp_path, capsys):
     assert rc == 1
     assert_one_error(err, "silent.wav is silent")
     assert not (tmp_path / "plan.json").exists()
+    # a real target: the report names the closed form, and what a session leaves out of an EQ fit
+    c = Console(2, SR, compressor=False, master_eq=False, master_compressor=False)
+    c.set_values({"gain_db": [-3.0, 1.0], "pan": [0.4, -0.2], "peak1_gain_db": [4.0, 0.0]})
+    with torch.no_grad():
+        mix = c(torch.from_numpy(np.stack([sf.read(f, dtype="float32")[0] for f in files]))[None])[0].numpy()
+    sf.write(tmp_path / "mix.wav", mix.T, SR, subtype="FLOAT")
+    rc, out, err = cli(capsys, "fit", *files, "--target", tmp_path / "mix.wav", "-o", tmp_path / "plan.json",
+                       "--fit", "gain,pan,eq", "--seconds", "20")  # fmt: skip
+    assert rc == 0, err
+    assert "closed-form gain/pan start" in out and "carry faders and pans only" in out
+    assert daw_bridge.load_session(tmp_path / "plan.json").tracks[0].plugins  # the EQ is in the plan
 
 
 # --------------------------------------------------------------------------- EQ and compressors

@@ -6,19 +6,21 @@ the threshold, ratio, makeup, fader or pan. So compressors are fitted on a fixed
 excerpts of the song (each ``warm-up + scored`` samples; the warm-up lets filters and envelopes
 settle), each track's input being its stem through its EQ:
 
-1. :func:`init_compressors` computes every track's exact envelope
-   (:func:`automix.console.model.peak_ballistics`, all excerpts and tracks side by side in one
-   loop) for each attack/release pair of a small grid (:data:`ATTACKS_MS` x
-   :data:`RELEASES_MS`) and starts each compressor on a grid: per track, loudest first, the
-   pair, threshold and ratio whose compressed track, scaled by its best factor (to the fader),
-   leaves the least squared error against the target minus the other tracks; then the master
-   compressor likewise on the mix;
-2. :func:`song_gains` gives the compressors' gains over the whole song, so that the spectral
-   stage (:mod:`automix.console.spectral`) fits the EQ to compressed stems and a
-   de-compressed target rather than bending the EQ to imitate compression;
-3. :func:`pool_objective` is then the exact console on the pool given the envelopes (the gain
-   computer, faders, pans and master bus are exact and cheap), over which thresholds, ratios,
-   faders, pans (and makeups where there is no fader to do it) are refined
+1. :func:`make_pool` takes excerpts where each track is loudest (every compressor hears its
+   track's hits), through the tracks' EQ, with the envelopes at the current settings;
+2. :func:`init_compressors` computes every track's exact envelope
+   (:func:`automix.console.model.peak_ballistics`, all excerpts, tracks and times side by side
+   in one loop) for each attack/release pair of a small grid (:data:`ATTACKS_MS` x
+   :data:`RELEASES_MS`) and sets each compressor from a grid: per track, loudest first, the
+   pair, threshold and ratio whose compressed track, scaled by its best factor (to the fader or
+   the makeup), leaves the least squared error against the target minus the other tracks as
+   they stand; no compressor and the current one are candidates too; then the master likewise;
+3. :func:`song_gains` gives the compressors' gains over parts of the song, so that the spectral
+   stage (:mod:`automix.console.spectral`) fits the EQ to compressed stems and a de-compressed
+   target rather than bending the EQ to imitate compression;
+4. :func:`pool_objective` is the exact console on the pool given the envelopes (the gain
+   computer, faders, pans and master bus are exact and cheap; only compressors that do
+   something are computed), over which thresholds, ratios and makeups are refined
    (:func:`set_envelopes` computes the envelopes again when the EQ or the mix has changed).
 
 Attack and release times stay on the grid; the knee stays hard (a plan's compressor has none).

@@ -9,14 +9,17 @@ reference on disk). The fit, in order:
 1. **Closed form** (:mod:`automix.console.closed_form`): least-squares faders and pans in the
    renderer's pan law, from the stems' Gram matrix (one pass over the audio; alone it explains a
    dry drum mix). Kept when it beats the neutral console.
-2. **Spectral stage** (:mod:`automix.console.spectral`; when the EQ or the master EQ is fitted, or
+2. **Compressors start** (:mod:`automix.console.dynamics`; when a compressor is fitted): on a
+   pool of short excerpts where the tracks play, exact envelopes for a 3 x 3 grid of attack and
+   release times, and each compressor set from a grid of thresholds and ratios (or left out).
+3. **Spectral stage** (:mod:`automix.console.spectral`; when the EQ or the master EQ is fitted, or
    with ``loss="spectral"``): faders, pans, track and master EQ by L-BFGS on a quadratic
-   objective built from the cross-spectra of the whole song, each step independent of its length.
-3. **Compressors** (:mod:`automix.console.dynamics`; when a compressor is fitted): on a pool
-   of short excerpts of the song, exact envelopes for a grid of attack/release times and each
-   compressor started on a grid, before the spectral stage (which then fits the EQ to the
-   compressed stems and the de-compressed target); after it, thresholds, ratios, faders and
-   pans refined by L-BFGS against the exact console on the pool, given the envelopes.
+   objective built from the cross-spectra of (at most a minute of) the song, each step
+   independent of its length; with compressors, of the compressed stems and the de-compressed
+   target, so that the EQ is not bent to imitate compression.
+4. **Compressor rounds** (with compressors): the grid again on the pool through the new EQ, then
+   thresholds, ratios and makeups by L-BFGS against the exact console on the pool given the
+   envelopes; the makeups then go into the faders.
 
 Each stage keeps its best parameters, stops early, shows progress and respects the time budget
 ``seconds``. The fitted plan is then rendered with the exact console and with pedalboard and
@@ -69,7 +72,7 @@ class FitOptions:
     """How :func:`fit_console` refines (each a keyword of it too).
 
     ``loss``: ``"mse"`` (squared error of the waveform: what SNR measures) or ``"spectral"``
-    (each STFT bin's error over the target's power there: every band alike); ``steps``: most
+    (each STFT bin's error over the target's smoothed amplitude there: quiet bands count more); ``steps``: most
     objective evaluations of the spectral stage, ``comp_steps`` of each compressor round;
     ``patience``: evaluations without a relative improvement of ``min_delta`` before a stage
     stops; ``spectral_s``: seconds of the song the spectral stage reads (pieces of 10 s spread
@@ -353,13 +356,14 @@ def _fit(stems: Any, target: Any, sample_rate: int | None, names: Sequence[str] 
     fit_seconds = time.perf_counter() - started
     plan_files = inputs.files if inputs.files is not None else [Path(f"{nm}.wav") for nm in inputs.names]
     plan = console_to_plan(console, plan_files, names=inputs.names, name=name)
-    report = score_fit(console, plan, inputs, start.mix if start is not None else None, opts.check_render)
+    plain = start is not None and best == 1 and not any(console.stages.values())  # the closed form as it was
+    report = score_fit(console, plan, inputs, start.mix if start is not None else None, opts.check_render, plain)
     if records and _worse(report, opts.loss):
         notes.append("the refinement scored worse than the closed form against the target: kept the closed form")
         console = _new_console(inputs, groups)
         console.set_values({"gain_db": start.gain_db.tolist(), "pan": start.pan.tolist()})
         plan = console_to_plan(console, plan_files, names=inputs.names, name=name)
-        report = score_fit(console, plan, inputs, start.mix, opts.check_render)
+        report = score_fit(console, plan, inputs, start.mix, opts.check_render, not any(console.stages.values()))
         best = 1
     plan.notes.extend(inputs.notes)
     if start is not None:

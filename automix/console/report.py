@@ -97,11 +97,14 @@ def render_plan(plan: Any, stems: np.ndarray, files: list[Path] | None, names: l
     return np.pad(out, ((0, 0), (0, frames - out.shape[1]))) if out.shape[1] < frames else out
 
 
-def score_fit(console: Console, plan: Any, inputs: Any, start_mix: np.ndarray | None, check_render: bool) -> FitReport:
+def score_fit(console: Console, plan: Any, inputs: Any, start_mix: np.ndarray | None, check_render: bool,
+              console_is_start: bool = False) -> FitReport:  # fmt: skip
     """Render and score (see the module notes); ``inputs`` a :class:`~automix.console.inputs.FitInputs`.
 
     pedalboard renders the plan in a second thread while the console renders (pedalboard's
     processing lets go of Python's lock), so the two renders overlap on two cores.
+    ``console_is_start``: the console holds the closed form's faders and pans and nothing else,
+    so its render is ``start_mix`` (the same float32 products) and is scored once.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -114,10 +117,11 @@ def score_fit(console: Console, plan: Any, inputs: Any, start_mix: np.ndarray | 
     target, rate = inputs.target, inputs.sample_rate
     with ThreadPoolExecutor(max_workers=1) as pool:
         daw_job = pool.submit(render_plan, plan, inputs.stems, inputs.files, inputs.names, rate) if check_render else None
-        mix = render_console(console, inputs.stems)
+        mix = start_mix if console_is_start and start_mix is not None else render_console(console, inputs.stems)
         report = FitReport(*score(mix, target, rate))
         if start_mix is not None:
-            report.start_snr_db, report.start_mrstft = score(start_mix, target, rate)
+            same = mix is start_mix
+            report.start_snr_db, report.start_mrstft = (report.snr_db, report.mrstft) if same else score(start_mix, target, rate)
         daw = daw_job.result() if daw_job is not None else None
     if daw is not None:
         report.daw_snr_db, report.daw_mrstft = score(daw, target, rate)

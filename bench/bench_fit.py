@@ -11,8 +11,8 @@ far the fitted settings are from the ones the target was made with.
 The baseline is the fitter of commit c66a058 (``fit_console`` by Adam over the whole take per
 step, MR-STFT loss, JUCE compressor; its ``automix/console/{model,fit}.py`` read from git, so
 that nothing of the new code speeds it up): one step timed on ``--legacy-seconds`` excerpts of
-the same take (two lengths, to show a step's cost is linear in the length), then scaled to the
-longest length and to its default 500 steps. ``--legacy-fit`` also runs it to the end on a short
+the same take (two lengths; a step costs a fixed part plus a part linear in the length, and the
+line through the two is extended to the longest length), times its default 500 steps. ``--legacy-fit`` also runs it to the end on a short
 excerpt (``--legacy-fit-seconds``, gain, pan and EQ, ``--legacy-fit-steps``) beside the new
 fitter on the same excerpt, for fidelity.
 
@@ -176,16 +176,21 @@ def main() -> None:
     if args.no_legacy:
         return
     legacy_model, legacy_fit = legacy_modules()
-    per_second = []
+    excerpts, steps = [], []
     for seconds in (float(x) for x in args.legacy_seconds.split(",")):
         stems, names, rate = take(seconds)
         target = target_of(stems, names, rate, groups)
-        step = legacy_step_seconds(legacy_model, stems, target, rate, groups, args.legacy_steps)
-        per_second.append(step / seconds)
-        print(f"\nold fitter (c66a058), {len(names)} stems x {seconds:.1f} s: {step:.2f} s per step ({step / seconds:.3f} s per step per second)")
+        excerpts.append(seconds)
+        steps.append(legacy_step_seconds(legacy_model, stems, target, rate, groups, args.legacy_steps))
+        print(f"\nold fitter (c66a058), {len(names)} stems x {seconds:.1f} s: {steps[-1]:.2f} s per step")
     longest = max(lengths)
-    estimate = per_second[-1] * longest * 500  # the longest excerpt: the least fixed overhead per second
-    print(f"old fitter on {longest:.0f} s, scaled linearly from the longest excerpt's step x 500 steps (its default): "
+    if len(excerpts) > 1:  # a step costs a + b * length: the line through the excerpts' steps
+        b, a = np.polyfit(excerpts, steps, 1)
+        per_step, how = a + b * longest, f"the line through the excerpts' steps ({a:.2f} s + {b:.3f} s per second of audio)"
+    else:
+        per_step, how = steps[0] * longest / excerpts[0], "proportionally to the length"
+    estimate = per_step * 500
+    print(f"old fitter on {longest:.0f} s, a step scaled by {how}: {per_step:.0f} s, x 500 steps (its default): "
           f"{estimate:.0f} s = {estimate / 3600:.1f} h; new: {totals[longest]:.1f} s -> {estimate / totals[longest]:.0f}x faster")
     if args.legacy_fit:
         fidelity(legacy_fit, args)

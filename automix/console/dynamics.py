@@ -14,7 +14,7 @@ settle), each track's input being its stem through its EQ:
    :data:`RELEASES_MS`) and sets each compressor from a grid: per track, loudest first, the
    pair, threshold and ratio whose compressed track, scaled by its best factor (to the fader or
    the makeup), leaves the least squared error against the target minus the other tracks as
-   they stand; no compressor and the current one are candidates too; then the master likewise;
+   they stand (no compressor is a candidate too); then the master likewise;
 3. :func:`song_gains` gives the compressors' gains over parts of the song, so that the spectral
    stage (:mod:`automix.console.spectral`) fits the EQ to compressed stems and a de-compressed
    target rather than bending the EQ to imitate compression;
@@ -99,11 +99,17 @@ def _positions(stems: np.ndarray, length: int, count: int, rng: np.random.Genera
         return [0]
     hop = max(1, length // 4)
     offset = int(rng.integers(0, max(1, min(hop, frames - length))))
-    starts = np.arange(offset, frames - length + 1, hop)
-    end = starts[-1] + length
-    blocks = np.add.reduceat(np.square(stems[:, :end]), np.arange(0, end, hop), axis=1, dtype=np.float64)
+    count_blocks = (frames - offset) // hop
+    x = stems[:, offset : offset + count_blocks * hop].reshape(stems.shape[0], count_blocks, hop)
+    blocks = np.einsum("nbh,nbh->nb", x, x).astype(np.float64)  # [N, blocks]: energy per hop
     per = length // hop
-    energy = np.stack([blocks[:, k : k + per].sum(1) for k in range(len(starts))])  # [windows, N]
+    cumulative = np.concatenate([np.zeros((stems.shape[0], 1)), np.cumsum(blocks, axis=1)], axis=1)
+    energy = (cumulative[:, per:] - cumulative[:, :-per]).T  # [windows, N]: windows start every hop
+    starts = offset + hop * np.arange(energy.shape[0])
+    fits = starts + length <= frames
+    energy, starts = energy[fits], starts[fits]
+    if not len(starts):
+        return [0]
     share = energy / np.maximum(energy.max(0), 1e-30)
     chosen: list[int] = []
     limit, progress = min(count, len(starts)), True
@@ -141,9 +147,10 @@ def make_pool(
     loss: str = "mse",
     *,
     count: int = 12,
-    seconds: float = 0.5,
+    seconds: float = 0.75,
     warmup_s: float = 0.25,
     seed: int = 0,
+    starts: Sequence[int] | None = None,
 ) -> ExcerptPool:
     """Up to ``count`` excerpts of ``seconds`` scored (after ``warmup_s``) from ``stems`` ``[N, T]`` and
     ``target`` ``[2, T]``, the stems through ``console``'s track EQ, with envelopes set.
@@ -151,7 +158,8 @@ def make_pool(
     The excerpts are where the tracks are loud (each track's loudest windows in turn, not
     overlapping); a song shorter than one excerpt gives one excerpt, the song (a quarter of it as
     warm-up at most). ``loss`` picks
-    the bin weights (:func:`automix.console.spectral.bin_weights`, from the pool's target).
+    the bin weights (:func:`automix.console.spectral.bin_weights`, from the pool's target);
+    ``starts`` (samples) given skip the search (a second pool at the same places).
     """
     from automix.console.spectral import bin_weights, stft_size
 
@@ -165,7 +173,7 @@ def make_pool(
         length = frames
     if length - warm < stft:
         raise FitError(f"the take is too short to fit compressors on: {frames / rate:.2f} s")
-    starts = _positions(stems, length, count, np.random.default_rng(seed))
+    starts = list(starts) if starts is not None else _positions(stems, length, count, np.random.default_rng(seed))
     x = torch.from_numpy(np.stack([stems[:, s : s + length] for s in starts])).float()
     y = torch.from_numpy(np.stack([target[:, s : s + length] for s in starts])).float()
     frames_t = _stft(y[..., warm:], stft)
@@ -318,22 +326,18 @@ class _Grid:
         return best
 
 
-def _best_candidate(r: Tensor, u: Tensor, levels: Tensor, warm: int, current: Tensor | None = None) -> _Choice:
+def _best_candidate(r: Tensor, u: Tensor, levels: Tensor, warm: int) -> _Choice:
     """The grid point (see the module notes) whose compression of ``u`` best fits ``r``; first the
     thresholds and ratios at the middle (attack, release) pair, then every pair near the best.
-    No compressor (``pair`` -1) and the ``current`` gain curve ``[P, C', L]`` (``pair`` -2, kept
-    unless beaten) are candidates too."""
+    No compressor (``pair`` -1) is a candidate too. (The current setting is not: measured, it
+    wins too often where the EQ and faders had settled around it, a local minimum.)"""
     grid = _Grid(r, u, levels, warm)
     err, scale = grid.error(torch.ones_like(grid.levels[0]))
     best = _Choice(float(err), scale=float(scale))
-    if current is not None:
-        err, scale = grid.error(current[..., slice(warm, None, _GRID_DECIMATE)])
-        if float(err) <= best.error:
-            best = _Choice(float(err), -2, scale=float(scale))
     middle = levels.shape[0] // 2
     best = grid.search(best, middle, _GRID_OFFSETS_DB, _GRID_RATIOS)
     if best.pair < 0:
-        return best  # the current curve or none: nothing near to search
+        return best  # none: nothing near to search
     peak = float(grid.levels[middle].amax())
     offsets = [o * f for o in (peak - best.threshold,) for f in (0.8, 1.0, 1.25)]
     ratios = [best.ratio * f for f in (0.8, 1.0, 1.25)]
@@ -395,8 +399,8 @@ def _note(where: str, choice: _Choice, pair: tuple[float, float]) -> str:
 def init_compressors(console: Console, pool: ExcerptPool, tracks: bool, master: bool, level_to_fader: bool) -> list[str]:
     """Set the compressors from a grid (see the module notes) and the pool's envelopes; one note per change.
 
-    Track by track (loudest first, the others as they stand) and then the master, a grid point
-    replaces the compressor where it fits better than the current one and than none.
+    Track by track (loudest first, the others as they stand) and then the master, the grid point
+    or no compressor, whichever fits best, replaces the compressor there was.
     ``level_to_fader``: a track's best factor goes to its fader (else to its makeup gain).
     """
     pairs = [(a, r) for a in ATTACKS_MS for r in RELEASES_MS]
@@ -408,25 +412,23 @@ def init_compressors(console: Console, pool: ExcerptPool, tracks: bool, master: 
         contrib = raw * gains[:, :, None]
         for i in torch.argsort(contrib[..., pool.warmup :].square().sum((0, 2, 3)), descending=True).tolist():
             r = pool.target - contrib.sum(1) + contrib[:, i]
-            current = gains[:, i : i + 1] if i in pool.compressed else None
-            choice = _best_candidate(r, raw[:, i], levels[:, :, i : i + 1], pool.warmup, current)
-            if choice.pair == -2 or (choice.pair == -1 and current is None and abs(choice.scale - 1.0) < 1e-3):
+            had = i in pool.compressed
+            choice = _best_candidate(r, raw[:, i], levels[:, :, i : i + 1], pool.warmup)
+            if choice.pair == -1 and not had and abs(choice.scale - 1.0) < 1e-3:
                 continue
             pair = pairs[choice.pair] if choice.pair >= 0 else (0.0, 0.0)
             _apply(console, "track", i, choice, pair, "gain_db" if level_to_fader else "comp_makeup_db")
             g = torch.ones_like(gains[:, i]) if choice.pair == -1 else torch.pow(
                 10.0, (1.0 / choice.ratio - 1.0) * (levels[choice.pair, :, i] - choice.threshold).clamp_min(0.0) / 20.0)
             contrib[:, i] = raw[:, i] * (choice.scale * g)[:, None]
-            if choice.pair >= 0 or current is not None:
+            if choice.pair >= 0 or had:
                 notes.append(_note(f"track {console.names[i]!r}", choice, pair))
     set_envelopes(console, pool)
     if master and console.stages["master_comp"]:
         mix = pool_mix(console, pool, master=False)
-        current = None
-        if pool.master_levels is not None and _busy(console.master_values()):
-            current = _gain(pool.master_levels, {k: t.expand(2) for k, t in console.values("master").items()})
-        choice = _best_candidate(pool.target, mix, envelope_levels(mix, pairs, pool.sample_rate), pool.warmup, current)
-        if choice.pair >= 0 or (choice.pair == -1 and current is not None):
+        had = _busy(console.master_values())
+        choice = _best_candidate(pool.target, mix, envelope_levels(mix, pairs, pool.sample_rate), pool.warmup)
+        if choice.pair >= 0 or had:
             pair = pairs[choice.pair] if choice.pair >= 0 else (0.0, 0.0)
             _apply(console, "master", 0, choice, pair, "comp_makeup_db")
             notes.append(_note("master", choice, pair))

@@ -88,7 +88,7 @@ class FitOptions:
     min_delta: float = 1e-4
     spectral_s: float = 60.0
     excerpts: int = 12
-    excerpt_s: float = 0.5
+    excerpt_s: float = 0.75
     ridge: float = 1e-6
     seed: int = 0
     check_render: bool = True
@@ -114,9 +114,11 @@ class FitResult:
     ``tracks``: per track ``{parameter: value}`` (physical units); ``master`` likewise;
     ``start``: the closed-form gain/pan fit (None when neither was fitted); ``stages``: what
     each refinement stage did; ``history``: the objective of the neutral console, of the closed
-    form, then of each stage's steps (or checks), each relative to the target's energy;
-    ``best_step``: the index in ``history`` of the kept parameters; ``steps``: refinement steps
-    taken; ``seconds``: fitting time, ``report.seconds`` rendering and scoring time.
+    form (both exact, from the Gram matrix), then each stage's values (at its start and after each
+    L-BFGS iteration; each stage its own objective), all relative to the target's energy;
+    ``best_step``: the index in ``history`` of the kept parameters; ``steps``: objective
+    evaluations of all stages; ``stopped_early``: a stage converged before its step limit;
+    ``seconds``: time to the plan, ``report.seconds`` rendering and scoring time.
     """
 
     plan: Any
@@ -266,7 +268,7 @@ def _refine(console: Console, inputs: FitInputs, groups: Sequence[str], opts: Fi
         target = target if master is None else target / master
         edges = np.cumsum([0] + [b - a for a, b in spans]).tolist()
         records.append(_spectral_stage(console, stems, target, list(itertools.pairwise(edges)), groups, share(0.4), opts.loss))
-        pool = make_pool(console, inputs.stems, inputs.target, opts.loss, **pool_args)  # through the new EQ
+        pool = make_pool(console, inputs.stems, inputs.target, opts.loss, **pool_args, starts=pool.starts)  # new EQ
         notes += init_compressors(console, pool, "comp" in wanted, "master_comp" in wanted, level_to_fader=False)
     records += _compressor_rounds(console, pool, groups, replace(base, steps=opts.comp_steps))
     return records, notes

@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="PLAN.json", help="mix plan to write (.json or .yaml)")
     p.add_argument("--fit", default="gain,pan,eq", metavar="GROUPS", help="what to fit, comma-separated: gain, pan, eq, comp, master_eq, master_comp")
     p.add_argument("--loss", default="mse", choices=["mse", "spectral"], help="mse: the waveform's squared error (SNR); spectral: quiet bands count more")
-    p.add_argument("--steps", type=_positive_int, default=200, help="most objective evaluations of the EQ stage (compressors: 60 a round)")
+    p.add_argument("--steps", type=_positive_int, default=200, help="most objective evaluations of the EQ stage (compressors: 30 a round)")
     p.add_argument("--patience", type=_positive_int, default=50, help="stop a stage after this many evaluations without improvement")
     p.add_argument("--seconds", type=_positive_float, default=None, help="time budget for the refinement (the closed form and the final renders are not cut)")
     p.add_argument("--seed", type=int, default=0, help="random seed")

@@ -53,6 +53,7 @@ __all__ = [
     "FitOptions",
     "FitReport",
     "FitResult",
+    "carry_notes",
     "fit_console",
     "snr_db",
 ]
@@ -83,7 +84,7 @@ class FitOptions:
 
     loss: str = "mse"
     steps: int = 200
-    comp_steps: int = 60
+    comp_steps: int = 30
     patience: int = 50
     min_delta: float = 1e-4
     spectral_s: float = 60.0

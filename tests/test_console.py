@@ -355,3 +355,58 @@ def test_ranges_are_declared_once_and_fit_inside_the_plan():
         assert check_plugins(plan) == []
         for track in plan.tracks:
             assert track.gain_db == pytest.approx(getattr(ranges.CONSOLE_RANGES["gain_db"], end), abs=1e-6)
+
+
+# --------------------------------------------------------------------------- long renders
+
+
+def test_chunked_ballistics_equal_the_sequential_loop():
+    """Time chunks side by side, each warmed up from silence, give the one-loop envelope and its gradient."""
+    rng = np.random.default_rng(7)
+    n = 3 * SR
+    x = np.abs(rng.standard_normal((4, n)) * np.repeat(rng.random((4, n // 2000 + 1)), 2000, axis=1)[:, :n])
+    coeff = lambda ms: np.exp(-2 * math.pi * 1000 / (np.asarray(ms) * SR))
+    ca, cr = coeff([0.5, 2.0, 10.0, 30.0]), coeff([20.0, 50.0, 80.0, 10.0])
+    assert console_mod._warm_up(float(cr.max())) * 4 < n  # chunked indeed
+    sequential = np.empty((n, 4))
+    console_mod._ballistics_loop(np.ascontiguousarray(x.T), ca, cr, sequential)
+    chunked = console_mod.peak_ballistics(x, ca, cr)
+    assert np.abs(chunked - sequential.T).max() <= 1e-9 * x.max()
+    g = rng.standard_normal((4, n))
+    fast = console_mod.peak_ballistics_adjoint(x, chunked, g, ca, cr)
+    lanes = console_mod._OVERHEAD_VALUES
+    try:
+        console_mod._OVERHEAD_VALUES = 0  # one chunk: the plain loop
+        slow = console_mod.peak_ballistics_adjoint(x, chunked, g, ca, cr)
+    finally:
+        console_mod._OVERHEAD_VALUES = lanes
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9 * np.abs(b).max())
+
+
+def test_eq_response_is_pedalboards_including_the_phase():
+    v = {k: torch.tensor([vals[1]], dtype=torch.float64) for k, vals in EQ_SETTINGS.items()}
+    n = 1 << 15
+    freqs = torch.arange(n // 2 + 1, dtype=torch.float64) * SR / n
+    ours = console_mod.eq_response(v, freqs, SR)[0].numpy()
+    impulse = np.zeros((1, n), dtype=np.float32)
+    impulse[0, 0] = 1.0
+    theirs = np.fft.rfft(pedalboard_eq({k: float(t) for k, t in v.items()})(impulse, SR)[0].astype(np.float64))
+    assert np.abs(ours[1:] - theirs[1:]).max() < 5e-3 * np.abs(theirs).max()
+
+
+def test_long_renders_match_daw_bridge(tmp_path):
+    """Past 65536 samples the EQ runs block by block (overlap-save) and the compressors' envelopes
+    as time chunks; idle compressors are skipped: the render still is pedalboard's."""
+    audio = stems(3, 2.0)
+    assert audio.shape[1] > console_mod.OLS_FFT // 2
+    c = Console(3, SR, master_eq=False)
+    c.set_values(EQ_SETTINGS)
+    c.set_values({"comp_threshold_db": [-20.0, 0.0, -10.0], "comp_ratio": [4.0, 1.0, 10.0], "comp_release_ms": [50.0, 100.0, 20.0]})
+    c.set_values({"comp_threshold_db": -15.0, "comp_ratio": 3.0}, "master")
+    plan = console_to_plan(c, write_stems(tmp_path, audio))
+    ours, theirs = console_mix(c, audio), render_plan(plan)
+    assert snr_db(ours, theirs) > 60
+    c.set_trainable(["comp"])  # with gradients every compressor runs, idle or not: the same mix
+    with_grad = c(torch.from_numpy(audio)[None])[0].detach().numpy()
+    np.testing.assert_allclose(with_grad, ours, atol=1e-6)

@@ -19,7 +19,8 @@ log = logging.getLogger("automix")
 FIT_EXAMPLES = """\
 examples:
   automix fit stems/ --target engineer-mix.wav -o plan.json
-  automix fit stems/ --target reference.wav -o plan.json --fit gain,pan --steps 300
+  automix fit stems/ --target reference.wav -o plan.json --fit gain,pan   # what an Ardour/REAPER session can carry
+  automix fit stems/ --target mix.wav -o plan.json --fit gain,pan,eq,comp --seconds 30
   automix mix stems/ -o net.wav && automix fit stems/ --target net.wav -o plan.json   # settings for the network's mix
   automix fit stems/ --target mix.wav -o plan.yaml --fit gain,pan,eq,comp --render fitted.wav --force
   automix session write plan.json --format ardour -o my-song/
@@ -33,19 +34,21 @@ def register(sub: Any) -> None:
         _cmd_fit,
         help="fit console settings (gain, pan, EQ, compressor) so the stems' mix approaches a target mix",
         description="Find mixing-console settings whose render approaches a target mix (a human mix, a reference, "
-        "or a Mix-Wave-U-Net output) by gradient descent through a differentiable console, and write them as a "
-        "mix plan that 'automix render' renders with pedalboard and 'automix session write' turns into a DAW "
-        "session. Reports SNR and MR-STFT distance to the target for the console's render and for pedalboard's.",
+        "or a Mix-Wave-U-Net output): least-squares faders and pans first, then the EQ on the song's cross-spectra "
+        "and the compressors on excerpts, and write them as a mix plan that 'automix render' renders with "
+        "pedalboard and 'automix session write' turns into a DAW session (Ardour and REAPER sessions carry the "
+        "faders and pans only). Reports SNR and MR-STFT distance to the target of the closed-form start, the "
+        "console's render and pedalboard's.",
         epilog=FIT_EXAMPLES,
     )
     p.add_argument("stems", nargs="+", metavar="STEMS_DIR_OR_FILES", help="mono stems: a folder or files")
     p.add_argument("--target", required=True, metavar="MIX", help="the stereo mix to approach")
     p.add_argument("-o", "--output", required=True, metavar="PLAN.json", help="mix plan to write (.json or .yaml)")
     p.add_argument("--fit", default="gain,pan,eq", metavar="GROUPS", help="what to fit, comma-separated: gain, pan, eq, comp, master_eq, master_comp")
-    p.add_argument("--loss", default="mrstft", help="loss, e.g. mrstft, stereo_perceptual, l1+0.1*mrstft")
-    p.add_argument("--steps", type=positive_int, default=500, help="most optimisation steps")
-    p.add_argument("--lr", type=positive_float, default=0.05, help="learning rate (Adam, cosine decay)")
-    p.add_argument("--patience", type=positive_int, default=50, help="stop after this many steps without improvement")
+    p.add_argument("--loss", default="mse", choices=["mse", "spectral"], help="mse: the waveform's squared error (SNR); spectral: quiet bands count more")
+    p.add_argument("--steps", type=positive_int, default=200, help="most objective evaluations of the EQ stage (compressors: 30 a round)")
+    p.add_argument("--patience", type=positive_int, default=50, help="stop a stage after this many evaluations without improvement")
+    p.add_argument("--seconds", type=positive_float, default=None, help="time budget for the refinement (the closed form and the final renders are not cut)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--render", default=None, metavar="MIX.wav", help="also render the fitted plan with pedalboard to this file")
     p.add_argument("--force", action="store_true", help="overwrite PLAN (and --render's file) if they exist")
@@ -74,7 +77,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         groups=groups,
         loss=args.loss,
         steps=args.steps,
-        lr=args.lr,
+        seconds=args.seconds,
         patience=args.patience,
         seed=args.seed,
         progress=False if args.quiet else None,

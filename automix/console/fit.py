@@ -1,69 +1,111 @@
-"""Fit the differentiable console (:mod:`automix.console.model`) to a target mix.
+"""Fit the console (:mod:`automix.console.model`) to a target mix, fast: a closed form, then refinement.
 
-``fit_console(stems, target)`` starts from a neutral console (0 dB, centre, flat EQ, no
-compression), optimises the chosen parameter groups with Adam on a loss from
-:func:`automix.losses.build_loss` (``"mrstft"`` by default; any spec it takes, e.g.
-``"stereo_perceptual"`` or ``"l1+0.1*mrstft"``), and returns a :class:`FitResult` whose
+``fit_console(stems, target, groups=..., seconds=...)`` returns a :class:`FitResult` whose
 :attr:`~FitResult.plan` is a :class:`daw_bridge.Session` (builtin pedalboard plugins) that renders
-the fitted mix. The fit report compares the target with both the console's own render and
-``daw_bridge.render`` of the plan (SNR and :func:`automix.eval.metrics.mrstft_distance`).
+the fitted mix. The stems are mono files or an array ``[N, T]`` (with ``sample_rate`` and
+``names``); the target a stereo file or ``[2, T]`` (a network's mix in memory works as well as a
+reference on disk). The fit, in order:
 
-Stems are mono (``[tracks, samples]`` or one mono file per track); the target is stereo
-``[2, samples]`` (or a file). Lengths are cut to the shortest.
+1. **Closed form** (:mod:`automix.console.closed_form`): least-squares faders and pans in the
+   renderer's pan law, from the stems' Gram matrix (one pass over the audio; alone it explains a
+   dry drum mix). Kept when it beats the neutral console.
+2. **Compressors start** (:mod:`automix.console.dynamics`; when a compressor is fitted): on a
+   pool of short excerpts where the tracks play, exact envelopes for a 3 x 3 grid of attack and
+   release times, and each compressor set from a grid of thresholds and ratios (or left out).
+3. **Spectral stage** (:mod:`automix.console.spectral`; when the EQ or the master EQ is fitted, or
+   with ``loss="spectral"``): faders, pans, track and master EQ by L-BFGS on a quadratic
+   objective built from the cross-spectra of (at most a minute of) the song, each step
+   independent of its length; with compressors, of the compressed stems and the de-compressed
+   target, so that the EQ is not bent to imitate compression.
+4. **Compressor rounds** (with compressors): the grid again on the pool through the new EQ, then
+   thresholds, ratios and makeups by L-BFGS against the exact console on the pool given the
+   envelopes; the makeups then go into the faders.
+
+Each stage keeps its best parameters, stops early, shows progress and respects the time budget
+``seconds``. The fitted plan is then rendered with the exact console and with pedalboard and
+scored (SNR, MR-STFT) against the target, as is the closed-form start (:class:`FitReport`); a
+refinement that scores worse than the closed form it started from is dropped (a note says so).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-import os
-import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import torch
 
+from automix.console.closed_form import FitError, GainPanFit, fit_gain_pan_from_gram, gain_pan_to_weights, gram
+from automix.console.inputs import FitInputs, load_inputs
 from automix.console.model import PARAMETER_GROUPS, Console, ConsoleError, console_to_plan
+from automix.console.optimise import ABSOLUTE_DELTA, StageRecord, StageSettings, one_thread, run_lbfgs_stage
+from automix.console.report import FitReport, score_fit, snr_db
+from automix.console.spectral import LOSSES
 
-__all__ = ["DEFAULT_GROUPS", "FitReport", "FitResult", "fit_console", "snr_db"]
+__all__ = [
+    "DEFAULT_GROUPS",
+    "SESSION_CARRIES",
+    "FitError",
+    "FitOptions",
+    "FitReport",
+    "FitResult",
+    "carry_notes",
+    "fit_console",
+    "snr_db",
+]
 
 #: Parameter groups fitted unless told otherwise (see :data:`automix.console.model.PARAMETER_GROUPS`).
 DEFAULT_GROUPS: tuple[str, ...] = ("gain", "pan", "eq")
-
-PathLike = str | os.PathLike[str]
-
-
-def snr_db(estimate: np.ndarray, reference: np.ndarray) -> float:
-    """``10 log10(sum(ref^2) / sum((est - ref)^2))`` in dB over all channels (float64; capped at 200)."""
-    ref = np.asarray(reference, dtype=np.float64)
-    err = np.asarray(estimate, dtype=np.float64) - ref
-    num, den = float(np.sum(ref**2)), float(np.sum(err**2))
-    if den == 0.0:
-        return 200.0
-    if num == 0.0:
-        return -200.0
-    return float(min(200.0, 10.0 * math.log10(num / den)))
+#: What of a fitted console the session formats daw_bridge writes can carry (daw_bridge.formats):
+#: Ardour gets faders and pans but no plugins (Ardour ships a-EQ and a-Compressor, the writer
+#: does not use them); REAPER gets faders and pans, the plugin chains only as notes; MIDI
+#: automation faders (up to 0 dB) and pans.
+SESSION_CARRIES: dict[str, tuple[str, ...]] = {"ardour": ("gain", "pan"), "reaper": ("gain", "pan"),
+                                               "midi": ("gain", "pan")}  # fmt: skip
 
 
 @dataclass
-class FitReport:
-    """How close the fitted mix is to the target: the console's render and the plan's daw_bridge render."""
+class FitOptions:
+    """How :func:`fit_console` refines (each a keyword of it too).
 
-    snr_db: float
-    mrstft: float
-    daw_snr_db: float | None = None
-    daw_mrstft: float | None = None
-    console_vs_daw_snr_db: float | None = None  # how well the plan reproduces the console's render
+    ``loss``: ``"mse"`` (squared error of the waveform: what SNR measures) or ``"spectral"``
+    (each STFT bin's error over the target's smoothed amplitude there: quiet bands count more); ``steps``: most
+    objective evaluations of the spectral stage, ``comp_steps`` of each compressor round;
+    ``patience``: evaluations without a relative improvement of ``min_delta`` before a stage
+    stops; ``spectral_s``: seconds of the song the spectral stage reads (pieces of 10 s spread
+    over it; all of it when shorter); ``excerpts`` of ``excerpt_s`` seconds (after a 0.25 s warm-up) in the compressor
+    stage's pool; ``ridge``: the closed form's (relative); ``seed`` places the excerpts;
+    ``check_render``: render the plan with pedalboard for the report.
+    """
 
-    def lines(self) -> list[str]:
-        out = [f"console render: SNR {self.snr_db:.2f} dB, MR-STFT {self.mrstft:.4f}"]
-        if self.daw_snr_db is not None:
-            out.append(f"daw_bridge render of the plan: SNR {self.daw_snr_db:.2f} dB, MR-STFT {self.daw_mrstft:.4f}")
-            out.append(f"console vs daw_bridge render: SNR {self.console_vs_daw_snr_db:.2f} dB")
-        return out
+    loss: str = "mse"
+    steps: int = 200
+    comp_steps: int = 30
+    patience: int = 50
+    min_delta: float = 1e-4
+    spectral_s: float = 60.0
+    excerpts: int = 12
+    excerpt_s: float = 0.75
+    ridge: float = 1e-6
+    seed: int = 0
+    check_render: bool = True
+
+    def check(self) -> None:
+        """Raise :class:`ConsoleError` (one line) for a value the fit cannot use."""
+        if self.loss not in LOSSES:
+            raise ConsoleError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        for k in ("steps", "comp_steps", "patience", "excerpts"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConsoleError(f"{k} must be a positive integer, got {v!r}")
+        for k, least in (("excerpt_s", 1e-3), ("spectral_s", 1e-3), ("ridge", 0.0), ("min_delta", 0.0)):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < least:
+                raise ConsoleError(f"{k} must be a number of at least {least:g}, got {v!r}")
 
 
 @dataclass
@@ -71,7 +113,13 @@ class FitResult:
     """A fitted console: the plan (a :class:`daw_bridge.Session`), the settings and the report.
 
     ``tracks``: per track ``{parameter: value}`` (physical units); ``master`` likewise;
-    ``history``: the loss per step; ``best_step``: the step whose parameters were kept.
+    ``start``: the closed-form gain/pan fit (None when neither was fitted); ``stages``: what
+    each refinement stage did; ``history``: the objective of the neutral console, of the closed
+    form (both exact, from the Gram matrix), then each stage's values (at its start and after each
+    L-BFGS iteration; each stage its own objective), all relative to the target's energy;
+    ``best_step``: the index in ``history`` of the kept parameters; ``steps``: objective
+    evaluations of all stages; ``stopped_early``: a stage converged before its step limit;
+    ``seconds``: time to the plan, ``report.seconds`` rendering and scoring time.
     """
 
     plan: Any
@@ -86,74 +134,182 @@ class FitResult:
     loss: str
     groups: tuple[str, ...]
     report: FitReport
+    start: GainPanFit | None = None
+    stages: list[StageRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """A few lines for a terminal: the fit, the report, each track's gain and pan."""
-        how = "stopped early" if self.stopped_early else "all steps"
-        lines = [
-            (
-                f"fitted {', '.join(self.groups)} of {len(self.tracks)} tracks with {self.loss}: "
-                f"{self.steps} steps ({how}; best at {self.best_step}, loss {self.history[self.best_step]:.5f}) "
-                f"in {self.seconds:.1f} s"
-            ),
-            *self.report.lines(),
-        ]
+        """Lines for a terminal: the fit, each stage, the report, each track's settings, notes."""
+        lines = [(f"fitted {', '.join(self.groups)} of {len(self.tracks)} tracks ({self.loss}): {self.steps} steps "
+                 f"in {self.seconds:.1f} s, then {self.report.seconds:.1f} s rendering and scoring")]  # fmt: skip
+        if self.start is not None:
+            lines.append(f"  closed form: objective {_db(self.history[0]):.2f} -> {_db(self.start.residual):.2f} dB")
+        lines += ["  " + s.line() for s in self.stages if s.values]
+        lines += self.report.lines()
         for t, v in zip(self.plan.tracks, self.tracks):
-            lines.append(f"  {t.name}: {v['gain_db']:+.2f} dB, pan {v['pan']:+.3f}")
-        lines.extend(self.notes)
+            lines.append(f"  {t.name}: {_track_line(v, self.groups)}")
+        lines += self.notes
+        lines += carry_notes(self.groups)
         return "\n".join(lines)
 
 
-def _load_stems(
-    stems: Any, sample_rate: int | None, names: Sequence[str] | None
-) -> tuple[np.ndarray, int, list[Path] | None, list[str]]:
-    from daw_bridge.audio import read_audio
-
-    if isinstance(stems, (str, os.PathLike)):
-        stems = [stems]
-    if isinstance(stems, (list, tuple)) and stems and isinstance(stems[0], (str, os.PathLike)):
-        files = [Path(s).expanduser().absolute() for s in stems]
-        audio, rates = [], set()
-        for f in files:
-            x, rate = read_audio(f, sample_rate=sample_rate)
-            if x.shape[0] != 1:
-                raise ConsoleError(f"{f.name} has {x.shape[0]} channels; the console takes mono stems")
-            audio.append(x[0])
-            rates.add(rate)
-        if len(rates) != 1:
-            raise ConsoleError(f"the stems have different sample rates {sorted(rates)}; give sample_rate")
-        n = min(len(a) for a in audio)
-        names = list(names) if names is not None else _unique([f.stem for f in files])
-        return np.stack([a[:n] for a in audio]).astype(np.float32), rates.pop(), files, names
-    array = np.asarray(stems.detach().cpu().numpy() if isinstance(stems, torch.Tensor) else stems, dtype=np.float32)
-    if array.ndim != 2:
-        raise ConsoleError(f"stems must be [tracks, samples] (mono stems) or files, got shape {array.shape}")
-    if sample_rate is None:
-        raise ConsoleError("give sample_rate with stems as an array")
-    names = list(names) if names is not None else [f"track{i + 1}" for i in range(array.shape[0])]
-    return array, int(sample_rate), None, names
+def _db(value: float) -> float:
+    return 10.0 * math.log10(max(value, 1e-30))
 
 
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
-    return out
+def _track_line(v: dict[str, float], groups: Sequence[str]) -> str:
+    text = f"{v['gain_db']:+.2f} dB, pan {v['pan']:+.3f}"
+    if "eq" in groups:
+        text += ", EQ " + " ".join(f"{v[f'{b}_gain_db']:+.1f}@{v[f'{b}_freq_hz']:.0f}" for b in ("low_shelf", "peak1", "peak2", "high_shelf"))
+    if "comp" in groups and v["comp_ratio"] > 1.0 + 1e-6:
+        text += f", comp {v['comp_threshold_db']:.1f} dB {v['comp_ratio']:.1f}:1 {v['comp_attack_ms']:.1f}/{v['comp_release_ms']:.0f} ms"
+    return text
 
 
-def _load_target(target: Any, sample_rate: int) -> np.ndarray:
-    from daw_bridge.audio import read_audio
+def carry_notes(groups: Sequence[str]) -> list[str]:
+    """One line naming what the session formats leave out of a fit of ``groups`` (empty: nothing)."""
+    extra = [g for g in groups if g not in SESSION_CARRIES["ardour"]]
+    if not extra:
+        return []
+    return [(f"sessions: Ardour, REAPER and MIDI files written from this plan carry faders and pans only; the fitted "
+            f"{', '.join(extra)} are in the plan and its pedalboard render, not in the sessions (daw_bridge writes no "
+            "Ardour a-EQ/a-Compressor; REAPER gets the chains as notes): fit with --fit gain,pan when a session must "
+            "sound like the plan")]  # fmt: skip
 
-    if isinstance(target, (str, os.PathLike)):
-        x, _ = read_audio(target, sample_rate=sample_rate)
-    else:
-        x = np.asarray(target.detach().cpu().numpy() if isinstance(target, torch.Tensor) else target, dtype=np.float32)
-    if x.ndim != 2 or x.shape[0] != 2:
-        raise ConsoleError(f"the target must be stereo [2, samples], got shape {x.shape}")
-    return x.astype(np.float32)
+
+# --------------------------------------------------------------------------- stages
+
+
+def _closed_form(console: Console, inputs: FitInputs, groups: Sequence[str], opts: FitOptions):
+    """The neutral console and the closed form: (history, kept index, GainPanFit or None)."""
+    stats = gram(inputs.stems, inputs.target)
+    n = len(inputs.names)
+    gain, pan = "gain" in groups, "pan" in groups
+    fit = fit_gain_pan_from_gram(stats, inputs.stems if (gain or pan) else None, gain=gain, pan=pan, start=None,
+                                 names=inputs.names, target_label=inputs.target_label, ridge=opts.ridge)  # fmt: skip
+    history = [stats.residual(gain_pan_to_weights(np.zeros(n), np.zeros(n)))]
+    if not (gain or pan):
+        return history, 0, None
+    history.append(fit.residual)
+    if fit.residual < history[0] - max(opts.min_delta * history[0], ABSOLUTE_DELTA):
+        console.set_values({"gain_db": fit.gain_db.tolist(), "pan": fit.pan.tolist()})
+        return history, 1, fit
+    return history, 0, fit
+
+
+def _spectral_stage(console: Console, stems: np.ndarray, target: np.ndarray, spans: list[tuple[int, int]],
+                    groups: Sequence[str], settings: StageSettings, loss: str) -> StageRecord:  # fmt: skip
+    from automix.console.spectral import cross_spectra, spectral_objective
+
+    console.set_trainable([g for g in groups if g in ("gain", "pan", "eq", "master_eq")])
+    spectra = cross_spectra(stems, target, console.sample_rate, loss, spans)
+    return run_lbfgs_stage("spectral fit", console, lambda: spectral_objective(console, spectra), settings)
+
+
+def _compressor_rounds(console: Console, pool: Any, groups: Sequence[str], settings: StageSettings) -> list[StageRecord]:
+    """Thresholds, ratios and makeups refined on the pool (faders, pans and EQ stay as the spectral
+    stage left them: a few seconds of excerpts would overfit them); a second round after the
+    master compressor's envelope follows the mix. Makeups then go into the faders."""
+    from automix.console.dynamics import pool_objective, set_envelopes
+
+    console.set_trainable([g for g in groups if g in ("comp", "master_comp")])
+    for where in ("track", "master"):
+        for k in ("comp_knee_db", "comp_attack_ms", "comp_release_ms"):  # hard knee; times from the grid
+            getattr(console, where)[k].requires_grad_(False)
+    master = "master_comp" in groups
+    records = []
+    for round_ in range(2 if master else 1):
+        label = "compressor fit" + (f" {round_ + 1}" if master else "")
+        records.append(run_lbfgs_stage(label, console, lambda: pool_objective(console, pool), settings))
+        set_envelopes(console, pool)
+    if "gain" in groups:
+        _makeup_to_fader(console)
+    return records
+
+
+def _makeup_to_fader(console: Console) -> None:
+    """Move each track's makeup gain into its fader (both are gains after the compressor)."""
+    from automix.console.model import PARAMETER_RANGES
+
+    lo, hi = PARAMETER_RANGES["gain_db"].minimum, PARAMETER_RANGES["gain_db"].maximum
+    tv = console.track_values()
+    console.set_values({"gain_db": [min(max(t["gain_db"] + t["comp_makeup_db"], lo), hi) for t in tv],
+                        "comp_makeup_db": [0.0] * len(tv)})  # fmt: skip
+
+
+def _refine(console: Console, inputs: FitInputs, groups: Sequence[str], opts: FitOptions, deadline: float | None,
+            progress: bool) -> tuple[list[StageRecord], list[str]]:  # fmt: skip
+    """The refinement stages (see the module notes): their records and notes."""
+    from automix.console.dynamics import init_compressors, make_pool, song_gains
+    from automix.console.spectral import material_spans
+
+    wanted = set(groups)
+    spectral = bool({"eq", "master_eq"} & wanted) or (opts.loss == "spectral" and bool({"gain", "pan"} & wanted))
+    compressors = bool({"comp", "master_comp"} & wanted)
+    base = StageSettings(steps=opts.steps, patience=opts.patience, min_delta=opts.min_delta, deadline=deadline,
+                         progress=progress)  # fmt: skip
+    pool_args = {"count": opts.excerpts, "seconds": opts.excerpt_s, "seed": opts.seed}
+    spans = material_spans(inputs.stems.shape[1], inputs.sample_rate, opts.spectral_s)
+    records, notes = [], []
+
+    def share(fraction: float) -> StageSettings:
+        now = time.perf_counter()
+        return replace(base, deadline=None if deadline is None else now + fraction * (deadline - now))
+
+    if not compressors:
+        if spectral:
+            records.append(_spectral_stage(console, inputs.stems, inputs.target, spans, groups, share(1.0), opts.loss))
+        return records, notes
+    pool = make_pool(console, inputs.stems, inputs.target, opts.loss, **pool_args)
+    notes = init_compressors(console, pool, "comp" in wanted, "master_comp" in wanted, spectral and "gain" in wanted)
+    if spectral:  # the EQ on compressed stems and a de-compressed target
+        tracks, master = song_gains(console, inputs.stems, spans, "master_comp" in wanted)
+        stems = np.concatenate([inputs.stems[:, a:b] for a, b in spans], axis=1) * tracks
+        target = np.concatenate([inputs.target[:, a:b] for a, b in spans], axis=1)
+        target = target if master is None else target / master
+        edges = np.cumsum([0] + [b - a for a, b in spans]).tolist()
+        records.append(_spectral_stage(console, stems, target, list(itertools.pairwise(edges)), groups, share(0.4), opts.loss))
+        pool = make_pool(console, inputs.stems, inputs.target, opts.loss, **pool_args, starts=pool.starts)  # new EQ
+        notes += init_compressors(console, pool, "comp" in wanted, "master_comp" in wanted, level_to_fader=False)
+    records += _compressor_rounds(console, pool, groups, replace(base, steps=opts.comp_steps))
+    return records, notes
+
+
+def _history(start: list[float], kept: int, records: list[StageRecord]) -> tuple[list[float], int]:
+    history, best = list(start), kept
+    for r in records:
+        if r.values and r.improved:
+            best = len(history) + r.best
+        history += r.values
+    return history, best
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def _options(options: FitOptions | None, overrides: dict[str, Any]) -> FitOptions:
+    known = {f.name for f in fields(FitOptions)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"fit_console() got unknown option(s) {unknown}; options are {sorted(known)}")
+    opts = replace(options or FitOptions(), **overrides)
+    opts.check()
+    return opts
+
+
+def _new_console(inputs: FitInputs, groups: Sequence[str]) -> Console:
+    return Console(len(inputs.names), inputs.sample_rate, names=inputs.names, eq="eq" in groups,
+                   compressor="comp" in groups, master_eq="master_eq" in groups,
+                   master_compressor="master_comp" in groups)  # fmt: skip
+
+
+def _worse(report: FitReport, loss: str) -> bool:
+    """Whether the refined plan scores worse than the closed form (SNR for mse, MR-STFT for spectral)."""
+    if report.start_snr_db is None:
+        return False
+    snr = report.daw_snr_db if report.daw_snr_db is not None else report.snr_db
+    dist = report.daw_mrstft if report.daw_mrstft is not None else report.mrstft
+    return snr < report.start_snr_db - 0.05 if loss == "mse" else dist > report.start_mrstft * 1.001
 
 
 def fit_console(
@@ -163,136 +319,61 @@ def fit_console(
     *,
     names: Sequence[str] | None = None,
     groups: Sequence[str] = DEFAULT_GROUPS,
-    loss: Any = "mrstft",
-    steps: int = 500,
-    lr: float = 0.05,
-    patience: int = 50,
-    min_delta: float = 1e-5,
-    compressor_mode: Literal["juce", "dasp"] = "juce",
-    check_render: bool = True,
+    seconds: float | None = None,
+    options: FitOptions | None = None,
     progress: bool = True,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
     name: str = "fit",
+    **overrides: Any,
 ) -> FitResult:
-    """Fit a console so that its mix of ``stems`` sounds like ``target``; see the module notes.
+    """Fit a console so that its mix of ``stems`` approaches ``target``; see the module notes.
 
-    ``stems``: mono stem files (a list of paths) or an array ``[tracks, samples]`` (then
-    ``sample_rate`` is needed and the plan names files ``<name>.wav``, relative: write the stems
-    there). ``target``: a stereo file or ``[2, samples]``. ``groups``: which parameters move
-    (:data:`automix.console.model.PARAMETER_GROUPS`: ``gain``, ``pan``, ``eq``, ``comp``, ``master_eq``,
-    ``master_comp``); stages not fitted stay neutral and out of the plan. ``loss``: a spec for
-    :func:`automix.losses.build_loss`. Adam with ``lr`` on the unconstrained parameters, a cosine
-    decay to ``lr / 100`` over ``steps``, stopping when the loss has not improved by ``min_delta``
-    (relative) for ``patience`` steps; the best step's parameters are kept. ``check_render``:
-    render the plan with daw_bridge for the report (stems as arrays go through temporary WAVs).
+    ``stems``: mono stem files or an array ``[N, T]`` (then ``sample_rate`` is needed, ``names``
+    name the tracks and the plan names files ``<name>.wav``, relative: write the stems there).
+    ``target``: a stereo file or ``[2, T]``. ``groups``: what to fit (``gain``, ``pan``, ``eq``,
+    ``comp``, ``master_eq``, ``master_comp``); stages not fitted stay neutral and out of the
+    plan. ``seconds``: a wall-clock budget for the refinement (loading, the closed form and the
+    final renders are not cut). ``options`` (:class:`FitOptions`) or its fields as keywords
+    (``steps=``, ``loss=``, ...). Raises :class:`FitError` for a silent target or silent stems.
+    torch runs on one thread inside (restored after): the fit's tensors are small or split into
+    blocks, and a second thread made it several times slower on two busy cores.
     """
-    from automix.losses import build_loss
-    from automix.eval.metrics import mrstft_distance
+    with one_thread():
+        return _fit(stems, target, sample_rate, names, groups, seconds, _options(options, overrides), progress, name)
 
+
+def _fit(stems: Any, target: Any, sample_rate: int | None, names: Sequence[str] | None, groups: Sequence[str],
+         seconds: float | None, opts: FitOptions, progress: bool, name: str) -> FitResult:  # fmt: skip
     started = time.perf_counter()
-    groups = tuple(groups)
+    groups = tuple(dict.fromkeys(groups))
     unknown = sorted(set(groups) - set(PARAMETER_GROUPS))
     if unknown or not groups:
         raise ConsoleError(f"unknown or no parameter groups {unknown}; use some of {sorted(PARAMETER_GROUPS)}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    audio, rate, files, names = _load_stems(stems, sample_rate, names)
-    tgt = _load_target(target, rate)
-    notes: list[str] = []
-    n = min(audio.shape[1], tgt.shape[1])
-    if audio.shape[1] != tgt.shape[1]:
-        notes.append(f"stems ({audio.shape[1]} frames) and target ({tgt.shape[1]}) differ in length: fitted on {n}")
-    audio, tgt = audio[:, :n], tgt[:, :n]
-
-    torch.manual_seed(seed)
-    console = Console(
-        audio.shape[0], rate, names=names, eq="eq" in groups, compressor="comp" in groups,
-        master_eq="master_eq" in groups, master_compressor="master_comp" in groups, compressor_mode=compressor_mode,
-    ).to(device)  # fmt: skip
-    console.set_trainable(groups)
-    x = torch.from_numpy(audio).to(device)[None]
-    y = torch.from_numpy(tgt).to(device)[None]
-    criterion = build_loss(loss, rate).to(device)
-    params = [p for p in console.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr / 100)
-
-    history: list[float] = []
-    best = math.inf
-    best_step = 0
-    best_state = {k: v.detach().clone() for k, v in console.state_dict().items()}
-    since = 0
-    stopped_early = False
-    from tqdm import tqdm
-
-    bar = tqdm(total=steps, desc="fitting", disable=not progress, leave=False)
-    try:
-        for step in range(steps):
-            opt.zero_grad(set_to_none=True)
-            value, _ = criterion(console(x), y)
-            if not torch.isfinite(value):
-                notes.append(f"the loss became {float(value)} at step {step}; kept step {best_step}")
-                stopped_early = True
-                break
-            v = float(value.detach())
-            history.append(v)
-            if not math.isfinite(best) or v < best - min_delta * abs(best):
-                best, best_step, since = v, step, 0
-                # the loss was measured with the parameters before this step's update: keep those
-                best_state = {k: t.detach().clone() for k, t in console.state_dict().items()}
-            else:
-                since += 1
-            value.backward()
-            opt.step()
-            sched.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{v:.4f}")
-            if since >= patience:
-                stopped_early = True
-                break
-    finally:
-        bar.close()
-    console.load_state_dict(best_state)
-
-    with torch.no_grad():
-        mix = console(x)[0].cpu().numpy()
-    report = FitReport(snr_db=snr_db(mix, tgt), mrstft=float(mrstft_distance(mix, tgt, rate)))
-
-    plan_files: list[Path] = files if files is not None else [Path(f"{nm}.wav") for nm in names]
-    plan = console_to_plan(console, plan_files, names=names, name=name)
-    plan.notes.extend(notes)
-    if check_render:
-        report = _check_render(plan, audio, files, names, rate, mix, tgt, report)
+    if seconds is not None and not seconds > 0:
+        raise ConsoleError(f"seconds must be a positive time budget, got {seconds!r}")
+    inputs = load_inputs(stems, target, sample_rate, names)
+    console = _new_console(inputs, groups)
+    start_history, kept, start = _closed_form(console, inputs, groups, opts)
+    deadline = None if seconds is None else started + seconds
+    records, notes = _refine(console, inputs, groups, opts, deadline, progress)
+    history, best = _history(start_history, kept, records)
+    fit_seconds = time.perf_counter() - started
+    plan_files = inputs.files if inputs.files is not None else [Path(f"{nm}.wav") for nm in inputs.names]
+    plan = console_to_plan(console, plan_files, names=inputs.names, name=name)
+    plain = start is not None and best == 1 and not any(console.stages.values())  # the closed form as it was
+    report = score_fit(console, plan, inputs, start.mix if start is not None else None, opts.check_render, plain)
+    if records and _worse(report, opts.loss):
+        notes.append("the refinement scored worse than the closed form against the target: kept the closed form")
+        console = _new_console(inputs, groups)
+        console.set_values({"gain_db": start.gain_db.tolist(), "pan": start.pan.tolist()})
+        plan = console_to_plan(console, plan_files, names=inputs.names, name=name)
+        report = score_fit(console, plan, inputs, start.mix, opts.check_render, not any(console.stages.values()))
+        best = 1
+    plan.notes.extend(inputs.notes)
+    if start is not None:
+        notes = start.notes + notes
     return FitResult(
-        plan=plan, console=console, tracks=console.track_values(), master=console.master_values(),
-        history=history, best_step=best_step, steps=len(history), stopped_early=stopped_early,
-        seconds=time.perf_counter() - started, loss=criterion.describe(), groups=groups, report=report, notes=notes,
+        plan=plan, console=console, tracks=console.track_values(), master=console.master_values(), history=history,
+        best_step=best, steps=sum(r.steps for r in records), stopped_early=any(r.stopped == "converged" for r in records),
+        seconds=fit_seconds, loss=opts.loss, groups=groups, report=report, start=start, stages=records,
+        notes=inputs.notes + notes,
     )  # fmt: skip
-
-
-def _check_render(plan: Any, audio: np.ndarray, files: list[Path] | None, names: list[str], rate: int,
-                  mix: np.ndarray, tgt: np.ndarray, report: FitReport) -> FitReport:  # fmt: skip
-    from daw_bridge.render import render
-
-    from automix.eval.metrics import mrstft_distance
-
-    def run(session: Any, base: Path | None) -> np.ndarray:
-        out = render(session, None, normalize=False, tail_s=0, threads=1, base_dir=base).audio
-        return out[:, : tgt.shape[1]]
-
-    if files is not None:
-        daw = run(plan, None)
-    else:
-        import soundfile as sf
-
-        with tempfile.TemporaryDirectory(prefix="automix-fit.") as tmp:
-            for nm, x in zip(names, audio):
-                sf.write(Path(tmp) / f"{nm}.wav", x, rate, subtype="FLOAT")
-            daw = run(plan, Path(tmp))
-    if daw.shape[1] < tgt.shape[1]:
-        daw = np.pad(daw, ((0, 0), (0, tgt.shape[1] - daw.shape[1])))
-    report.daw_snr_db = snr_db(daw, tgt)
-    report.daw_mrstft = float(mrstft_distance(daw, tgt, rate))
-    report.console_vs_daw_snr_db = snr_db(daw, mix)
-    return report

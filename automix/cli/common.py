@@ -153,8 +153,10 @@ def mix_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def session_line(result: Any, fmt: str) -> str:
     """What a command prints about the session it wrote with a mix."""
-    what = ("the plan's gains and pans; the mix on the muted 'AI mix' track" if result.plan is not None
-            else "the mix is on the muted 'AI mix' track")
+    if result.plan is not None:
+        what = "the plan's gains and pans; the mix on the muted 'AI mix' track"
+    else:
+        what = f"faders and pans fitted to the mix: {result.session_fidelity.summary()}"
     return f"wrote {fmt} session {result.session.path} ({what})"
 
 

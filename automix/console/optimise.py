@@ -134,7 +134,8 @@ class _Problem:
 def run_lbfgs_stage(name: str, console: Console, objective: Callable[[], Tensor], settings: StageSettings) -> StageRecord:
     """Minimise ``objective()`` over the console's trainable parameters (see the module notes)."""
     from scipy.optimize import minimize
-    from tqdm import tqdm
+
+    from daw_bridge.progress import progress_bar
 
     started = time.perf_counter()
     record = StageRecord(name)
@@ -144,7 +145,7 @@ def run_lbfgs_stage(name: str, console: Console, objective: Callable[[], Tensor]
     with torch.no_grad():
         start = float(objective())
     record.values.append(start)
-    bar = tqdm(total=settings.steps, desc=name, disable=not settings.progress, leave=False)
+    bar = progress_bar(settings.steps, name, "step", settings.progress, leave=False)
     problem = _Problem(params, objective, settings, bar)
     problem.best_value = start
 

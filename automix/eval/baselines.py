@@ -94,23 +94,12 @@ def recorded_balance_mix(stems: np.ndarray, names: Sequence[str], sample_rate: i
 
 
 def oracle_gains(stems: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Non-negative least-squares gains ``[N, 2]`` of mono stems ``[N, T]`` to the reference's
-    channels ``[2, T]``: the best a static gain/pan console can do (any non-negative pair of
-    channel gains is a fader gain and a constant-power pan)."""
-    from scipy.optimize import nnls
+    """The best static channel gains ``[N, 2]`` of mono stems ``[N, T]`` for the reference
+    ``[2, T]``: the least-squares fader and pan fit (:func:`automix.console.closed_form.fit_gain_pan`),
+    the best a gain/pan console can do."""
+    from automix.console.closed_form import fit_gain_pan
 
-    arr = stems_2d(stems).astype(np.float64)
-    ref = np.asarray(reference, dtype=np.float64)
-    gram = arr @ arr.T  # solve the normal equations through a Cholesky-like square root: [N, N]
-    scale = np.sqrt(np.maximum(np.diag(gram), 1e-30))
-    a = gram / np.outer(scale, scale) + 1e-9 * np.eye(arr.shape[0])
-    root = np.linalg.cholesky(a).T  # a = root.T @ root
-    gains = np.zeros((arr.shape[0], ref.shape[0]))
-    for c in range(ref.shape[0]):
-        b = (arr @ ref[c]) / scale
-        x, _ = nnls(root, np.linalg.solve(root.T, b))
-        gains[:, c] = x / scale
-    return gains
+    return np.asarray(fit_gain_pan(stems_2d(stems), np.asarray(reference, dtype=np.float32), mix=False).weights)
 
 
 def oracle_gain_pan_mix(stems: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -131,5 +120,10 @@ def baseline_mixes(stems: np.ndarray, names: Sequence[str], sample_rate: int, re
     if rules:
         out[RULE_BASED_CONSOLE] = rule_based_mix(stems, names, sample_rate, ref_lufs)
         out[RECORDED_BALANCE] = recorded_balance_mix(stems, names, sample_rate, ref_lufs)
-    out[ORACLE_GAIN_PAN] = oracle_gain_pan_mix(stems, reference[:, : stems_2d(stems).shape[1]])
+    from automix.console.closed_form import FitError
+
+    try:
+        out[ORACLE_GAIN_PAN] = oracle_gain_pan_mix(stems, reference[:, : stems_2d(stems).shape[1]])
+    except FitError:  # the stems do not explain the reference at all: no ceiling to show
+        pass
     return out

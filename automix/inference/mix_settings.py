@@ -126,6 +126,7 @@ class MixResult(TimedResult):
     plan: "Session | None" = None
     render: "RenderResult | None" = None
     session: "WrittenSession | None" = None
+    session_fidelity: Any = None  # a waveform mix's session: how near its faders and pans come to the mix
 
     @property
     def failed_plugins(self) -> list[str]:

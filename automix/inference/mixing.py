@@ -102,8 +102,10 @@ def mix_audio(
 
 
 def write_mix_session(result: MixResult, settings: MixSettings) -> "WrittenSession":
-    """Write ``result`` as a DAW session: the plan's settings, or the stems at unity with the mix
-    on a muted "AI mix" track for A/B."""
+    """Write ``result`` as a DAW session: a console mixer's plan as it is; for a waveform mix, the
+    stems on tracks with the faders and pans fitted to the mix (its fidelity in
+    ``result.session_fidelity``), and the mix itself on a muted "AI mix" track for A/B."""
+    from automix.inference.session_fit import fit_session
     from daw_bridge import session_from_assignment, write_session
 
     name = settings.session_name or (result.output.stem if result.output is not None else "mix")
@@ -112,6 +114,8 @@ def write_mix_session(result: MixResult, settings: MixSettings) -> "WrittenSessi
     else:
         assert result.assignment is not None
         session = session_from_assignment(result.assignment, sample_rate=result.sample_rate, name=name)
+        session, result.session_fidelity = fit_session(session, result)
+        log.info(result.session_fidelity.summary())
     written = write_session(session, settings.session, format=settings.session_format, name=name, mix=result.output,
                             force=settings.force)
     for note in written.notes:

@@ -106,12 +106,12 @@ def spectral_loss(mixed: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def console_loss(values: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], sample_rate: int,
                  fft_sizes: tuple[int, ...]) -> torch.Tensor:
     """The mean over resolutions and examples, each example from the nearer side (L/R swapped or not)."""
-    stems, mix, mask = batch["stems"].double(), batch["mix"].double(), batch["mask"]
+    stems, mix, mask = batch["stems"].float(), batch["mix"].float(), batch["mask"]
     b, n, t = stems.shape
-    straight = torch.zeros(b, dtype=torch.float64)
-    swapped = torch.zeros(b, dtype=torch.float64)
+    straight = torch.zeros(b)
+    swapped = torch.zeros(b)
     for size in fft_sizes:
-        window = torch.hann_window(size, dtype=torch.float64)
+        window = torch.hann_window(size)
         spec = lambda x: torch.stft(x.reshape(-1, x.shape[-1]), size, size // 4, window=window, return_complex=True)  # noqa: E731
         tracks = spec(stems).reshape(b, n, size // 2 + 1, -1)
         target = spec(mix).reshape(b, 2, size // 2 + 1, -1)

@@ -13,7 +13,7 @@ from automix.console.fit import FitResult, fit_console, snr_db
 from automix.console.model import Console, ConsoleError
 from daw_bridge.errors import AutomixError
 from daw_bridge.render import render
-from daw_bridge.session import db_to_gain, pan_gains
+from daw_bridge.panlaw import db_to_gain, pan_gains
 
 SR = 22050
 GAINS = [-3.0, 1.5, -8.0, -2.0, -6.0, 0.5]

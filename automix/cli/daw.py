@@ -12,7 +12,8 @@ import logging
 import math
 from typing import Any
 
-from automix.cli.common import SUBTYPES, Parser, add_verbosity, command, finite_float, positive_int, reads_args
+from automix.cli.common import (SUBTYPES, Parser, add_limiter_option, add_verbosity, command, finite_float, positive_int,
+                                reads_args)
 
 log = logging.getLogger("automix")
 
@@ -91,6 +92,7 @@ def register(sub: Any) -> None:
     p.add_argument("--target-lufs", type=_lufs_or_none, default=argparse.SUPPRESS, metavar="LUFS", help="loudness target, overrides the plan's ('none': leave the level)")
     p.add_argument("--true-peak", type=finite_float, default=None, metavar="DBTP", help="true-peak ceiling, overrides the plan's")
     p.add_argument("--no-normalize", action="store_true", help="no loudness normalisation (levels as the plan sets them)")
+    add_limiter_option(p, "--target-lufs is given")
     p.add_argument("--tail", type=_tail, default="auto", metavar="SECONDS", help="effect tail after the last sample: seconds, or 'auto' (until the mix falls silent)")
     p.add_argument("--threads", type=positive_int, default=None, help="tracks rendered in parallel (default: one per core)")
     p.add_argument("--strict", action="store_true", help="stop at a plugin that fails while processing, instead of rendering without it")
@@ -211,6 +213,13 @@ def _print_plan(session) -> None:
 # ------------------------------------------------------------------------------ commands
 
 
+def _limiter(args: argparse.Namespace) -> bool:
+    """--limiter / --no-limiter, else on when a level was asked with --target-lufs."""
+    if args.limiter is not None:
+        return bool(args.limiter)
+    return getattr(args, "target_lufs", None) is not None
+
+
 @reads_args("plan")
 def _cmd_render(args: argparse.Namespace) -> int:
     from daw_bridge.render import render
@@ -227,6 +236,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         subtype=subtype,
         progress=False if args.quiet else None,
         strict=args.strict,
+        limiter=_limiter(args),
     )
     for note in result.notes:
         log.info(note)

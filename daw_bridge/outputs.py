@@ -175,7 +175,9 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
     """Check that the file ``path`` can be written; return it as an absolute :class:`Path`.
 
     Raises :class:`OutputError` if it is an input (:func:`reading`), exists and ``overwrite``
-    is false, is a folder, or its folder is missing or not writable. Nothing is created.
+    is false, exists and is audio automix did not write (``overwrite`` or not: its
+    ``software`` tag says who wrote it), is a folder, or its folder is missing or not writable.
+    Nothing is created.
     """
     path = Path(path).expanduser().absolute()
     check_not_input(path, folder=False)
@@ -183,6 +185,9 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
         raise OutputError(f"{path} is a folder; give a file name for the output")
     if path.exists() and not overwrite:
         raise OutputError(f"{path} exists; pass --force to replace it")
+    if path.exists() and _user_audio(path):
+        raise OutputError(f"{path} is audio that automix did not write; choose another name (--force replaces only "
+                          "what automix wrote)")
     folder = path.parent
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")

@@ -48,6 +48,7 @@ def register(sub: Any) -> None:
         description="Render drum takes from generated MIDI grooves with DrumGizmo and a multi-mic kit built from "
         "Hydrogen's GMRockKit (needs: apt-get install drumgizmo hydrogen-data), one mono stem per mic slot, plus "
         "dry and wet mixes from a randomised mixing chain whose settings are saved per take. Deterministic for a seed.",
+        epilog=DATASETS_EXAMPLES,
     )
     drums.add_argument("--out", required=True, metavar="DIR", help="corpus folder (created; must be empty unless --force)")
     drums.add_argument("--songs", type=positive_int, required=True, help="number of takes")
@@ -58,13 +59,13 @@ def register(sub: Any) -> None:
     drums.add_argument("--cache", default=None, metavar="DIR", help="folder for the samples and the DrumGizmo kit (default: ~/.cache/automix)")
     drums.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing generated files")
     add_verbosity(drums)
-    man = dsub.add_parser("manifest", help="write a starter manifest for a multitrack collection")
+    man = dsub.add_parser("manifest", help="write a starter manifest for a multitrack collection", epilog=DATASETS_EXAMPLES)
     man.add_argument("root", metavar="ROOT", help="folder with one sub-folder per song")
     man.add_argument("-o", "--output", required=True, metavar="MANIFEST.json", help="manifest to write (.json, or .yaml with PyYAML)")
     man.add_argument("--slots", default=None, help="comma-separated slot names (default: one slot per role found)")
     man.add_argument("--force", action="store_true", help="overwrite the manifest if it exists")
     add_verbosity(man)
-    spl = dsub.add_parser("split", help="write a seeded train/valid/test split of ENST-drums takes")
+    spl = dsub.add_parser("split", help="write a seeded train/valid/test split of ENST-drums takes", epilog=DATASETS_EXAMPLES)
     spl.add_argument("root", metavar="ENST_ROOT", help="ENST-drums root (drummer_1, drummer_2, drummer_3)")
     spl.add_argument("-o", "--output", required=True, metavar="SPLIT.json", help="split file to write")
     spl.add_argument("--seed", type=int, default=0, help="seed of the split")

@@ -27,7 +27,7 @@ from daw_bridge.errors import OutputError
 from daw_bridge.level_stage import Level
 from daw_bridge.loudness import LoudnessMeter, TruePeakMeter
 from daw_bridge.progress import seconds_bar
-from daw_bridge.stems import StemAssignment, match_stems
+from daw_bridge.stems import AS_ASKED, StemAssignment, match_stems
 from daw_bridge.tempfiles import temp_file
 
 log = logging.getLogger("automix")
@@ -44,7 +44,7 @@ def _assign(model: Any, files: list[Path], settings: MixSettings, notes: list[st
     used = sorted({src.path for srcs in assignment.sources.values() for src in srcs}, key=str)
     notes += assignment.notes + rate_and_length_notes(infos, used, model.sample_rate, stems_rate(infos, used))
     for note in notes:
-        log.warning(note)
+        (log.info if AS_ASKED in note else log.warning)(note)  # what a mapping asked for is no warning
     log.info("model %s; stems:\n%s", model.name, assignment.describe())
     return assignment
 

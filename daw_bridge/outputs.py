@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from daw_bridge._version import __version__
 from daw_bridge.errors import OutputError, SessionWriteError
 from daw_bridge.files import umask
-from daw_bridge.tempfiles import temp_file, temp_folder
+from daw_bridge.tempfiles import forget, temp_file, temp_folder
 
 __all__ = [
     "MARKER",
@@ -218,9 +218,11 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
             raise OutputError(f"{final} appeared while writing; pass --force to replace it")
         os.chmod(tmp, 0o666 & ~umask())  # made private (0600)
         os.replace(tmp, final)
+        forget(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        forget(tmp)
         raise
 
 
@@ -352,3 +354,4 @@ def new_output_folder(
             os.rename(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        forget(tmp)

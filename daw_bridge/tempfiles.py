@@ -11,7 +11,11 @@ interrupted run (SIGINT, SIGTERM) removes its own; a killed one (SIGKILL, a powe
 so :func:`temp_file` and :func:`temp_folder` first remove, with :func:`sweep_stale`, the
 temporary things *of the same output* whose process is no longer running on this machine.
 Nothing else is ever removed: not another output's, not another machine's (a shared folder),
-not a running process's, and no name outside this pattern. Torch-free.
+not a running process's, and no name outside this pattern.
+
+The process also keeps the names it made (registered before the file or folder exists): a
+signal can land between two statements of a clean-up, so the CLI, when interrupted, removes
+with :func:`remove_live` whatever of them is still on disk. Torch-free.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import shutil
 import socket
 from pathlib import Path
 
-__all__ = ["TEMP_TAG", "is_temp_of", "pid_alive", "sweep_stale", "temp_file", "temp_folder", "temp_name"]
+__all__ = ["TEMP_TAG", "forget", "is_temp_of", "pid_alive", "remove_live", "sweep_stale", "temp_file", "temp_folder",
+           "temp_name"]
 
 log = logging.getLogger("automix")
 
@@ -37,6 +42,29 @@ _TEMP_RE = re.compile(
     r"^\.(?P<name>.+)\.automix-(?P<host>[0-9a-f]{6})-(?P<pid>[0-9]{1,10})-(?P<token>[0-9a-f]{8})"
     r"\.(?P<kind>[a-z]+)(?P<suffix>\.[A-Za-z0-9]{1,8})?$"
 )
+
+
+_LIVE: set[Path] = set()  # temporary names this process made and has not removed or renamed away
+
+
+def forget(path: str | os.PathLike[str]) -> None:
+    """``path`` (a temporary name) was renamed into place or removed: no longer this process's to clean."""
+    _LIVE.discard(Path(path))
+
+
+def remove_live() -> list[Path]:
+    """Remove every temporary file and folder this process made that is still on disk; return them."""
+    removed = []
+    for path in sorted(_LIVE, key=lambda p: len(p.parts), reverse=True):  # a temporary inside another first
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+                removed.append(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+                removed.append(path)
+        _LIVE.discard(path)
+    return removed
 
 
 def _host() -> str:
@@ -116,10 +144,14 @@ def temp_file(output: str | os.PathLike[str], kind: str = "part", suffix: str | 
     sweep_stale(output.parent, output.name)
     for _ in range(16):
         path = output.parent / temp_name(output.name, kind, output.suffix if suffix is None else suffix)
+        _LIVE.add(path)  # before it exists: an interruption right after creating it still finds it
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             continue
+        except BaseException:
+            _LIVE.discard(path)
+            raise
         os.close(fd)
         return path
     raise FileExistsError(f"no free temporary name beside {output}")  # pragma: no cover
@@ -131,9 +163,13 @@ def temp_folder(output: str | os.PathLike[str], kind: str = "part") -> Path:
     sweep_stale(output.parent, output.name)
     for _ in range(16):
         path = output.parent / temp_name(output.name, kind)
+        _LIVE.add(path)
         try:
             path.mkdir(mode=0o700)
         except FileExistsError:
             continue
+        except BaseException:
+            _LIVE.discard(path)
+            raise
         return path
     raise FileExistsError(f"no free temporary name beside {output}")  # pragma: no cover

@@ -16,6 +16,7 @@ from automix import __version__
 from automix.cli import console, data, daw, evaluation, mixing, separation, training
 from automix.cli.common import Parser, setup_logging
 from daw_bridge.errors import AutomixError
+from daw_bridge.tempfiles import remove_live
 
 log = logging.getLogger("automix")
 
@@ -97,9 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(" ".join(str(exc).split()))
         return 1
     except KeyboardInterrupt:
+        remove_live()  # what a clean-up cut short by the signal did not reach
         log.error("interrupted; nothing half-written was left behind")
         return 130
     except _Terminated:
+        remove_live()
         log.error("terminated; nothing half-written was left behind")
         return 143
     except BrokenPipeError:

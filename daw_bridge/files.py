@@ -102,6 +102,8 @@ def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> str:
     try:
         os.link(source, target)
         return "linked"
-    except OSError:
+    except FileExistsError:
+        raise
+    except OSError:  # another file system, no hard links there, a limit reached: a copy
         shutil.copyfile(source, target)
         return "copied"

@@ -129,6 +129,23 @@ def test_moved_reaper_project_still_reads_and_renders(stems, tmp_path):
     np.testing.assert_allclose(after, before, atol=1e-6)
 
 
+def test_media_is_hard_linked_or_copied_where_links_fail(stems, tmp_path, monkeypatch):
+    import errno
+
+    result = write_reaper_project(make_session(), tmp_path / "linked", base_dir=stems)
+    assert (tmp_path / "linked" / "media" / "kick.wav").stat().st_ino == (stems / "kick.wav").stat().st_ino
+    assert any("2 linked" in n for n in result.notes)
+
+    def no_links(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr("os.link", no_links)
+    result = write_reaper_project(make_session(), tmp_path / "copied", base_dir=stems)
+    copy = tmp_path / "copied" / "media" / "kick.wav"
+    assert copy.stat().st_ino != (stems / "kick.wav").stat().st_ino
+    assert sha256_file(copy) == sha256_file(stems / "kick.wav") and any("2 copied" in n for n in result.notes)
+
+
 def test_key_lines_are_exact(stems, tmp_path):
     session = make_session()
     session.tracks[0].offset_s = 1.23456789  # 59259.25872 frames -> 59259

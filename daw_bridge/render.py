@@ -144,7 +144,14 @@ class _Job:
             return MemorySink()
         if self.two_passes:
             return TempSink(self.out.parent)
-        return FileSink(self.out, self.session.sample_rate, self.settings.subtype, self.overwrite)
+        return FileSink(self.out, self.session.sample_rate, self.settings.subtype, self.overwrite, self.most_frames)
+
+    @property
+    def most_frames(self) -> int:
+        """The longest the output can be: the content and the longest tail."""
+        tail = self.settings.tail_s
+        tail_s = AUTO_TAIL_MAX_S if tail == "auto" else float(tail)
+        return max(p.end for p in self.plans) + round(tail_s * self.session.sample_rate)
 
 
 def _render_without_failures(job: _Job, warnings: list[str], failed: list[str]) -> tuple[PassStats, Any]:

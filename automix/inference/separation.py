@@ -221,7 +221,7 @@ def _stream_sources(loaded: Model, audio: np.ndarray, gain: np.float32, targets:
     bar = seconds_bar(total / sr, f"separating {len(targets)} sources", s.progress)
     try:
         for path in targets.values():
-            writers.append(AudioWriter(path, sr, 1, subtype=s.subtype, overwrite=s.force))
+            writers.append(AudioWriter(path, sr, 1, subtype=s.subtype, overwrite=s.force, frames=total))
         run_tiled(loaded.net, read, total, write, tile=tile, device=pick_device(s.device), precision=s.precision,
                   progress=lambda k: bar.update(k / sr))
         for writer in writers:

@@ -247,7 +247,7 @@ def _extract_channel(info: AudioInfo, channel: int, target: Path) -> None:
     """Copy one channel of a file, at its own rate, into a mono WAV, block by block."""
     block = 1 << 16
     with AudioStream(info.path) as stream, AudioWriter(
-        target, info.sample_rate, 1, subtype=_extract_subtype(info)
+        target, info.sample_rate, 1, subtype=_extract_subtype(info), frames=info.frames
     ) as writer:
         done = 0
         while done < stream.frames:

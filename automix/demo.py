@@ -91,9 +91,8 @@ def run_demo(
     from automix.eval.evaluate import evaluate_pair
     from automix.inference.mixing import mix
     from automix.models.pretrained import load
-    from daw_bridge.audio import probe, read_audio
+    from daw_bridge.audio import probe
     from daw_bridge.stems import match_stems
-    from daw_bridge.loudness import normalize_loudness
     from daw_bridge.outputs import new_output_folder
 
     started = time.perf_counter()
@@ -113,23 +112,9 @@ def run_demo(
     stems = sorted((final / "stems").iterdir())
     result = mix(stems, final / "mix.wav", model=loaded, progress=progress, force=force,
                  session=final / "session", session_name="automix-demo")
-    reference_audio: Any = reference
-    reference_rate = None
-    level_notes: list[str] = []
-    if loaded.card.output_lufs is not None:
-        # the model learned mixes at this loudness (its loader's level), as automix evaluate
-        # scores it on a dataset; the shipped reference file is at the generator's -18 LUFS
-        audio, reference_rate = read_audio(reference)
-        reference_audio, gain_db = normalize_loudness(audio, reference_rate, loaded.card.output_lufs)
-        level_notes.append(
-            f"reference: {reference} brought to {loaded.card.output_lufs:g} LUFS ({gain_db:+.1f} dB), the level of "
-            "the mixes the model was trained on (its card's output_lufs)"
-        )
-    report = evaluate_pair(
-        final / "mix.wav", reference_audio, stems=stems, sample_rate=reference_rate, name=loaded.card.name,
-        plots=plots,
-    )
-    report.notes[:0] = level_notes
+    # scored against the shipped reference as it is, at its loudness (every system brought there
+    # by one gain), exactly as 'automix evaluate --estimate mix.wav --reference ... --stems stems/'
+    report = evaluate_pair(final / "mix.wav", reference, stems=stems, name=loaded.card.name, plots=plots)
     report.save(final / "report", plots=plots, overwrite=force)
     written = result.session
     session_file = Path(written.path)

@@ -66,6 +66,9 @@ PEAK_FLOOR_DB: float = -200.0
 WRITE_SUBTYPES: tuple[str, ...] = ("PCM_16", "PCM_24", "FLOAT")
 
 _OUTPUT_FORMATS: dict[str, str] = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC"}
+_SUBTYPE_BYTES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}
+#: Most audio bytes a plain (RIFF) WAV file holds: its sizes are 32-bit, less room for the header.
+WAV_MAX_DATA_BYTES: int = 2**32 - 1 - 64 * 1024
 _INTEGER_SUBTYPES = frozenset({"PCM_16", "PCM_24"})
 #: integer subtypes read as integers and scaled here: libsndfile's own integer-to-float path is
 #: 1.1-2.4x slower and gives the same floats (x / 2**15 or x / 2**31, exact in float32)
@@ -419,7 +422,14 @@ class AudioWriter:
     Blocks passed to :meth:`write` are float32 ``[channels, n]`` (1-D when mono). For the
     integer subtypes samples beyond [-1, 1] are clipped; the count and the peak are logged
     once, as a warning on the ``"automix"`` logger, when the file is closed. NaN or infinite
-    samples raise ``ValueError``. WAV files are limited to 4 GiB by the format.
+    samples raise ``ValueError``.
+
+    WAV holds at most 4 GiB (about 3 h 22 min of stereo 32-bit float at 44.1 kHz). Given the
+    expected length (``frames``), a WAV file that would pass that is written as RF64 (the WAV
+    for long files; DAWs and libsndfile read it) and a warning says so; without it, a write
+    that would pass the limit raises :class:`OutputError` and saves nothing (never a header
+    that wraps round). ``rf64`` writes RF64 whatever the length (temporary files of any
+    length). FLAC has no such limit.
     """
 
     def __init__(
@@ -430,17 +440,26 @@ class AudioWriter:
         *,
         subtype: str = "PCM_24",
         overwrite: bool = False,
+        frames: int | None = None,
+        rf64: bool = False,
     ) -> None:
         self._file: sf.SoundFile | None = None
         self._stack: contextlib.ExitStack | None = None
         fmt, sub = check_output_format(path, subtype)
+        if rf64 and fmt == "WAV":
+            fmt = "RF64"
         self.sample_rate = _check_rate(sample_rate)
         if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
             raise ValueError(f"channels must be a positive integer, got {channels!r}")
         self.channels = int(channels)
         self.subtype = sub
-        self.format = fmt
         self.path = check_output_path(path, overwrite=overwrite)  # before creating anything
+        self._frame_bytes = self.channels * _SUBTYPE_BYTES[sub]
+        if fmt == "WAV" and frames is not None and frames * self._frame_bytes > WAV_MAX_DATA_BYTES:
+            fmt = "RF64"
+            logger.warning("%s: %.1f GiB of audio is past the 4 GiB a WAV file holds; written as RF64 (a WAV for "
+                           "long files, which DAWs read)", self.path, frames * self._frame_bytes / 2**30)
+        self.format = fmt
         self.frames_written = 0
         self._clipped = 0
         self._clip_peak = 0.0
@@ -472,6 +491,10 @@ class AudioWriter:
             raise ValueError(f"block has {arr.shape[0]} channels, {self.path} has {self.channels}")
         if arr.shape[1] == 0:
             return
+        if self.format == "WAV" and (self.frames_written + arr.shape[1]) * self._frame_bytes > WAV_MAX_DATA_BYTES:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: the audio passes the 4 GiB a WAV file holds; write "
+                              ".flac, or give its length up front (then it is written as RF64); nothing was saved")
         peak = float(np.max(np.abs(arr)))
         if not math.isfinite(peak):
             raise ValueError(f"audio for {self.path} has NaN or infinite samples; nothing was saved")
@@ -571,7 +594,8 @@ def write_audio(
         raise ValueError(f"no audio to write to {path} (0 frames)")
     if not np.isfinite(arr).all():
         raise ValueError(f"audio for {path} has NaN or infinite samples; nothing was written")
-    with AudioWriter(path, sample_rate, arr.shape[0], subtype=subtype, overwrite=overwrite) as writer:
+    with AudioWriter(path, sample_rate, arr.shape[0], subtype=subtype, overwrite=overwrite,
+                     frames=arr.shape[1]) as writer:
         writer.write(arr)
     return writer.path
 

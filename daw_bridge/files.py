@@ -91,3 +91,19 @@ def read_settings_file(
     if not isinstance(data, dict):
         raise error(f"{what} {path} must hold {shape}")
     return data
+
+
+def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> str:
+    """Put ``source``'s content at the new path ``target``: a hard link on the same file system
+    (no space taken; both names are one file, which automix never changes), else a copy.
+    Returns ``"linked"`` or ``"copied"``; ``OSError`` if neither works."""
+    import shutil
+
+    try:
+        os.link(source, target)
+        return "linked"
+    except FileExistsError:
+        raise
+    except OSError:  # another file system, no hard links there, a limit reached: a copy
+        shutil.copyfile(source, target)
+        return "copied"

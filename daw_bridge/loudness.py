@@ -21,6 +21,7 @@ __all__ = [
     "measure_loudness",
     "normalize_loudness",
     "to_loudness",
+    "interpolation_kernels",
     "true_peak_oversampling",
     "weighted_block_powers",
 ]
@@ -230,7 +231,7 @@ def true_peak_oversampling(sample_rate: int) -> int:
     return 4 if _check_rate(sample_rate) < 176_400 else 2
 
 
-def _interpolation_kernels(factor: int) -> np.ndarray:
+def interpolation_kernels(factor: int) -> np.ndarray:
     """``[factor - 1, 2M]`` kernels giving the samples at ``n + p / factor`` (p = 1 .. factor-1).
 
     Row ``p - 1`` applied to ``x[n - M + 1 .. n + M]`` (a correlation) gives the band-limited
@@ -273,7 +274,7 @@ class TruePeakMeter:
         self.frames = 0
         self._history = 2 * _TP_HALF_TAPS - 1  # samples of context each frame carries over
         self._frame = _TP_FFT_SIZE - self._history  # new samples per frame
-        kernels = _interpolation_kernels(self.oversampling)
+        kernels = interpolation_kernels(self.oversampling)
         # correlation with a kernel == convolution with the reversed kernel
         spectra = self._fft.rfft(kernels[:, ::-1], _TP_FFT_SIZE, axis=-1)  # [phases, bins]
         self._spectra = spectra.astype(np.complex64)  # float32 FFTs: errors ~1e-6 of full scale

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +31,7 @@ from typing import Any, TypeVar
 from daw_bridge._version import __version__
 from daw_bridge.errors import OutputError, SessionWriteError
 from daw_bridge.files import umask
+from daw_bridge.tempfiles import forget, temp_file, temp_folder
 
 __all__ = [
     "MARKER",
@@ -175,7 +175,9 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
     """Check that the file ``path`` can be written; return it as an absolute :class:`Path`.
 
     Raises :class:`OutputError` if it is an input (:func:`reading`), exists and ``overwrite``
-    is false, is a folder, or its folder is missing or not writable. Nothing is created.
+    is false, exists and is audio automix did not write (``overwrite`` or not: its
+    ``software`` tag says who wrote it), is a folder, or its folder is missing or not writable.
+    Nothing is created.
     """
     path = Path(path).expanduser().absolute()
     check_not_input(path, folder=False)
@@ -183,6 +185,9 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
         raise OutputError(f"{path} is a folder; give a file name for the output")
     if path.exists() and not overwrite:
         raise OutputError(f"{path} exists; pass --force to replace it")
+    if path.exists() and _user_audio(path):
+        raise OutputError(f"{path} is audio that automix did not write; choose another name (--force replaces only "
+                          "what automix wrote)")
     folder = path.parent
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
@@ -197,22 +202,27 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
 def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
-    On any exception the temporary file is removed and ``path`` is left as it was. The
-    suffix of ``path`` is kept on the temporary file (libraries choose formats by it).
+    On any exception (SIGINT and SIGTERM included) the temporary file is removed and ``path``
+    is left as it was; one left by a killed run is removed by the next run writing ``path``
+    (:mod:`daw_bridge.tempfiles`). The suffix of ``path`` is kept on the temporary file
+    (libraries choose formats by it).
     """
     final = check_output_path(path, overwrite=overwrite)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    try:
+        tmp = temp_file(final)
+    except OSError as exc:
+        raise OutputError(f"cannot write beside {final}: {exc.strerror or exc}") from None
     try:
         yield tmp
         if final.exists() and not overwrite:  # appeared while we were writing
             raise OutputError(f"{final} appeared while writing; pass --force to replace it")
-        os.chmod(tmp, 0o666 & ~umask())  # mkstemp leaves it private (0600)
+        os.chmod(tmp, 0o666 & ~umask())  # made private (0600)
         os.replace(tmp, final)
+        forget(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        forget(tmp)
         raise
 
 
@@ -327,12 +337,12 @@ def new_output_folder(
     """
     final = check_output_folder(out_dir, force=force, error=error)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+        tmp = temp_folder(final)
     except OSError as exc:
         raise error(f"cannot create a folder beside {final}: {exc.strerror or exc}") from None
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp leaves it private (0700)
+        os.chmod(tmp, 0o777 & ~umask())  # made private (0700)
         if _empty_folder(final):
             final.rmdir()
         if final.exists() or final.is_symlink():
@@ -344,3 +354,4 @@ def new_output_folder(
             os.rename(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        forget(tmp)

@@ -2,7 +2,9 @@
 
 ``enabled=None`` (what the CLI passes) shows the bar only when stderr is a terminal, so
 redirected output and logs get no carriage returns; ``False`` never shows it; ``True`` always
-does (a Python caller asked for it). A bar never warns when the work ends past its total.
+does (a Python caller asked for it). A bar never warns when the work ends past its total, and
+it clears its line when it closes, so what follows (the result, or an ``error:`` line) starts
+on a clean line.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def progress_bar(total: float, desc: str, unit: str, enabled: bool | None = None
     """A tqdm bar on stderr over ``total`` ``unit``\\ s, drawn only on a terminal (see module doc)."""
     from tqdm.auto import tqdm
 
+    options.setdefault("leave", False)
     bar = tqdm(total=total, desc=desc, unit=unit, disable=not _shown(enabled), file=sys.stderr,
                dynamic_ncols=True, **options)
     return _Quiet(bar)

@@ -22,7 +22,7 @@ import numpy as np
 
 from daw_bridge.audio import PEAK_FLOOR_DB, SILENCE_LUFS, AudioWriter, amplitude_db
 from daw_bridge.errors import RenderError
-from daw_bridge.loudness import ceiling_gain
+from daw_bridge.level_stage import Level, leveled_blocks, plan_level
 from daw_bridge.outputs import reads
 from daw_bridge.panlaw import db_to_gain
 from daw_bridge.render_chain import PluginFault
@@ -90,6 +90,7 @@ class RenderResult:
     threads: int = 1
     failed_plugins: list[str] = field(default_factory=list)
     plan: Session | None = None  # the plan that was rendered, when the caller made it (rules)
+    limiter_db: float = 0.0  # most the true-peak limiter took off the peaks (0: not used)
 
     @property
     def duration_s(self) -> float:
@@ -105,6 +106,8 @@ class RenderResult:
         """One line for people: where, how long, how loud, how fast."""
         where = f"wrote {self.path}" if self.path is not None else "rendered to memory"
         gain = f", gain {self.gain_db:+.2f} dB" if self.gain_db else ""
+        if self.limiter_db > 0:
+            gain += f", limiter up to -{self.limiter_db:.1f} dB"
         return (
             f"{where}: {self.duration_s:.2f} s at {self.sample_rate} Hz (tail {self.tail_s:.2f} s), "
             f"{self.loudness_lufs:.1f} LUFS, true peak {self.true_peak_db:.1f} dBTP{gain}; "
@@ -141,7 +144,14 @@ class _Job:
             return MemorySink()
         if self.two_passes:
             return TempSink(self.out.parent)
-        return FileSink(self.out, self.session.sample_rate, self.settings.subtype, self.overwrite)
+        return FileSink(self.out, self.session.sample_rate, self.settings.subtype, self.overwrite, self.most_frames)
+
+    @property
+    def most_frames(self) -> int:
+        """The longest the output can be: the content and the longest tail."""
+        tail = self.settings.tail_s
+        tail_s = AUTO_TAIL_MAX_S if tail == "auto" else float(tail)
+        return max(p.end for p in self.plans) + round(tail_s * self.session.sample_rate)
 
 
 def _render_without_failures(job: _Job, warnings: list[str], failed: list[str]) -> tuple[PassStats, Any]:
@@ -168,44 +178,54 @@ def _render_without_failures(job: _Job, warnings: list[str], failed: list[str]) 
         return stats, sink
 
 
-def _normalisation_gain(job: _Job, stats: PassStats, warnings: list[str]) -> float:
-    """The gain (dB) that meets the loudness target under the true-peak ceiling (0 without one)."""
+def _has_limiter(session: Session) -> bool:
+    return any(p.name.lower() == "limiter" and not p.bypass for p in session.master)
+
+
+def _level(job: _Job, stats: PassStats, sink: Any, warnings: list[str]) -> Level:
+    """The gain (and limiter) that meets the loudness target under the true-peak ceiling
+    (:mod:`daw_bridge.level_stage`); no change without a target."""
     lufs, peak = stats.loudness_lufs, stats.true_peak_db
     ceiling = job.session.true_peak_db
     target = job.target
-    gain_db = 0.0
-    if target is not None:
-        if lufs <= SILENCE_LUFS:
-            warnings.append("the mix is silent (at or below -70 LUFS); it was not normalised")
-        else:
-            gain_db, missed = ceiling_gain(lufs, peak, target, ceiling)
-            if missed is not None:
-                warnings.append(
-                    f"loudness target {target:.1f} LUFS missed by {missed:.2f} LU: the true-peak ceiling "
-                    f"{ceiling:.1f} dBTP allows {lufs + gain_db:.2f} LUFS (true peak {peak:.2f} dBTP at "
-                    f"{lufs:.2f} LUFS); put a Limiter in the master chain to get louder"
-                )
-    elif peak > ceiling:
-        why = "normalize=False" if not job.settings.normalize else "the session has no target_lufs"
-        warnings.append(f"true peak {peak:+.2f} dBTP is above the ceiling {ceiling:.1f} dBTP (level left as is: {why})")
-    return gain_db
+    if target is None:
+        if peak > ceiling:
+            why = "normalize=False" if not job.settings.normalize else "the session has no target_lufs"
+            warnings.append(f"true peak {peak:+.2f} dBTP is above the ceiling {ceiling:.1f} dBTP (level left as is: {why})")
+        return Level(loudness_lufs=lufs, true_peak_db=peak)
+    if lufs <= SILENCE_LUFS:
+        warnings.append("the mix is silent (at or below -70 LUFS); it was not normalised")
+        return Level(loudness_lufs=lufs, true_peak_db=peak)
+    if job.out is None:
+        audio = sink.audio()
+        source: Any = lambda: iter([audio])  # noqa: E731
+    else:
+        source = lambda: sink.blocks(int(job.settings.block_frames))  # noqa: E731
+    advice = "turn the limiter on (--limiter) to get there"
+    if not _has_limiter(job.session):
+        advice += ", or put a Limiter in the master chain"
+    level = plan_level(source, job.session.sample_rate, 2, lufs=lufs, true_peak_db=peak, target=target,
+                       ceiling=ceiling, limiter=job.settings.limiter, advice=advice)
+    warnings.extend(level.notes)
+    return level
 
 
-def _finish(job: _Job, stats: PassStats, sink: Any, gain_db: float) -> np.ndarray | None:
-    """Apply the gain and close the output: the audio when rendering to memory, else None."""
-    scale = np.float32(db_to_gain(gain_db))
+def _finish(job: _Job, stats: PassStats, sink: Any, level: Level) -> np.ndarray | None:
+    """Apply the level and close the output: the audio when rendering to memory, else None."""
     rate = job.session.sample_rate
     if job.out is None:
         audio = sink.audio()
-        if gain_db:
-            audio *= scale
+        if level.gain_db or level.limiter_ceiling_db is not None:
+            parts = list(leveled_blocks([audio], rate, 2, level))
+            audio = np.concatenate(parts, axis=1) if parts else audio
         return audio
     if job.two_passes:
         bar = progress_bar(job.settings.progress, stats.frames / rate, "writing")
         try:
-            with AudioWriter(job.out, rate, 2, subtype=job.settings.subtype, overwrite=job.overwrite) as writer:
-                for block in sink.blocks(int(job.settings.block_frames)):
-                    writer.write(block * scale)
+            with AudioWriter(job.out, rate, 2, subtype=job.settings.subtype, overwrite=job.overwrite,
+                             frames=stats.frames) as writer:
+                for block in leveled_blocks(sink.blocks(int(job.settings.block_frames)), rate, 2, level):
+                    writer.write(block)
                     bar.update(round(block.shape[1] / rate, 6))
         finally:
             bar.close()
@@ -260,14 +280,15 @@ def render(
             f"end of the tracks; cut there (give tail_s to choose)"
         )
     lufs, peak = stats.loudness_lufs, stats.true_peak_db
-    gain_db = _normalisation_gain(job, stats, warnings)
-    scale = float(np.float32(db_to_gain(gain_db)))
-    if out_path is not None and settings.subtype in _INTEGER_SUBTYPES and stats.sample_peak * scale > 1.0:
+    level = _level(job, stats, sink, warnings)
+    scale = float(np.float32(db_to_gain(level.gain_db)))
+    if (out_path is not None and settings.subtype in _INTEGER_SUBTYPES and level.limiter_ceiling_db is None
+            and stats.sample_peak * scale > 1.0):
         warnings.append(
             f"the mix peaks at {amplitude_db(stats.sample_peak * scale):+.2f} dBFS: samples beyond full scale were "
             f"clipped in the {settings.subtype} file; lower the gains, set target_lufs, or add a Limiter"
         )
-    audio = _finish(job, stats, sink, gain_db)
+    audio = _finish(job, stats, sink, level)
     return RenderResult(
         path=out_path,
         audio=audio,
@@ -276,10 +297,11 @@ def render(
         content_s=content / rate,
         tail_s=(stats.frames - content) / rate,
         loudness_before_lufs=lufs,
-        loudness_lufs=lufs + gain_db if lufs > SILENCE_LUFS else SILENCE_LUFS,
-        gain_db=gain_db,
+        loudness_lufs=level.loudness_lufs if lufs > SILENCE_LUFS else SILENCE_LUFS,
+        gain_db=level.gain_db,
         true_peak_before_db=peak,
-        true_peak_db=peak + gain_db if peak > PEAK_FLOOR_DB else PEAK_FLOOR_DB,
+        true_peak_db=level.true_peak_db if peak > PEAK_FLOOR_DB else PEAK_FLOOR_DB,
+        limiter_db=level.limiting_db,
         warnings=warnings,
         notes=notes,
         seconds=time.perf_counter() - started,

@@ -149,8 +149,9 @@ class TempSink:
 class FileSink:
     """Writes the output straight into the output file (one pass)."""
 
-    def __init__(self, path: Path, rate: int, subtype: str, overwrite: bool) -> None:
-        self.writer = AudioWriter(path, rate, 2, subtype=subtype, overwrite=overwrite)
+    def __init__(self, path: Path, rate: int, subtype: str, overwrite: bool, frames: int | None = None) -> None:
+        # ``frames``: the most the output can hold (a WAV that could pass 4 GiB is written as RF64)
+        self.writer = AudioWriter(path, rate, 2, subtype=subtype, overwrite=overwrite, frames=frames)
 
     def write(self, chunk: np.ndarray) -> None:
         self.writer.write(chunk)

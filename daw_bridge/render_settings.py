@@ -23,7 +23,9 @@ class RenderSettings:
     or seconds rendered after the content. ``normalize``: apply ``session.target_lufs`` under
     ``session.true_peak_db``. ``subtype``: ``"PCM_16"``, ``"PCM_24"`` or ``"FLOAT"`` (stored
     upper-case). ``progress``: a progress bar on stderr. ``strict``: raise on a plugin that
-    fails while processing instead of rendering without it. Bad values raise ValueError.
+    fails while processing instead of rendering without it. ``limiter``: when the ceiling stops
+    the normalisation short of the target, a true-peak limiter closes the gap
+    (:mod:`daw_bridge.level_stage`). Bad values raise ValueError.
     """
 
     block_frames: int = DEFAULT_BLOCK_FRAMES
@@ -33,6 +35,7 @@ class RenderSettings:
     subtype: str = "PCM_24"
     progress: bool | None = False
     strict: bool = False
+    limiter: bool = False
 
     def __post_init__(self) -> None:
         block_frames, threads, tail_s = self.block_frames, self.threads, self.tail_s

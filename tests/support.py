@@ -125,3 +125,65 @@ def stem_folder(folder: Path, names=DRUM_FILES) -> Path:
     """``folder`` with one synthetic stem per name written into it (see :func:`make_stems`)."""
     make_stems(folder, names)
     return folder
+
+
+# --------------------------------------------------------------------------- real processes, signals, leftovers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def process_env() -> dict[str, str]:
+    """The environment of an ``automix`` subprocess: this checkout first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def start_process(*argv, cwd=None) -> subprocess.Popen:
+    """``python -m automix ARGV`` started in the background (stdout and stderr piped, text)."""
+    return subprocess.Popen([sys.executable, "-m", "automix", *map(str, argv)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=process_env())
+
+
+def wait_until(condition, proc: subprocess.Popen | None = None, timeout: float = 120.0, what: str = "") -> None:
+    """Poll ``condition()`` until it holds; fail when ``proc`` ends first or ``timeout`` passes."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the process ended (rc {proc.returncode}) before {what}:\n{err[-2000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def automix_temps(*folders: Path) -> list[Path]:
+    """Temporary files and folders automix makes (``.NAME.automix-...``, ``*.part``) under ``folders``."""
+    import re
+
+    pattern = re.compile(r"\.automix-[0-9a-f]{6}-[0-9]+-[0-9a-f]{8}\.[a-z]+|\.part$|^\.automix-(remix|render|probe)")
+    found = []
+    for folder in folders:
+        if folder.is_dir():
+            found += [p for p in folder.rglob("*") if pattern.search(p.name)]
+    return sorted(found)
+
+
+def tree_hashes(*folders: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folders`` (hidden ones too)."""
+    import hashlib
+
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in folders for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def open_files_under(pid: int, folder: Path) -> bool:
+    """Whether the process ``pid`` has a file under ``folder`` open (Linux ``/proc``): its work started."""
+    try:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    prefix = str(folder.resolve())
+    return any(link.startswith(prefix) for link in links)

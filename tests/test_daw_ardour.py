@@ -301,7 +301,11 @@ def test_ardour_loads_and_renders_the_plan_exactly(stems, tmp_path):
     # sources: in place where Ardour plays the file as it is, converted copies otherwise
     assert {t.name for t in result.tracks if t.converted} == {"Bass", "Room"}
     assert len(result.converted) == 2 and all(p.parent.name == "audiofiles" and p.exists() for p in result.converted)
-    assert by_name["Tom"].source == stems["multi"] and not by_name["Tom"].converted
+    # every source lies in the session folder (so it can move): hard-linked or copied when Ardour plays it as it is
+    audiofiles = folder / "interchange" / "Song session" / "audiofiles"
+    assert by_name["Tom"].source == audiofiles / "multi.wav" and not by_name["Tom"].converted
+    assert sha256(by_name["Tom"].source) == hashes["multi"] and by_name["OH"].source == by_name["Tom"].source
+    assert all(t.source.parent == audiofiles for t in result.tracks)
     assert any("Bass" in n and "44100 Hz" in n for n in result.notes)
     assert any("Kick" in n and "Compressor" in n and "not in the Ardour session" in n for n in result.notes)
     assert by_name["Tom"].trim_db > 0 and by_name["Tom"].fader_db == pytest.approx(20 * math.log10(2))
@@ -376,6 +380,35 @@ def test_solo_in_ardour_matches_the_plan(stems, tmp_path):
     assert np.abs(audio - expected).max() <= RENDER_TOLERANCE
 
 
+def test_moved_ardour_session_still_renders_in_ardour(stems, tmp_path):
+    """Issue 19 (6): a written session folder holds its audio, named relatively; moved and renamed,
+    with the stems it was made from gone, Ardour still loads it and renders the plan."""
+    import shutil
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for key in ("kick", "gtr", "bass44", "multi"):
+        shutil.copyfile(stems[key], mine / stems[key].name)
+    plan = Session(name="moving", sample_rate=SR, tracks=[
+        Track(name="Kick", file=mine / "kick.wav", gain_db=-3.0, pan=-0.2),
+        Track(name="Gtr", file=mine / "gtr.wav", gain_db=-1.0, pan=0.3, offset_s=0.05),
+        Track(name="Bass", file=mine / "bass_44k.wav", gain_db=-2.0),  # converted: 44.1 kHz
+        Track(name="Tom", file=mine / "multi.wav", channel=1, pan=0.5),
+    ])
+    expected = expected_render(plan)
+    result = write_ardour_session(plan, tmp_path / "first place", mix=stems["mix"])
+    assert "so it can move" in " ".join(result.notes)
+    shutil.rmtree(mine)
+    moved = tmp_path / "elsewhere" / "moved session"
+    moved.parent.mkdir()
+    result.folder.rename(moved)
+    back = read_ardour_session(moved)
+    assert all(t.file.is_relative_to(moved) and t.file.is_file() for t in back.tracks)
+    audio = ardour_export(moved, "moving", tmp_path / "moved.wav", expected.shape[1], expected)
+    assert np.abs(audio - expected).max() <= RENDER_TOLERANCE
+    assert np.abs(expected).max() > 0.1
+
+
 def test_reader_matches_what_ardour_plays_for_ardour_style_tracks(stems, tmp_path):
     """Sessions Ardour itself makes: a stereo track recorded as two mono files with the default
     Equal Power Stereo panner at centre, and a mono region on a stereo track. The plan read
@@ -396,10 +429,10 @@ def test_reader_matches_what_ardour_plays_for_ardour_style_tracks(stems, tmp_pat
     root = tree.getroot()
     sources = root.find("Sources")
     for source in list(sources):
-        if source.get("name") == str(stems["gtr"]):
+        if source.get("name") == "gtr.wav":
             source.set("name", str(left if source.get("channel") == "0" else right))
             source.set("channel", "0")
-        if source.get("name") == str(stems["keys"]) and source.get("channel") == "1":
+        if source.get("name") == "keys.wav" and source.get("channel") == "1":
             sources.remove(source)
     routes = {r.get("name"): r for r in root.find("Routes")}
     routes["Gtr"].find("Processor[@type='main-outs']/PannerShell").set("user-panner", "")  # Equal Power Stereo
@@ -429,10 +462,11 @@ def check_round_trip(plan: Session, back: Session, result, tolerance: float) -> 
     assert [t.name for t in back.tracks] == [t.route for t in result.tracks]
     for original, read in zip(plan.tracks, back.tracks):
         mapping = by_route[read.name]
+        assert read.file == mapping.source  # the session's own copy (or hard link)
         if mapping.converted:
-            assert read.file == mapping.source and read.channel is None
+            assert read.channel is None
         else:
-            assert read.file == original.file and read.channel == original.channel
+            assert read.channel == original.channel and sha256(read.file) == sha256(original.file)
         assert read.offset_s == pytest.approx(original.offset_s, abs=tolerance)
         assert read.gain_db == pytest.approx(original.gain_db, abs=tolerance)
         assert read.pan == pytest.approx(original.pan, abs=tolerance)
@@ -469,7 +503,9 @@ def test_round_trip_other_pan_law_and_gains(stems, tmp_path):
 def test_relative_paths_and_base_dir(stems, tmp_path):
     plan = Session(name="rel", sample_rate=SR, tracks=[Track(name="Kick", file=Path(stems["kick"].name))])
     result = write_ardour_session(plan, tmp_path / "rel", base_dir=stems["kick"].parent)
-    assert read_ardour_session(result.folder).tracks[0].file == stems["kick"]
+    read = read_ardour_session(result.folder).tracks[0].file
+    assert read == result.folder / "interchange" / "rel" / "audiofiles" / "kick.wav"
+    assert sha256(read) == sha256(stems["kick"])
 
 
 # --------------------------------------------------------------------------- refusals and safety

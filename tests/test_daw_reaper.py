@@ -88,7 +88,8 @@ def test_write_read_round_trip(stems, tmp_path):
     session = make_session()
     result = write_reaper_project(session, tmp_path / "out", base_dir=stems)
     assert result.project == result.path == tmp_path / "out" / "song.rpp" and result.project.is_file()
-    assert result.paths == [result.project, tmp_path / "out" / "media" / "Room C.ch3.wav"]
+    media = tmp_path / "out" / "media"
+    assert result.paths == [result.project, media / "kick.wav", media / "overheads.flac", media / "Room C.ch3.wav"]
     back = read_reaper_project(result.project)
     assert back.name == "song" and back.sample_rate == RATE and back.pan_law_db == pytest.approx(-3.0, abs=1e-9)
     assert [t.name for t in back.tracks] == [t.name for t in session.tracks]
@@ -96,11 +97,53 @@ def test_write_read_round_trip(stems, tmp_path):
         assert got.gain_db == pytest.approx(want.gain_db, abs=1e-6), want.name
         assert got.pan == pytest.approx(want.pan, abs=1e-6)
         assert got.offset_s == pytest.approx(want.offset_s, abs=1e-6)
-        assert got.file == want.file  # the original, also for the extracted channel
-        assert got.channel == want.channel
+        if want.name == "Room C":  # an extracted channel reads back as the original file's channel
+            assert got.file == want.file and got.channel == want.channel
+        else:  # the project's own copy (or hard link): what REAPER plays
+            assert got.file == media / want.file.name and sha256_file(got.file) == sha256_file(want.file)
+            assert got.channel == want.channel
         assert (got.mute, got.solo, got.role) == (want.mute, want.solo, want.role)
         assert got.plugins == want.plugins
     assert back.master == [] and back.target_lufs is None  # not carried (they are in the notes)
+
+
+def test_moved_reaper_project_still_reads_and_renders(stems, tmp_path):
+    """Issue 19 (6): the project folder holds its audio under relative paths; moved and renamed,
+    with the stems it was made from gone, it reads back and renders as before."""
+    import shutil
+
+    from daw_bridge.render import render
+
+    session = make_session()
+    session.tracks[2].solo = False  # every track heard
+    result = write_reaper_project(session, tmp_path / "out", base_dir=stems, mix=stems / "mix.wav")
+    before = render(read_reaper_project(result.project), normalize=False, tail_s=0).audio
+    shutil.rmtree(stems)
+    moved = tmp_path / "elsewhere" / "moved project"
+    moved.parent.mkdir()
+    result.out_dir.rename(moved)
+    back = read_reaper_project(moved / "song.rpp")
+    assert all(t.file.is_relative_to(moved) and t.file.is_file() for t in back.tracks)
+    after = render(back, normalize=False, tail_s=0).audio
+    assert np.abs(before).max() > 0.1
+    np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+def test_media_is_hard_linked_or_copied_where_links_fail(stems, tmp_path, monkeypatch):
+    import errno
+
+    result = write_reaper_project(make_session(), tmp_path / "linked", base_dir=stems)
+    assert (tmp_path / "linked" / "media" / "kick.wav").stat().st_ino == (stems / "kick.wav").stat().st_ino
+    assert any("2 linked" in n for n in result.notes)
+
+    def no_links(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr("os.link", no_links)
+    result = write_reaper_project(make_session(), tmp_path / "copied", base_dir=stems)
+    copy = tmp_path / "copied" / "media" / "kick.wav"
+    assert copy.stat().st_ino != (stems / "kick.wav").stat().st_ino
+    assert sha256_file(copy) == sha256_file(stems / "kick.wav") and any("2 copied" in n for n in result.notes)
 
 
 def test_key_lines_are_exact(stems, tmp_path):
@@ -115,7 +158,7 @@ def test_key_lines_are_exact(stems, tmp_path):
     assert line_of(text, "Kick", "NAME") == "NAME 'Kick \"in\" it'"  # holds " -> quoted with '
     assert line_of(text, "Kick", "POSITION") == f"POSITION {59259 / RATE!r}" == "POSITION 1.2345625"
     assert line_of(text, "Kick", "LENGTH") == "LENGTH 0.1"
-    assert line_of(text, "Kick", "FILE") == f'FILE "{stems / "kick.wav"}"'
+    assert line_of(text, "Kick", "FILE") == 'FILE "media/kick.wav"'  # relative: the folder can move
     assert line_of(text, "OH R", "MUTESOLO") == "MUTESOLO 0 1 0"
     assert line_of(text, "Room C", "MUTESOLO") == "MUTESOLO 1 0 0"
     # a stereo file taken whole is balanced: per-track pan law 1 (0 dB)
@@ -139,7 +182,7 @@ def test_rpp_string_quoting():
 
 def test_flac_source_and_chanmode(stems, tmp_path):
     text = write_reaper_project(make_session(), tmp_path / "out", base_dir=stems).project.read_text()
-    assert f'<SOURCE FLAC\n        FILE "{stems / "overheads.flac"}"' in text
+    assert '<SOURCE FLAC\n        FILE "media/overheads.flac"' in text
     assert line_of(text, "OH L", "CHANMODE") == "CHANMODE 3"  # left channel of a stereo file
     assert line_of(text, "OH R", "CHANMODE") == "CHANMODE 4"  # right channel
     assert line_of(text, "Overheads", "CHANMODE") == "CHANMODE 0"
@@ -150,7 +193,7 @@ def test_flac_source_and_chanmode(stems, tmp_path):
 def test_four_channel_file_channel_is_extracted(stems, tmp_path):
     result = write_reaper_project(make_session(), tmp_path / "out", base_dir=stems)
     media = tmp_path / "out" / "media" / "Room C.ch3.wav"
-    assert result.media == [media]
+    assert result.media[-1] == media
     info = sf.info(media)
     assert (info.channels, info.samplerate, info.subtype) == (1, 44100, "PCM_24")
     original, _ = sf.read(stems / "room 4ch.wav", dtype="float32")
@@ -171,7 +214,7 @@ def test_ai_mix_track_is_muted_and_left_out_on_read(stems, tmp_path):
     assert result.project.name == "my mix.rpp"
     text = result.project.read_text()
     assert line_of(text, AI_MIX_TRACK, "MUTESOLO") == "MUTESOLO 1 0 0"
-    assert line_of(text, AI_MIX_TRACK, "FILE") == f'FILE "{stems / "mix.wav"}"'
+    assert line_of(text, AI_MIX_TRACK, "FILE") == 'FILE "media/mix.wav"'
     back = read_reaper_project(result.project)
     assert AI_MIX_TRACK not in [t.name for t in back.tracks] and len(back.tracks) == 5
     assert any("automix render" in n for n in back.notes)
@@ -184,10 +227,9 @@ def test_awkward_names_and_paths(stems, tmp_path):
     result = write_reaper_project(session, tmp_path / "out", name="a/b: c")
     assert result.project.name == "a_b_ c.rpp"
     copied = tmp_path / "out" / "media" / "a_b'c`d.wav"
-    assert result.media == [copied] and sha256_file(copied) == sha256_file(awkward)
+    assert result.media[0] == copied and sha256_file(copied) == sha256_file(awkward)
     assert line_of(result.project.read_text(), "Odd", "FILE") == "FILE \"media/a_b'c`d.wav\""
-    assert any("all three quote marks" in n for n in result.notes)
-    assert read_reaper_project(result.project).tracks[0].file == awkward  # the original comes back
+    assert read_reaper_project(result.project).tracks[0].file == copied  # what REAPER plays
 
 
 def test_reaper_default_pan_law_is_read_as_minus_3_with_a_note(tmp_path):

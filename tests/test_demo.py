@@ -55,8 +55,9 @@ def test_demo_writes_mix_session_and_report(tmp_path, capsys):
 
     session = read_ardour_session(out / "session")
     assert sorted(t.name for t in session.tracks) == sorted(DRUM_SLOTS)
-    for track in session.tracks:
-        assert track.file.parent == (out / "stems").absolute() and track.file.exists()
+    for track in session.tracks:  # its own copies (hard links) of the stems: the folder can move
+        assert track.file.is_relative_to((out / "session").absolute())
+        assert track.file.read_bytes() == (out / "stems" / track.file.name).read_bytes()
     # an existing folder is refused (one line, exit 1) and left alone; --force replaces it
     before = (out / "mix.wav").stat().st_mtime_ns
     assert main(["demo", "-o", str(out), "-q"]) == 1
@@ -67,8 +68,30 @@ def test_demo_writes_mix_session_and_report(tmp_path, capsys):
     assert {p.name for p in (out / "report").iterdir() if not p.name.startswith(".")} == {"audio", "index.html", "metrics.json", "report.md"}
 
 
-def test_demo_api_and_a_wrong_model(tmp_path):
-    result = run_demo(tmp_path / "d", plots=False, progress=False)
+@pytest.fixture(scope="module")
+def api_demo(tmp_path_factory):
+    return run_demo(tmp_path_factory.mktemp("demo") / "d", plots=False, progress=False)
+
+
+def test_demo_and_evaluate_estimate_agree_and_name_the_level(api_demo):
+    """Issue 19 (7): the demo scored its mix MR-STFT 0.949 where 'automix evaluate --estimate' said 1.254
+    (the reference brought to the model's level in one, not in the other): both now score every system at
+    the shipped reference's own loudness, and the report says so."""
+    from automix.eval.evaluate import evaluate_pair
+
+    result = api_demo
+    reference = example_stems() / "reference" / f"{result.reference}.flac"
+    report = evaluate_pair(result.mix, reference, stems=result.folder / "stems", plots=False, rules=False)
+    ours, demo = report.systems["estimate"], result.scores[result.model]
+    for key in ("mrstft", "si_sdr", "loudness_diff_lu"):
+        assert ours[key] == pytest.approx(demo[key], abs=1e-9), key
+    legend = report.to_markdown()
+    assert "scored at the reference's integrated loudness" in legend and " LUFS)" in legend
+    assert "scored at the reference's integrated loudness" in (result.report / "report.md").read_text()
+
+
+def test_demo_api_and_a_wrong_model(tmp_path, api_demo):
+    result = api_demo
     assert result.mix.exists() and result.session.suffix == ".ardour" and result.reference in ("wet", "dry")
     assert result.scores[result.model]["mrstft"] > 0
     assert "SI-SDR" in result.summary()

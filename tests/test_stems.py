@@ -383,15 +383,14 @@ def test_mapping_overrides_guessing() -> None:
         "overhead_L": "OH.wav:1",  # channel
         "overhead_R": "OH.wav:0",
     }
-    with pytest.raises(StemMatchError, match=r"Kick In\.wav \(kick; kick is set by the mapping\)"):
-        match(names, mapping=mapping)
-    result = match(names, mapping=mapping, ignore_unmatched=True)
+    result = match(names, mapping=mapping)  # Kick In.wav: left out, the mapping chose Kick Out.wav for kick
+    assert "kick: Kick In.wav left out, as the mapping asks (kick: Kick Out.wav)" in result.notes
     assert result.sources["kick"] == [src("Kick Out.wav")]
     assert result.sources["hi-hat"] == [src("Perc.wav")]
     assert result.sources["overhead_L"] == [src("OH.wav", 1)]
     assert result.sources["overhead_R"] == [src("OH.wav", 0)]
     assert result.sources["snare"] == [src("Snare.wav")]
-    assert result.unmatched == paths("Kick In.wav")
+    assert result.unmatched == []
     assert not any("took the left/right" in n for n in result.notes)
 
 
@@ -424,7 +423,8 @@ def test_mapping_silent_slot() -> None:
         result = match(["Kick.wav", "Snare.wav"], mapping={"snare": silent}, ignore_unmatched=True)
         assert result.sources["snare"] == []
         assert "snare" in result.missing
-        assert result.unmatched == paths("Snare.wav")
+        assert result.unmatched == []  # left out: the mapping chose silence for its slot
+        assert "snare: Snare.wav left out, as the mapping asks (snare: silence)" in result.notes
         assert "snare is silent, as the mapping asks" in result.notes
 
 
@@ -467,8 +467,8 @@ def test_mapping_ambiguous_name_asks_for_a_path() -> None:
         files, DRUM_SLOTS, channels=dict.fromkeys(files, 1), mapping={"kick": "/b/Kick.wav"}, ignore_unmatched=True
     )
     assert result.sources["kick"] == [ChannelSource(Path("/b/Kick.wav"), None)]
-    assert result.unmatched == [Path("/a/Kick.wav")]
-    assert "/a/Kick.wav" in result.describe()  # same names: full paths shown
+    assert result.unmatched == []  # left out: the mapping chose the other one for kick
+    assert "kick: /a/Kick.wav left out, as the mapping asks (kick: /b/Kick.wav)" in result.notes  # same names
 
 
 def test_mapping_mixing_none_and_files_is_an_error() -> None:

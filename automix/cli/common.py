@@ -128,9 +128,16 @@ def add_mix_options(p: argparse.ArgumentParser, *, what: str = "the mix") -> Non
     p.add_argument("--batch", type=positive_int, default=1, help="tiles per forward pass (GPU)")
     p.add_argument("--loudness", type=loudness, default="auto", metavar="LUFS|auto|off", help="integrated loudness of the mix: auto = the level the model's training mixes had (its card's output_lufs; -16 LUFS with --model rules), a LUFS value such as -14, or off for the network's own level")
     p.add_argument("--true-peak", type=true_peak, default=-1.0, metavar="DBTP", help="ceiling the loudness gain never pushes the true peak above")
+    add_limiter_option(p, "a LUFS value is asked with --loudness")
     p.add_argument("--perspective", default="auto", choices=["auto", "drummer", "audience"], help="the side the kit is heard from: drummer (hi-hat left) or audience (mirrored); auto = as the model mixes (its card says; the default drums model and --model rules: drummer)")
     p.add_argument("--session", default=None, metavar="DIR", help="also write a DAW session: the stems on tracks, the mix on a muted A/B track")
     p.add_argument("--session-format", default="ardour", choices=["ardour", "reaper"], help="DAW of --session")
+
+
+def add_limiter_option(p: argparse.ArgumentParser, when: str) -> None:
+    p.add_argument("--limiter", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"a true-peak limiter closes the gap the ceiling leaves to the loudness target, taking at most "
+                   f"12 dB off the peaks (default: on when {when}); --no-limiter: one gain only")
 
 
 def mix_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -145,6 +152,7 @@ def mix_options(args: argparse.Namespace) -> dict[str, Any]:
         "tile_seconds": args.tile_seconds,
         "loudness": args.loudness,
         "true_peak_db": args.true_peak,
+        "limiter": args.limiter,
         "perspective": args.perspective,
         "session": args.session,
         "session_format": args.session_format,

@@ -50,6 +50,7 @@ def register(sub: Any) -> None:
         "and SoundFonts; see datasets/generated-drums.md for the packages), recorded in drawn rooms with drawn mics, "
         "one mono stem per mic slot at its recorded level, plus dry and wet mixes in a drawn mixing style whose "
         "settings are saved per take. Deterministic for a seed.",
+        epilog=DATASETS_EXAMPLES,
     )
     drums.add_argument("--out", required=True, metavar="DIR", help="corpus folder (created; must be empty unless --force)")
     drums.add_argument("--songs", type=positive_int, required=True, help="number of takes")
@@ -60,14 +61,14 @@ def register(sub: Any) -> None:
     drums.add_argument("--cache", default=None, metavar="DIR", help="folder for the kits' prepared one-shots (default: ~/.cache/automix)")
     drums.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing generated files")
     add_verbosity(drums)
-    man = dsub.add_parser("manifest", help="write a starter manifest for a multitrack collection")
+    man = dsub.add_parser("manifest", help="write a starter manifest for a multitrack collection", epilog=DATASETS_EXAMPLES)
     man.add_argument("root", metavar="ROOT", help="folder with one sub-folder per song")
     man.add_argument("-o", "--output", required=True, metavar="MANIFEST.json", help="manifest to write (.json, or .yaml with PyYAML)")
     man.add_argument("--slots", default=None, help="comma-separated slot names (default: one slot per role found)")
     man.add_argument("--force", action="store_true", help="overwrite the manifest if it exists")
     add_verbosity(man)
     spl = dsub.add_parser("split", help="write a seeded train/valid/test split of ENST-drums takes (--by-kit: a "
-                          "leave-kit-out split of a generated corpus)")
+                          "leave-kit-out split of a generated corpus)", epilog=DATASETS_EXAMPLES)
     spl.add_argument("root", metavar="ENST_ROOT", help="ENST-drums root (drummer_1, drummer_2, drummer_3)")
     spl.add_argument("-o", "--output", required=True, metavar="SPLIT.json", help="split file to write")
     spl.add_argument("--seed", type=int, default=0, help="seed of the split")

@@ -12,7 +12,8 @@ import logging
 import math
 from typing import Any
 
-from automix.cli.common import SUBTYPES, Parser, add_verbosity, command, finite_float, positive_int, reads_args
+from automix.cli.common import (SUBTYPES, Parser, add_limiter_option, add_verbosity, command, finite_float, positive_int,
+                                reads_args)
 
 log = logging.getLogger("automix")
 
@@ -91,6 +92,7 @@ def register(sub: Any) -> None:
     p.add_argument("--target-lufs", type=_lufs_or_none, default=argparse.SUPPRESS, metavar="LUFS", help="loudness target, overrides the plan's ('none': leave the level)")
     p.add_argument("--true-peak", type=finite_float, default=None, metavar="DBTP", help="true-peak ceiling, overrides the plan's")
     p.add_argument("--no-normalize", action="store_true", help="no loudness normalisation (levels as the plan sets them)")
+    add_limiter_option(p, "--target-lufs is given")
     p.add_argument("--tail", type=_tail, default="auto", metavar="SECONDS", help="effect tail after the last sample: seconds, or 'auto' (until the mix falls silent)")
     p.add_argument("--threads", type=positive_int, default=None, help="tracks rendered in parallel (default: one per core)")
     p.add_argument("--strict", action="store_true", help="stop at a plugin that fails while processing, instead of rendering without it")
@@ -120,7 +122,7 @@ def register(sub: Any) -> None:
     imp.add_argument("--target-lufs", type=_lufs_or_none, default=argparse.SUPPRESS, metavar="LUFS", help="loudness target to store in the plan ('none': leave the level)")
     imp.add_argument("--force", action="store_true", help="overwrite PLAN if it exists")
     add_verbosity(imp)
-    show = ssub.add_parser("show", help="print a mix plan's tracks")
+    show = ssub.add_parser("show", help="print a mix plan's tracks", epilog=SESSION_EXAMPLES)
     show.add_argument("plan", metavar="PLAN", help="plan file, DAW session or stems folder")
     show.add_argument("--json", action="store_true", help="print the plan as JSON")
     add_verbosity(show)
@@ -135,16 +137,16 @@ def register(sub: Any) -> None:
 
     p = command(sub, "presets", _cmd_presets, help="list or show plugin-chain presets (per role, and master)", epilog=PRESETS_EXAMPLES)
     psub = p.add_subparsers(dest="presets_command", metavar="ACTION", parser_class=Parser)
-    pl = psub.add_parser("list", help="shipped chain presets")
+    pl = psub.add_parser("list", help="shipped chain presets", epilog=PRESETS_EXAMPLES)
     pl.add_argument("--kind", choices=["track", "master"], default=None, help="only this kind")
-    ps = psub.add_parser("show", help="print one preset")
+    ps = psub.add_parser("show", help="print one preset", epilog=PRESETS_EXAMPLES)
     ps.add_argument("preset", metavar="NAME_OR_FILE")
     ps.add_argument("--json", action="store_true", help="print it as JSON")
     add_verbosity(p)
 
     p = command(sub, "plugins", _cmd_plugins, help="show a VST3 plugin's (or built-in effect's) parameters and ranges", epilog=PLUGINS_EXAMPLES)
     gsub = p.add_subparsers(dest="plugins_command", metavar="ACTION", parser_class=Parser, required=True)
-    gs = gsub.add_parser("show", help="parameters with ranges, units and defaults")
+    gs = gsub.add_parser("show", help="parameters with ranges, units and defaults", epilog=PLUGINS_EXAMPLES)
     gs.add_argument("plugin", metavar="PATH_OR_NAME", help="a .vst3 bundle or a pedalboard effect name (Compressor, Reverb ...)")
     gs.add_argument("--name", default=None, help="plugin inside a bundle holding several")
     gs.add_argument("--json", action="store_true", help="print as JSON")
@@ -211,6 +213,13 @@ def _print_plan(session) -> None:
 # ------------------------------------------------------------------------------ commands
 
 
+def _limiter(args: argparse.Namespace) -> bool:
+    """--limiter / --no-limiter, else on when a level was asked with --target-lufs."""
+    if args.limiter is not None:
+        return bool(args.limiter)
+    return getattr(args, "target_lufs", None) is not None
+
+
 @reads_args("plan")
 def _cmd_render(args: argparse.Namespace) -> int:
     from daw_bridge.render import render
@@ -227,6 +236,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         subtype=subtype,
         progress=False if args.quiet else None,
         strict=args.strict,
+        limiter=_limiter(args),
     )
     for note in result.notes:
         log.info(note)

@@ -76,8 +76,9 @@ def register(sub: Any) -> None:
 
     p = command(sub, "models", _cmd_models, help="list installed models or show a model card", epilog=MODELS_EXAMPLES)
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", parser_class=Parser)
-    msub.add_parser("list", help="installed models")
-    show = msub.add_parser("show", help="print a model card (JSON)")
+    msub.add_parser("list", help="installed models", epilog=MODELS_EXAMPLES)
+    show = msub.add_parser("show", help="print a model card (JSON), once its weights are checked against it",
+                           epilog=MODELS_EXAMPLES)
     show.add_argument("model", metavar="NAME_OR_PATH")
     add_verbosity(p)
 
@@ -112,7 +113,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from automix.models import pretrained
-    from automix.models.checkpoint import checkpoint_paths, read_card
 
     if args.models_command in (None, "list"):
         cards = pretrained.list_models()
@@ -121,7 +121,6 @@ def _cmd_models(args: argparse.Namespace) -> int:
         for name, card in cards.items():
             print(f"{name:16s} {card.task:8s} {len(card.input_names)} in -> {len(card.output_names)} out  {card.sample_rate} Hz  {card.description}")
         return 0
-    path = pretrained.resolve(args.model)
-    card = read_card(checkpoint_paths(path)[1])
+    card = pretrained.load(args.model).card  # the weights checked against the card: no card of a pickle
     print(card.model_dump_json(indent=2))
     return 0

@@ -55,6 +55,34 @@ def register(sub: Any) -> None:
     add_verbosity(p)
 
 
+def _collection_override(args: argparse.Namespace) -> list[str]:
+    """``data.kind=collection`` when --data is a collection manifest (a .json/.yaml file, or a folder
+    holding manifest.json) and the recipe trains on another kind: what the help's own pattern means."""
+    from pathlib import Path
+
+    if args.data is None:
+        return []
+    data = Path(args.data).expanduser()
+    manifest_name = data.suffix.lower() in (".json", ".yaml", ".yml")
+    if manifest_name and not data.exists():
+        raise AutomixError(f"--data {data} does not exist; give a data folder or a collection manifest")
+    if data.is_file() and not manifest_name:
+        raise AutomixError(f"--data {data} is a file, not a data folder or a collection manifest (.json/.yaml)")
+    if any(o.replace(" ", "").startswith("data.kind=") for o in args.overrides):
+        return []
+    manifest = data.is_file()
+    if data.is_dir():
+        manifest = any((data / f"manifest{ext}").is_file() for ext in (".json", ".yaml", ".yml"))
+    if not manifest:
+        return []
+    from automix.train.recipe import load_recipe
+
+    if load_recipe(args.recipe).data.kind == "collection":
+        return []
+    log.info("--data %s is a collection manifest: training on that collection (data.kind=collection)", args.data)
+    return ["data.kind=collection"]
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from automix.train.recipe import list_recipes, load_recipe, recipes_dir
 
@@ -68,7 +96,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise AutomixError("give a RECIPE (see 'automix train --list')")
     from automix.train.trainer import train
 
-    overrides = list(args.overrides)
+    overrides = list(args.overrides) + _collection_override(args)
     for key, value in (("steps", args.steps), ("batch_size", args.batch_size), ("optimizer.lr", args.lr), ("precision", args.precision)):
         if value is not None:
             overrides.append(f"{key}={value}")

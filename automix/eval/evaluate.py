@@ -182,7 +182,7 @@ class EvaluationReport:
         if zero:
             parts.append(f"closest to 0 is best for {', '.join(zero)} (estimate minus reference)")
         parts.append("lower is better for the other columns")
-        text = "Best per column in bold; " + "; ".join(parts) + "."
+        text = "Best per column in bold; " + "; ".join(parts) + "." + self._level_sentence()
         if any("mape" in k for k in keys):
             text += (
                 " MAPE: mean absolute percentage error between ~1 s running means of framewise features of the "
@@ -190,6 +190,17 @@ class EvaluationReport:
                 "(index -1 left .. +1 right). See automix.eval.metrics."
             )
         return text
+
+    def _level_sentence(self) -> str:
+        """Which level the systems are scored at (metrics such as MR-STFT depend on it)."""
+        if self.info.get("kind") == "pair" and self.info.get("reference_lufs") is not None:
+            where = f"the reference's integrated loudness ({self.info['reference_lufs']:.1f} LUFS)"
+        elif self.info.get("kind") == "split":
+            where = "the integrated loudness of each take's reference"
+        else:
+            return ""
+        return (f" Every system is scored at {where}, brought there by one gain; loudness diff. is its level as it "
+                "came.")
 
     def summary(self) -> str:
         """One sentence on what was compared (empty when :attr:`info` does not say)."""

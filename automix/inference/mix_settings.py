@@ -37,7 +37,8 @@ class MixSettings:
     Output: ``force`` (replace what automix wrote; never an input), ``subtype`` (``PCM_16``,
     ``PCM_24``, ``FLOAT``), ``loudness`` (LUFS, ``"auto"``: the level the mixer was trained to
     or its plan's, ``None``/``"off"``: the mixer's own level), ``true_peak_db`` (ceiling of the
-    loudness gain, dBTP), ``perspective`` (``"drummer"``/``"audience"``; ``None``/``"auto"``: as
+    loudness gain, dBTP), ``limiter`` (a true-peak limiter closes what the ceiling leaves to the
+    target; ``None``: on when ``loudness`` is a LUFS value, off for ``"auto"``), ``perspective`` (``"drummer"``/``"audience"``; ``None``/``"auto"``: as
     the mixer mixes). Compute (networks): ``device``, ``precision``, ``tile`` (output samples per
     tile) or ``tile_seconds``, ``batch_size``, ``progress`` (``None``: on a terminal). Session:
     ``session`` (a folder to write a DAW session into), ``session_format`` (``ardour``, ``reaper``), ``session_name`` (default: the output's name).
@@ -49,6 +50,7 @@ class MixSettings:
     subtype: str = "PCM_24"
     loudness: Loudness = "auto"
     true_peak_db: float = TRUE_PEAK_DB
+    limiter: bool | None = None
     perspective: str | None = None
     device: str | None = None
     precision: Precision = "auto"
@@ -74,6 +76,15 @@ class MixSettings:
             raise ValueError(f"session_format must be one of {', '.join(SESSION_FORMATS)}, got {self.session_format!r}")
         target_lufs(self.loudness, None)  # validates the value
         return self
+
+    def limiter_on(self, target: float | None) -> bool:
+        """Whether the true-peak limiter may close the gap to ``target``: as asked, else when the
+        user asked for a level (``loudness`` a LUFS value), not for ``"auto"``."""
+        if target is None:
+            return False
+        if self.limiter is not None:
+            return bool(self.limiter)
+        return not isinstance(self.loudness, str)
 
     @classmethod
     def of(cls, settings: "MixSettings | None", options: Mapping[str, Any]) -> "MixSettings":
@@ -123,6 +134,8 @@ class MixResult(TimedResult):
     audio: np.ndarray | None = None
     loudness_lufs: float | None = None
     gain_db: float = 0.0
+    true_peak_db: float | None = None
+    limiter_db: float = 0.0
     plan: "Session | None" = None
     render: "RenderResult | None" = None
     session: "WrittenSession | None" = None
@@ -139,6 +152,10 @@ class MixResult(TimedResult):
             kind = "rule-based console" if self.model == "rules" else f"learned console mixer {self.model}"
             return f"{self.render.summary()} ({kind})"
         level = "" if self.loudness_lufs is None else f"{self.loudness_lufs:.1f} LUFS, "
+        if self.true_peak_db is not None:
+            level += f"true peak {self.true_peak_db:.1f} dBTP, "
+        if self.limiter_db > 0:
+            level += f"limiter up to -{self.limiter_db:.1f} dB, "
         return (
             f"wrote {self.output} ({self.duration:.1f} s, {self.sample_rate} Hz, {level}peak {self.peak_db:.1f} dBFS) "
             f"with model {self.model} in {self.seconds:.1f} s ({self.realtime_factor:.3f} x real time)"

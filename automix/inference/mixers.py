@@ -83,8 +83,9 @@ class RulesMixer:
         for note in notes:
             log.warning(note)
         rendered = mix_with_rules(files, output, name=output.stem if output is not None else "mix",
-                                  overwrite=settings.force, subtype=settings.subtype,
-                                  progress=settings.progress, **self._levels(settings))
+                                  overwrite=settings.force, subtype=settings.subtype, progress=settings.progress,
+                                  limiter=settings.limiter_on(target_lufs(settings.loudness, 0.0)),
+                                  **self._levels(settings))
         for note in rendered.plan.notes:
             log.info(note)
         for warning in rendered.warnings:
@@ -127,7 +128,7 @@ class ConsoleMixer:
         for note in plan.notes:
             log.info(note)
         rendered = render(plan, output, overwrite=settings.force, subtype=settings.subtype,
-                          progress=settings.progress)
+                          progress=settings.progress, limiter=settings.limiter_on(plan.target_lufs))
         for warning in rendered.warnings:
             log.warning(warning)
         rendered.plan = plan

@@ -2,33 +2,35 @@
 
 Files stream: the stems are read in lock-step as the model's slots (:class:`StemReader`),
 brought to the loudness the model was trained on (its card's ``input_lufs``), run through the
-network in tiles, and written; when a target loudness is asked, the network's output goes to a
-hidden float file first and one gain (under the true-peak ceiling) is applied on the way out.
+network in tiles (less its response to silence, the constant its biases make, so silence stays
+silence), and written at the stems' rate; when a target loudness is asked or the rate differs,
+the network's output goes to a hidden float file first (:mod:`automix.inference.mix_output`:
+resampled, one gain under the true-peak ceiling, the true-peak limiter when asked).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from automix.inference.mix_output import OutputLevel, level_array, write_from_temp
 from automix.inference.mix_settings import MixResult, MixSettings
-from automix.inference.stem_files import StemReader, input_gains, rate_and_length_notes, slot_loudness
+from automix.inference.stem_files import (StemReader, input_gains, rate_and_length_notes, slot_loudness,
+                                          stems_rate)
 from automix.inference.tiling import pick_device, process, run_tiled
-from daw_bridge.audio import AudioStream, AudioWriter, probe, resample
+from daw_bridge.audio import AudioWriter, probe, resample, resampled_length
 from daw_bridge.errors import OutputError
-from daw_bridge.loudness import LoudnessMeter, TruePeakMeter, loudness_gain, to_loudness
+from daw_bridge.level_stage import Level
+from daw_bridge.loudness import LoudnessMeter, TruePeakMeter
 from daw_bridge.progress import seconds_bar
-from daw_bridge.stems import StemAssignment, match_stems
+from daw_bridge.stems import AS_ASKED, StemAssignment, match_stems
+from daw_bridge.tempfiles import temp_file
 
 log = logging.getLogger("automix")
-
-_COPY_BLOCK = 1 << 16
 
 
 def _assign(model: Any, files: list[Path], settings: MixSettings, notes: list[str]) -> StemAssignment:
@@ -40,9 +42,9 @@ def _assign(model: Any, files: list[Path], settings: MixSettings, notes: list[st
         mapping=mapping_of(settings.mapping), ignore_unmatched=settings.ignore_unmatched,
     )  # fmt: skip
     used = sorted({src.path for srcs in assignment.sources.values() for src in srcs}, key=str)
-    notes += assignment.notes + rate_and_length_notes(infos, used, model.sample_rate)
+    notes += assignment.notes + rate_and_length_notes(infos, used, model.sample_rate, stems_rate(infos, used))
     for note in notes:
-        log.warning(note)
+        (log.info if AS_ASKED in note else log.warning)(note)  # what a mapping asked for is no warning
     log.info("model %s; stems:\n%s", model.name, assignment.describe())
     return assignment
 
@@ -57,14 +59,16 @@ def _input_gain_vector(model: Any, loudness: list[float]) -> np.ndarray | None:
 
 @dataclass
 class _Sink:
-    """Where the network's blocks go: mirrored if asked, metered, stored."""
+    """Where the network's blocks go: less its response to silence, mirrored if asked, metered, stored."""
 
     store: Any
     mirror: bool
     meters: tuple[LoudnessMeter, TruePeakMeter] | None
+    silence: np.ndarray
     peak: float = 0.0
 
     def __call__(self, block: np.ndarray) -> None:
+        block = block - self.silence
         if self.mirror:
             block = block[::-1]
         if block.size:
@@ -75,20 +79,20 @@ class _Sink:
         self.store(block)
 
 
+def silence_response(model: Any, settings: MixSettings) -> np.ndarray:
+    """``[2, 1]``: what the network puts out for silent stems (a constant its biases make, a DC
+    offset), taken off its output so that silence stays silence."""
+    zeros = np.zeros((len(model.slots), 4096), dtype=np.float32)
+    out = process(model.net, zeros, device=settings.device, precision=settings.precision)
+    return np.median(out, axis=1, keepdims=True).astype(np.float32)
+
+
 def temp_path(output: Path) -> Path:
-    """A new hidden file beside ``output`` for the network's output before the loudness gain."""
+    """A new hidden file beside ``output`` for the network's output before its level is set."""
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".float.wav", dir=output.parent)
+        return temp_file(output, "float", ".wav")
     except OSError as exc:
         raise OutputError(f"cannot write beside {output}: {exc.strerror or exc}") from None
-    os.close(fd)
-    return Path(name)
-
-
-def _copy_scaled(source: Path, writer: AudioWriter, total: int, scale: np.float32) -> None:
-    with AudioStream(source) as stream:
-        for start in range(0, total, _COPY_BLOCK):
-            writer.write(stream.read(min(_COPY_BLOCK, total - start)) * scale)
 
 
 def mix_files_with_network(
@@ -99,60 +103,60 @@ def mix_files_with_network(
     ``None`` (the network's level), ``mirror`` swaps left and right."""
     assignment = _assign(model, files, settings, notes)
     gains = _input_gain_vector(model, slot_loudness(assignment, model.sample_rate)) if model.card.input_lufs is not None else None
+    used = sorted({src.path for srcs in assignment.sources.values() for src in srcs}, key=str)
+    how = OutputLevel(stems_rate({p: probe(p) for p in used}, used) or model.sample_rate, target,
+                      settings.true_peak_db, settings.limiter_on(target))
     reader = StemReader(assignment, model.sample_rate, gains=gains)
     try:
-        audio, peak, lufs, gain_db = _run(model, reader, assignment, output, settings, notes, target=target,
-                                          mirror=mirror)
+        audio, peak, level = _run(model, reader, assignment, output, settings, how=how, mirror=mirror)
     finally:
         reader.close()
-    level_notes = reader.level_notes(assignment)
+    level_notes = reader.level_notes(assignment) + level.notes
     for note in level_notes:
         log.warning(note)
+    frames = resampled_length(reader.frames, model.sample_rate, how.rate)
     return MixResult(
-        output=output, sample_rate=model.sample_rate, frames=reader.frames, model=model.name, assignment=assignment,
+        output=output, sample_rate=how.rate, frames=frames, model=model.name, assignment=assignment,
         notes=notes + level_notes, peak_db=float(20 * np.log10(max(peak, 1e-10))), audio=audio,
-        loudness_lufs=None if lufs is None else lufs + gain_db, gain_db=gain_db,
+        loudness_lufs=None if target is None else level.loudness_lufs, gain_db=level.gain_db,
+        true_peak_db=None if target is None else level.true_peak_db, limiter_db=level.limiting_db,
     )
 
 
-def _run(model: Any, reader: StemReader, assignment: StemAssignment, output: Path | None, settings: MixSettings,
-         notes: list[str], *, target: float | None, mirror: bool) -> tuple[np.ndarray | None, float, float | None, float]:
-    """Stream the network; returns ``(audio or None, peak, measured LUFS or None, gain dB)``."""
+def _run(model: Any, reader: StemReader, assignment: StemAssignment, output: Path | None, settings: MixSettings, *,
+         how: OutputLevel, mirror: bool) -> tuple[np.ndarray | None, float, Level]:
+    """Stream the network; returns ``(audio or None, sample peak, the level delivered)``."""
     sr, total = model.sample_rate, reader.frames
     tile = max(1, round(settings.tile_seconds * sr)) if settings.tile_seconds is not None else settings.tile
     parts: list[np.ndarray] = []
     writer = temp = None
-    temp_file = temp_path(output) if output is not None and target is not None else None
+    direct = how.target is None and how.rate == sr
+    temp_file = temp_path(output) if output is not None and not direct else None
     bar = None
     try:
         if temp_file is not None:
-            temp = AudioWriter(temp_file, sr, 2, subtype="FLOAT", overwrite=True)
+            temp = AudioWriter(temp_file, sr, 2, subtype="FLOAT", overwrite=True, rf64=True)
         elif output is not None:
-            writer = AudioWriter(output, sr, 2, subtype=settings.subtype, overwrite=settings.force)
+            writer = AudioWriter(output, sr, 2, subtype=settings.subtype, overwrite=settings.force, frames=total)
         store = temp.write if temp is not None else writer.write if writer is not None else parts.append
-        meters = (LoudnessMeter(sr, 2), TruePeakMeter(sr, 2)) if target is not None else None
-        sink = _Sink(store, mirror, meters)
+        meters = (LoudnessMeter(sr, 2), TruePeakMeter(sr, 2)) if how.target is not None and how.rate == sr else None
+        sink = _Sink(store, mirror, meters, silence_response(model, settings))
         bar = seconds_bar(total / sr, f"mixing {len(reader.streams)} stems", settings.progress)
         run_tiled(model.net, reader.read, total, sink, tile=tile, device=pick_device(settings.device),
                   precision=settings.precision, batch_size=settings.batch_size, progress=lambda k: bar.update(k / sr))
         reader.check_not_all_silent(assignment)
-        gain_db, lufs = 0.0, None
-        if meters is not None:
-            lufs = meters[0].integrated()
-            gain_db, level_notes = loudness_gain(lufs, meters[1].true_peak_db(), target, settings.true_peak_db)
-            notes += level_notes
-            for note in level_notes:
-                log.warning(note)
-            scale = np.float32(10 ** (gain_db / 20))
-            sink.peak *= float(scale)
-            if temp is not None:
-                temp.close()
-                writer = AudioWriter(output, sr, 2, subtype=settings.subtype, overwrite=settings.force)
-                _copy_scaled(temp.path, writer, total, scale)
-            else:
-                parts = [part * scale for part in parts]
-        if writer is not None:
+        bar.close()
+        level, audio = Level(), None
+        if temp is not None:
+            temp.close()
+            measured = None if meters is None else (meters[0].integrated(), meters[1].true_peak_db())
+            level, sink.peak = write_from_temp(temp.path, output, sr, total, measured, how, subtype=settings.subtype,
+                                               force=settings.force)
+        elif writer is not None:
             writer.close()
+        else:
+            audio, level = level_array(np.concatenate(parts, axis=1), sr, how)
+            sink.peak = float(np.abs(audio).max(initial=0.0))
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -164,7 +168,7 @@ def _run(model: Any, reader: StemReader, assignment: StemAssignment, output: Pat
             temp_file.unlink(missing_ok=True)
         if bar is not None:
             bar.close()
-    return (np.concatenate(parts, axis=1) if output is None else None), sink.peak, lufs, gain_db
+    return audio, sink.peak, level
 
 
 def mix_array_with_network(model: Any, data: np.ndarray, sample_rate: int, settings: MixSettings, *,
@@ -181,11 +185,13 @@ def mix_array_with_network(model: Any, data: np.ndarray, sample_rate: int, setti
         gains, _ = input_gains(levels, model.card.input_lufs, model.slots, model.card.input_rule)
         data = (data * gains[:, None]).astype(np.float32)
     out = process(model.net, data, tile=settings.tile, device=settings.device, precision=settings.precision)
+    out = out - silence_response(model, settings)
     if mirror:
         out = np.ascontiguousarray(out[::-1])
     if target is None:
         return out
-    out, _, notes = to_loudness(out, model.sample_rate, target, settings.true_peak_db)
-    for note in notes:
+    out, level = level_array(out, model.sample_rate, OutputLevel(model.sample_rate, target, settings.true_peak_db,
+                                                                 settings.limiter_on(target)))
+    for note in level.notes:
         log.warning(note)
     return out

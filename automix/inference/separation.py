@@ -9,7 +9,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from daw_bridge.errors import AudioError, OutputError, StemMatchError
 from daw_bridge.loudness import measure_loudness
 from daw_bridge.outputs import check_not_input, check_output_folder, check_output_path, reading, reads
 from daw_bridge.progress import seconds_bar
+from daw_bridge.tempfiles import temp_folder
 
 log = logging.getLogger("automix")
 
@@ -221,7 +221,7 @@ def _stream_sources(loaded: Model, audio: np.ndarray, gain: np.float32, targets:
     bar = seconds_bar(total / sr, f"separating {len(targets)} sources", s.progress)
     try:
         for path in targets.values():
-            writers.append(AudioWriter(path, sr, 1, subtype=s.subtype, overwrite=s.force))
+            writers.append(AudioWriter(path, sr, 1, subtype=s.subtype, overwrite=s.force, frames=total))
         run_tiled(loaded.net, read, total, write, tile=tile, device=pick_device(s.device), precision=s.precision,
                   progress=lambda k: bar.update(k / sr))
         for writer in writers:
@@ -310,7 +310,10 @@ def mixer_mapping(sources: Mapping[str, Path], slots: Sequence[str]) -> dict[str
         raise StemMatchError(f"no separated source ({', '.join(sources)}) fits a slot of the mixer ({', '.join(slots)})")
     if missing:
         log.warning("source(s) %s fit no slot of the mixer; left out of the remix", ", ".join(missing))
-    return mapping
+    silent = [slot for slot in slots if slot not in mapping]
+    if silent:
+        log.info("no separated source feeds %s: silent in the remix", ", ".join(silent))
+    return {**mapping, **{slot: [] for slot in silent}}  # silent as remix decides: no advice to map them
 
 
 def remix(
@@ -345,7 +348,7 @@ def remix(
             check_output_folder(s.session, force=s.force)
             if stems_dir is None:
                 stems_dir = output.with_name(output.stem + "-stems")
-        temp = Path(tempfile.mkdtemp(prefix=".automix-remix-", dir=output.parent)) if stems_dir is None else None
+        temp = temp_folder(output, "stems") if stems_dir is None else None
         folder = temp if temp is not None else Path(stems_dir).expanduser()
         try:
             sep = separate(mix_path, folder, separator, force=s.force, device=s.device, precision=s.precision,

@@ -104,12 +104,13 @@ class StemReader:
         self.recipe = [[(src.path, src.channel) for src in assignment.sources.get(slot, [])] for slot in self.slots]
         self.frames = max(s.frames for s in self.streams.values())
         self.peaks = np.zeros(len(self.slots), dtype=np.float32)
-        self.full_scale = dict.fromkeys(self.streams, 0)  # samples at |x| >= 0.999 per file
+        # samples at |x| >= 0.999 per integer (PCM) file; a float file holds more than full scale, it cannot clip
+        self.full_scale = {path: 0 for path, stream in self.streams.items() if stream.info.subtype.startswith("PCM")}
 
     def read(self, n: int) -> np.ndarray:
         blocks = {path: stream.read(n) for path, stream in self.streams.items()}
-        for path, block in blocks.items():
-            self.full_scale[path] += int(np.count_nonzero(np.abs(block) >= 0.999))
+        for path in self.full_scale:
+            self.full_scale[path] += int(np.count_nonzero(np.abs(blocks[path]) >= 0.999))
         out = np.zeros((len(self.slots), n), dtype=np.float32)
         for i, sources in enumerate(self.recipe):
             for path, channel in sources:
@@ -174,13 +175,27 @@ def slot_loudness(assignment: StemAssignment, sample_rate: int) -> list[float]:
     return [m.integrated() for m in meters]
 
 
-def rate_and_length_notes(infos: Mapping[Path, AudioInfo], used: Sequence[Path], sample_rate: int) -> list[str]:
-    """Notes on files resampled to ``sample_rate`` and files padded to the longest."""
+def stems_rate(infos: Mapping[Path, AudioInfo], used: Sequence[Path]) -> int | None:
+    """The rate the mix is written at: the most common among the ``used`` stems (ties: the
+    highest), as the rule-based console's session takes it; ``None`` without stems."""
+    from collections import Counter
+
+    counts = Counter(infos[p].sample_rate for p in used)
+    if not counts:
+        return None
+    return max(counts, key=lambda rate: (counts[rate], rate))
+
+
+def rate_and_length_notes(infos: Mapping[Path, AudioInfo], used: Sequence[Path], sample_rate: int,
+                          out_rate: int | None = None) -> list[str]:
+    """Notes on files resampled to ``sample_rate`` (and the mix back to ``out_rate``) and files padded to the longest."""
     notes = []
+    back = f", and the mix back to {out_rate} Hz, the stems' rate" if out_rate not in (None, sample_rate) else ""
     for path in used:
         info = infos[path]
         if info.sample_rate != sample_rate:
-            notes.append(f"{path.name} is {info.sample_rate} Hz, the model runs at {sample_rate} Hz; resampled")
+            notes.append(f"{path.name} is {info.sample_rate} Hz, the model runs at {sample_rate} Hz; resampled{back}")
+            back = ""
     if used:
         longest = max(infos[p].duration for p in used)
         for path in used:

@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +59,7 @@ from automix.train.state import (
 from daw_bridge.errors import AutomixError
 from daw_bridge.files import umask
 from daw_bridge.outputs import atomic_output, check_not_input, reading, reads
+from daw_bridge.tempfiles import temp_folder
 from daw_bridge.stems import DRUM_SLOTS
 
 logger = logging.getLogger("automix.train.trainer")
@@ -213,7 +213,7 @@ class Trainer:
         if final.exists():
             return final
         self.paths.checkpoints.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=self.paths.checkpoints))
+        tmp = temp_folder(final)  # a killed run's is swept by the next checkpoint of that step
         try:
             save_model(self._snapshot(step), tmp / "model.safetensors")
             tensors, plain = self._state(step)

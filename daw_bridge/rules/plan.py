@@ -251,7 +251,7 @@ class RulesSettings:
     but the render keeps its level), ``true_peak_db``, ``perspective``, ``balance``,
     ``processing`` and ``mapping`` as for
     :func:`rule_based_plan`; ``name`` and ``sample_rate`` of the plan; ``overwrite``,
-    ``subtype``, ``tail_s``, ``threads``, ``progress`` as for :func:`daw_bridge.render.render`;
+    ``subtype``, ``tail_s``, ``threads``, ``progress``, ``limiter`` as for :func:`daw_bridge.render.render`;
     ``plan_out``: also save the plan there (``.json``/``.yaml``).
     """
 
@@ -269,6 +269,7 @@ class RulesSettings:
     threads: int | None = None
     progress: bool | None = False
     plan_out: str | os.PathLike[str] | None = None
+    limiter: bool = False
 
     def check(self) -> "RulesSettings":
         """Raise :class:`RulesError` for values out of range; return self."""
@@ -303,7 +304,7 @@ def mix_with_rules(
     if s.plan_out is not None:
         plan.save(s.plan_out, overwrite=s.overwrite)
     result = render(plan, output, overwrite=s.overwrite, normalize=True, subtype=s.subtype, tail_s=s.tail_s,
-                    threads=s.threads, progress=s.progress)
+                    threads=s.threads, progress=s.progress, limiter=s.limiter)
     result.notes = [*plan.notes, *result.notes]
     result.plan = plan
     return result

@@ -6,6 +6,7 @@ files to slots, an explicit mapping (``--map SLOT=FILE``) first. Rules: ``docs/s
 """
 
 from daw_bridge.stems.matching import (
+    AS_ASKED,
     ChannelSource,
     StemAssignment,
     load_mapping_file,
@@ -26,6 +27,7 @@ from daw_bridge.stems.names import (
 )
 
 __all__ = [
+    "AS_ASKED",
     "DRUM_SLOTS",
     "EXPORT_SUFFIXES",
     "PERSPECTIVES",

@@ -72,6 +72,12 @@ class StemAssignment:
 # --------------------------------------------------------------------------- mapping input
 
 
+
+#: Words in the notes that only say what an explicit mapping asked for (a caller may show them as
+#: details rather than warnings).
+AS_ASKED = "as the mapping asks"
+
+
 def _add_mapping_value(result: dict[str, list[str]], slot: str, files: list[str], where: str) -> None:
     """Add ``files`` (empty = silent) for ``slot``; refuse mixing silence with files."""
     if slot in result and (not result[slot]) != (not files):
@@ -353,12 +359,20 @@ class _Matcher:
         return None
 
     def _leave(self, path: Path, g: RoleGuess) -> None:
-        """Record ``path`` as unmatched, with its role and why, if that helps."""
-        reason = g.role or ""
+        """Record ``path`` as unmatched, with its role if that helps; a file whose slot the mapping
+        set (``--map kick="Kick Out.wav"`` beside Kick In.wav) is left out with a note instead:
+        the mapping chose another file for that slot."""
         fixed = self._fixed_slot_for(g.key) if g.role else None
         if fixed is not None:
-            reason += f"; {fixed} is set by the mapping"
-        self.unmatched.append((path, reason))
+            chosen = " + ".join(self._shown(src.path) + ("" if src.channel is None else f":{src.channel}")
+                                for src in self.sources[fixed]) or "silence"
+            self.notes.append(f"{fixed}: {self._shown(path)} left out, {AS_ASKED} ({fixed}: {chosen})")
+            return
+        self.unmatched.append((path, g.role or ""))
+
+    def _shown(self, path: Path) -> str:
+        """The file's name, or its path when another file has the same name."""
+        return str(path) if sum(f.name == path.name for f in self.files) > 1 else path.name
 
     def _assign_pair(self, path: Path, g: RoleGuess) -> None:
         left, right = self._slot_for(g.key, "L"), self._slot_for(g.key, "R")
@@ -420,7 +434,7 @@ class _Matcher:
             if not srcs:
                 missing.append(slot)
                 if slot in self.silenced:
-                    notes.append(f"{slot} is silent, as the mapping asks")
+                    notes.append(f"{slot} is silent, {AS_ASKED}")
                 else:
                     notes.append(
                         f"{slot} has no file; it will be silence (use --map {slot}=FILE if one is meant for it)"

@@ -1,8 +1,10 @@
 """Write a mix plan as a new Ardour 7 session folder that sounds like the plan's render.
 
-One track per plan track (its file at its offset, its gain, pan, mute and solo), sources
-copied only where Ardour cannot play the file as it is. What is (not) carried and the gain/pan
-mapping: ``docs/formats.md`` (Ardour).
+One track per plan track (its file at its offset, its gain, pan, mute and solo). Every source
+lies in the session's ``interchange/<name>/audiofiles`` and is named there by its bare name,
+so the session folder can move: hard-linked (same file system) or copied, or converted where
+Ardour cannot play the file as it is. What is (not) carried and the gain/pan mapping:
+``docs/formats.md`` (Ardour).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from daw_bridge.audio import AudioInfo, probe, read_audio, write_audio
 from daw_bridge.errors import SessionWriteError
+from daw_bridge.files import link_or_copy
 from daw_bridge.formats.ardour.panning import (
     BALANCE_PANNER_URI,
     MONO_PANNER_URI,
@@ -75,12 +78,27 @@ class ArdourWriteResult:
     converted: list[Path] = field(default_factory=list)  #: copies written into the session
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Copies:
-    """Where converted copies go: ``folder`` while building, ``final`` once renamed into place."""
+    """Where the sources go: ``folder`` while building, ``final`` once renamed into place;
+    ``placed``: the name each input file already has there."""
 
     folder: Path
     final: Path
+    placed: dict[Path, str] = field(default_factory=dict)
+    how: dict[str, int] = field(default_factory=dict)  # "linked"/"copied": how many
+
+    def free_name(self, stem: str, suffix: str) -> str:
+        name, n = f"{stem}{suffix}", 1
+        while (self.folder / name).exists():
+            n += 1
+            name = f"{stem}-{n}{suffix}"
+        return name
+
+    def xml_name(self, name: str) -> str:
+        """By bare name (found in the session's audiofiles folder, so the session can move), unless
+        the folder's path holds ':', which splits Ardour's search paths: then by absolute path."""
+        return str(self.final / name) if ":" in str(self.final) else name
 
 
 # --------------------------------------------------------------------------- names
@@ -134,9 +152,6 @@ def _copy_reasons(file: Path, info: AudioInfo, sample_rate: int) -> list[str]:
         reasons.append(f"is {info.sample_rate} Hz, the session {sample_rate} Hz: resampled")
     if info.format not in _IN_PLACE_FORMATS:
         reasons.append(f"is {info.format}, which Ardour may not play as it is: converted")
-    if ":" in str(file.parent):
-        reasons.append("lies in a folder whose path holds ':', which Ardour's search path (':'-separated) "
-                       "cannot hold once Ardour saves the session: copied")
     return reasons
 
 
@@ -155,26 +170,33 @@ def _plan_source(
         )
     reasons = _copy_reasons(file, info, sample_rate)
     if not reasons:
+        name = _place(file, copies)
         channels = [channel] if channel is not None else list(range(info.channels))
-        return PlannedSource(path=file, xml_name=str(file), channels=channels, frames=info.frames,
-                             converted=False), info
+        return PlannedSource(path=copies.final / name, xml_name=copies.xml_name(name), channels=channels,
+                             frames=info.frames, converted=False), info
     audio, _ = read_audio(file, sample_rate=sample_rate)
     if channel is not None:
         audio = audio[channel : channel + 1]
-    name = f"{copy_stem}.wav"
-    n = 1
-    while (copies.folder / name).exists():
-        n += 1
-        name = f"{copy_stem}-{n}.wav"
+    name = copies.free_name(copy_stem, ".wav")
     write_audio(copies.folder / name, audio, sample_rate, subtype="FLOAT")
     what = f"{file}" + (f" (channel {channel})" if channel is not None else "")
     notes.append(f"{label}: {what} {'; '.join(reasons)} into {copies.final / name}")
-    # by bare name (found in the session's audiofiles folder, so the session can move), unless the
-    # folder's path holds ':', which splits Ardour's search paths: then by absolute path
-    xml_name = str(copies.final / name) if ":" in str(copies.final) else name
-    source = PlannedSource(path=copies.final / name, xml_name=xml_name, channels=list(range(audio.shape[0])),
-                           frames=int(audio.shape[1]), converted=True)
+    source = PlannedSource(path=copies.final / name, xml_name=copies.xml_name(name),
+                           channels=list(range(audio.shape[0])), frames=int(audio.shape[1]), converted=True)
     return source, info
+
+
+def _place(file: Path, copies: _Copies) -> str:
+    """``file`` in the session's audiofiles folder (hard-linked or copied, once per file); its name there."""
+    if file not in copies.placed:
+        name = copies.free_name(_file_stem_for(file.stem), file.suffix.lower())
+        try:
+            how = link_or_copy(file, copies.folder / name)
+        except OSError as exc:
+            raise SessionWriteError(f"cannot copy {file} into the session: {exc.strerror or exc}") from None
+        copies.placed[file] = name
+        copies.how[how] = copies.how.get(how, 0) + 1
+    return copies.placed[file]
 
 
 # --------------------------------------------------------------------------- tracks
@@ -328,6 +350,9 @@ def _write_ardour(session: Session, out_dir: Path, *, mix: str | os.PathLike[str
         if mix is not None:
             planned.append(_plan_mix(mix, resolved.sample_rate, copies, notes))
         _session_notes(out_dir, resolved, planned, notes)
+        if copies.how:
+            done = " and ".join(f"{n} {how}" for how, n in sorted(copies.how.items()))
+            notes.append(f"the audio files are in the session folder ({audiofiles}: {done}), so it can move")
         xml = session_xml(session_name, resolved.sample_rate, planned)
         (tmp / f"{session_name}.ardour").write_bytes(xml)
     return ArdourWriteResult(

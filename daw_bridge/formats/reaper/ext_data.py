@@ -45,7 +45,7 @@ def ext_entries(track: Track | None, file: Path, media_name: str | None, channel
             data = _b64_json([p.model_dump(mode="json") for p in track.plugins])
             for n in range(0, len(data), EXT_CHUNK):
                 ext.append((f"automix_plugins_{n // EXT_CHUNK}", data[n : n + EXT_CHUNK]))
-    if media_name is not None:
+    if media_name is not None and channel is not None:
         original = {"file": str(file), "channel": channel, "media": f"media/{media_name}"}
         ext.append(("automix_source", _b64_json(original)))
     return ext
@@ -86,13 +86,14 @@ def stored_plugins(ext: dict[str, str], label: str, notes: list[str]) -> list[Pl
 def stored_source(
     ext: dict[str, str], folder: Path, file: Path, channel: int | None, label: str, notes: list[str]
 ) -> tuple[Path, int | None]:
-    """The original ``(file, channel)`` of media the writer extracted, else the ones given."""
+    """The original ``(file, channel)`` of a channel the writer extracted, while that file exists
+    (a project moved to another machine plays, and reads as, its own media); else the ones given."""
     if "automix_source" not in ext:
         return file, channel
     try:
         original = _from_b64_json(ext["automix_source"])
         media = (folder / original["media"]).absolute()
-        if media == file:
+        if media == file and Path(original["file"]).is_file():
             file = Path(original["file"])
             channel = original["channel"]
     except (binascii.Error, ValueError, TypeError, KeyError):

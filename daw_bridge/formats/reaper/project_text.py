@@ -32,8 +32,7 @@ class PlacedTrack:
     chanmode: int = 0
     stereo: bool = False  # the item plays a 2+ channel signal (balance, not mono pan)
     extract_channel: int | None = None  # copy this channel into media/
-    copy_whole: bool = False  # copy the file into media/ (its path cannot be written)
-    media_name: str | None = None
+    media_name: str | None = None  # its file in media/
 
 
 def _source_type(info: AudioInfo) -> str:

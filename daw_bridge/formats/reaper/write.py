@@ -1,18 +1,20 @@
-"""Write a session as a new REAPER project folder: ``<name>.rpp`` and, when needed, ``media/``.
+"""Write a session as a new REAPER project folder: ``<name>.rpp`` and ``media/``.
 
-Every input is probed before anything is created; channels REAPER cannot pick are extracted
-into ``media/``. What REAPER will and will not load: ``docs/formats.md`` (REAPER).
+Every input is probed before anything is created. Every audio file lies in ``media/`` and the
+project names it by a relative path, so the folder can move: hard-linked (same file system)
+or copied, or, for a channel REAPER cannot pick, extracted. What REAPER will and will not
+load: ``docs/formats.md`` (REAPER).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from daw_bridge.audio import AudioInfo, AudioStream, AudioWriter, probe
 from daw_bridge.errors import AutomixError, SessionWriteError
+from daw_bridge.files import link_or_copy
 from daw_bridge.formats.reaper.project_text import PlacedTrack, project_text
 from daw_bridge.formats.reaper.rpp import AI_MIX_TRACK, QUOTES, rpp_string, unique_names
 from daw_bridge.outputs import check_output_folder, new_output_folder, reading, safe_file_name
@@ -94,17 +96,23 @@ def _write_reaper(resolved: Session, out_dir: str | os.PathLike[str], project_na
     _name_media(placed, notes)
     _carry_notes(resolved, notes)
     media: list[Path] = []
+    how: dict[str, int] = {}
     with new_output_folder(final, force=force) as tmp:
+        (tmp / "media").mkdir()
         for item in placed:
-            if item.media_name is None:
-                continue
-            (tmp / "media").mkdir(exist_ok=True)
-            target = tmp / "media" / item.media_name
+            target = tmp / "media" / str(item.media_name)
+            if target.exists():
+                continue  # one file played by several tracks
             if item.extract_channel is not None:
                 _extract_channel(item.info, item.extract_channel, target)
+                done = "extracted"
             else:
-                shutil.copy2(item.file, target)
-            media.append(final / "media" / item.media_name)
+                done = _link_or_copy(item.file, target)
+            how[done] = how.get(done, 0) + 1
+            media.append(final / "media" / str(item.media_name))
+        if how:
+            counts = " and ".join(f"{n} {what}" for what, n in sorted(how.items()))
+            notes.append(f"the audio files are in the project folder (media/: {counts}), so it can move")
         text = project_text(resolved, placed)
         (tmp / f"{project_name}.rpp").write_text(text, encoding="utf-8", newline="\n")
     return ReaperWriteResult(project=final / f"{project_name}.rpp", out_dir=final, media=media, notes=notes)
@@ -157,8 +165,6 @@ def _place_tracks(resolved: Session, infos: dict[Path, AudioInfo], notes: list[s
             item.chanmode = _CHANMODE_MONO[track.channel]
         else:
             item.extract_channel = track.channel
-        if item.extract_channel is None and all(q in str(track.file) for q in QUOTES):
-            item.copy_whole = True
         if info.sample_rate != resolved.sample_rate:
             notes.append(
                 f"track {track.name!r}: {track.file.name} is at {info.sample_rate} Hz, the project at "
@@ -177,14 +183,15 @@ def _place_mix(resolved: Session, mix_path: Path, info: AudioInfo, notes: list[s
     """The muted track playing the automix render."""
     (mix_name,) = unique_names([AI_MIX_TRACK], {t.name.lower() for t in resolved.tracks})
     item = PlacedTrack(name=mix_name, track=None, file=mix_path, info=info, stereo=info.channels >= 2)
-    item.copy_whole = all(q in str(mix_path) for q in QUOTES)
     notes.append(f"the automix render {mix_path.name} is on track {mix_name!r}, muted; unmute it to compare")
     return item
 
 
 def _name_media(placed: list[PlacedTrack], notes: list[str]) -> None:
-    """Name the files copied into ``media/`` and set what each item's ``FILE`` line holds."""
+    """Name every item's file in ``media/`` (one per input file, or per extracted channel) and set
+    what its ``FILE`` line holds: that relative path."""
     taken: set[str] = set()
+    whole: dict[Path, str] = {}
     for item in placed:
         if item.extract_channel is not None:
             stem = f"{safe_file_name(item.name, 'track')}.ch{item.extract_channel + 1}"
@@ -194,17 +201,19 @@ def _name_media(placed: list[PlacedTrack], notes: list[str]) -> None:
                 f"track {item.name!r}: channel {item.extract_channel} of {item.file.name} ({item.info.channels} "
                 f"channels) was copied to media/{item.media_name}"
             )
-        elif item.copy_whole:
-            (stem,) = unique_names([safe_file_name(item.file.stem, "audio")], taken)
-            item.media_name = stem + item.file.suffix.lower()
-            notes.append(
-                f"track {item.name!r}: the path of {item.file.name} holds all three quote marks, which a REAPER "
-                f"project cannot hold; the file was copied to media/{item.media_name}"
-            )
-        if item.media_name is not None:
-            item.source_text = rpp_string(f"media/{item.media_name}")
         else:
-            item.source_text = rpp_string(str(item.file))
+            if item.file not in whole:
+                (stem,) = unique_names([safe_file_name(item.file.stem, "audio")], taken)
+                whole[item.file] = stem + item.file.suffix.lower()
+            item.media_name = whole[item.file]
+        item.source_text = rpp_string(f"media/{item.media_name}")
+
+
+def _link_or_copy(source: Path, target: Path) -> str:
+    try:
+        return link_or_copy(source, target)
+    except OSError as exc:
+        raise SessionWriteError(f"cannot copy {source} into the project: {exc.strerror or exc}") from None
 
 
 def _carry_notes(resolved: Session, notes: list[str]) -> None:
@@ -238,7 +247,7 @@ def _extract_channel(info: AudioInfo, channel: int, target: Path) -> None:
     """Copy one channel of a file, at its own rate, into a mono WAV, block by block."""
     block = 1 << 16
     with AudioStream(info.path) as stream, AudioWriter(
-        target, info.sample_rate, 1, subtype=_extract_subtype(info)
+        target, info.sample_rate, 1, subtype=_extract_subtype(info), frames=info.frames
     ) as writer:
         done = 0
         while done < stream.frames:

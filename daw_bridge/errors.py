@@ -44,3 +44,9 @@ class RenderError(AutomixError):
 
 class PluginError(AutomixError):
     """A plugin cannot be loaded, or a parameter or state cannot be set; the message says why."""
+
+
+def error_key(loc: tuple) -> str:
+    """A pydantic error's location as a dotted key, without the validators' own entries
+    (``function-after[...]``), e.g. ``config.levels``; ``""`` at the top level."""
+    return ".".join(str(p) for p in loc if not str(p).startswith(("function-after[", "function-before[", "function-wrap[")))

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from daw_bridge.errors import SessionError
+from daw_bridge.errors import SessionError, error_key
 from daw_bridge.files import read_settings_file
 from daw_bridge.outputs import atomic_output
 
@@ -327,7 +327,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One line per pydantic error, joined by ``; ``: ``dotted.key: message``."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = error_key(err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
             message = "unknown key; check its spelling"
         else:

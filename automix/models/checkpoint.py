@@ -22,7 +22,7 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from daw_bridge.errors import CheckpointError
+from daw_bridge.errors import CheckpointError, error_key
 from daw_bridge.files import sha256_file
 from daw_bridge.outputs import atomic_output, check_output_path
 from automix.models.console_mixer import ConsoleMixerConfig, ConsoleMixerNet
@@ -239,7 +239,7 @@ def read_card(path: str | os.PathLike) -> ModelCard:
         return ModelCard.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "card"
+        where = error_key(first["loc"]) or "card"
         raise CheckpointError(f"model card {path}: {where}: {first['msg']}") from None
 
 

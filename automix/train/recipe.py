@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from automix.losses import LossTerm, parse_loss
 from automix.models.architectures import presets_dir
-from daw_bridge.errors import AutomixError
+from daw_bridge.errors import AutomixError, error_key
 from daw_bridge.files import read_settings_file
 
 RECIPE_FORMAT = 1
@@ -308,7 +308,7 @@ def _split_override(text: str) -> tuple[str, str]:
 def _format_error(exc: ValidationError, source: str) -> str:
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        loc = error_key(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
         shown = "" if isinstance(got, (dict, list)) or got is None or err["type"] == "missing" else f" (got {got!r})"

@@ -1,3 +1,4 @@
+import logging
 import os
 
 import pytest
@@ -15,6 +16,15 @@ def _torch_threads():
         return
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_automix_logger():
+    """The CLI configures the "automix" logger; every test starts and ends with it as it was."""
+    logger = logging.getLogger("automix")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture(scope="session")

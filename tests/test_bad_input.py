@@ -13,12 +13,10 @@ once the work has started (a temporary file appears, or the inputs are open).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,6 @@ from tests.support import (
     SR,
     automix_temps,
     make_stems,
-    open_files_under,
     start_process,
     tree_hashes,
     wait_until,
@@ -218,14 +215,6 @@ def kit(tmp_path_factory) -> Kit:
     _plans(root)
     _training(root)
     return Kit(root)
-
-
-@pytest.fixture(autouse=True)
-def _restore_automix_logger():
-    logger = logging.getLogger("automix")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
 # --------------------------------------------------------------------------- running a case

@@ -8,7 +8,6 @@ advice, ``tests/test_limiter.py``; (6) portable sessions, ``test_moved_*`` in
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 import soundfile as sf
 
 import automix
-from automix.cli import build_parser, main
+from automix.cli import build_parser
 from daw_bridge.audio import probe
 from tests.support import (
     DRUM_FILES,
@@ -47,14 +46,6 @@ def stems(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("s") / "stems"
     make_stems(folder)
     return folder
-
-
-@pytest.fixture(autouse=True)
-def _restore_automix_logger():
-    logger = logging.getLogger("automix")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
 def _dead_pid() -> int:

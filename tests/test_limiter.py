@@ -7,7 +7,6 @@ a limiter stage, on when a level is asked, now reaches the target under the ceil
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +21,6 @@ from daw_bridge.loudness import TruePeakMeter, measure_loudness
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "stems"
 SR = 44100
-
-
-@pytest.fixture(autouse=True)
-def _restore_automix_logger():
-    logger = logging.getLogger("automix")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
 def true_peak(audio: np.ndarray, rate: int = SR) -> float:

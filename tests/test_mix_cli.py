@@ -9,7 +9,6 @@ through a real ``python -m automix`` process.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from pathlib import Path
@@ -64,15 +63,6 @@ def ref(tmp_path_factory, ckpt):
     data = slot_array(arrays)
     expected = automix.mix_audio(data, SR, model=ckpt, precision="fp32")
     return folder, arrays, data, expected
-
-
-@pytest.fixture(autouse=True)
-def _restore_automix_logger():
-    """main() points the 'automix' logger at the (captured) stderr of the moment; undo it."""
-    logger = logging.getLogger("automix")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
 @pytest.fixture

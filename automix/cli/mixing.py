@@ -21,7 +21,8 @@ examples:
   automix mix stems/ -o mix.wav --session mix-session/       # + an Ardour session to keep editing
   automix mix stems/ -o mix.wav --loudness -14               # streaming level (true peak under -1 dBTP)
   automix mix stems/ -o mix.wav --perspective audience       # the kit as seen from the front (mirrored)
-  automix mix band-stems/ -o mix.wav --model rules            # rule-based console: any stems, no weights
+  automix mix band-stems/ -o mix.wav                          # band stems: the rule-based console is picked
+  automix mix drum-stems/ -o mix.wav --model rules            # rule-based console: any stems, no weights
 """
 DEMO_EXAMPLES = """\
 examples:
@@ -49,7 +50,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("stems", nargs="+", metavar="STEMS_DIR_OR_FILES", help="a folder of stems, or stem files")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="mix file to write (.wav or .flac)")
-    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="installed model name, checkpoint path, or 'rules' for the rule-based console (no weights; any stems) (default: the default model, see 'automix models list')")
+    p.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="installed model name, checkpoint path, or 'rules' for the rule-based console (no weights; any stems) (default: picked by the stems: drum mic stems get the default drum mixer, other stems the rule-based console; the summary says which)")
     p.add_argument("--map", action="append", default=[], metavar="SLOT=FILE[:CH][+FILE]", help="assign a file (channel) to a slot; repeatable")
     p.add_argument("--map-file", default=None, metavar="MAP.json", help="JSON file {slot: file or [files]}")
     p.add_argument("--ignore-unmatched", action="store_true", help="skip files that match no slot instead of refusing")

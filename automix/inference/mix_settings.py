@@ -140,6 +140,7 @@ class MixResult(TimedResult):
     render: "RenderResult | None" = None
     session: "WrittenSession | None" = None
     session_fidelity: Any = None  # a waveform mix's session: how near its faders and pans come to the mix
+    choice: str | None = None  # why this mixer, when none was named (automix.inference.mixers.choose_mixer)
 
     @property
     def failed_plugins(self) -> list[str]:
@@ -147,10 +148,11 @@ class MixResult(TimedResult):
         return list(self.render.failed_plugins) if self.render is not None else []
 
     def summary(self) -> str:
-        """One line for people: where, how long, how loud, with what, how fast."""
+        """One line for people: where, how long, how loud, with what, how fast (and why that mixer)."""
+        why = f"; picked for {self.choice}" if self.choice else ""
         if self.render is not None:
             kind = "rule-based console" if self.model == "rules" else f"learned console mixer {self.model}"
-            return f"{self.render.summary()} ({kind})"
+            return f"{self.render.summary()} ({kind}{why})"
         level = "" if self.loudness_lufs is None else f"{self.loudness_lufs:.1f} LUFS, "
         if self.true_peak_db is not None:
             level += f"true peak {self.true_peak_db:.1f} dBTP, "
@@ -158,7 +160,7 @@ class MixResult(TimedResult):
             level += f"limiter up to -{self.limiter_db:.1f} dB, "
         return (
             f"wrote {self.output} ({self.duration:.1f} s, {self.sample_rate} Hz, {level}peak {self.peak_db:.1f} dBFS) "
-            f"with model {self.model} in {self.seconds:.1f} s ({self.realtime_factor:.3f} x real time)"
+            f"with model {self.model} in {self.seconds:.1f} s ({self.realtime_factor:.3f} x real time){why}"
         )
 
 

@@ -5,7 +5,8 @@
 * :class:`RulesMixer`: the rule-based console (:mod:`daw_bridge.rules`): a mix plan from the
   stems' roles, rendered with pedalboard; any stems, no weights.
 
-:func:`load_mixer` picks one for a ``model`` argument. A new mixer implements :class:`Mixer`.
+:func:`load_mixer` picks one for a ``model`` argument; :func:`choose_mixer` picks one by what the
+stems are when no model was named. A new mixer implements :class:`Mixer`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import numpy as np
 
 from automix.inference.mix_settings import MixResult, MixSettings, target_lufs
 from daw_bridge.errors import AudioError, AutomixError, CheckpointError, StemMatchError
-from daw_bridge.stems import check_perspective
+from daw_bridge.rules.roles import role_family
+from daw_bridge.stems import check_perspective, guess_role
 
 log = logging.getLogger("automix")
 
@@ -53,6 +55,34 @@ def load_mixer(model: Any = None) -> Mixer:
     if loaded.card.architecture == "console-mixer":
         return ConsoleMixer(loaded)
     return WaveUNetMixer(loaded)
+
+
+#: Role families of drum-kit microphones: stems of these alone go to the drum default.
+DRUM_FAMILIES = frozenset({"kick", "snare", "hi-hat", "tom", "overheads", "room", "ride", "crash", "percussion"})
+
+
+def stem_families(names: Sequence[str | Path]) -> list[str | None]:
+    """The role family read off each stem's name (``None`` where no role is named)."""
+    return [role_family(guess_role(Path(n).stem if isinstance(n, Path) else str(n))[0]) for n in names]
+
+
+def choose_mixer(names: Sequence[str | Path]) -> tuple[Mixer, str]:
+    """The mixer for stems when no model was named, and why: drum mic stems (every named role a
+    drum role) go to the default drum mixer; other stems to an installed learned console mixer
+    whose slots cover their roles, else to the rule-based console (any stems)."""
+    from automix.models import pretrained
+
+    families = stem_families(names)
+    named = {f for f in families if f is not None}
+    if named and named <= DRUM_FAMILIES:
+        default = pretrained.default_model_name("mix")
+        return load_mixer(default), f"drum mic stems: the default drum mixer '{default}'"
+    for name, card in pretrained.list_models().items():
+        covers = {f for f in stem_families(card.input_names) if f is not None}
+        if card.task == "mix" and card.architecture == "console-mixer" and named and named <= covers:
+            return load_mixer(name), f"stems whose roles the learned console mixer '{name}' was trained on"
+    roles = ", ".join(sorted(named - DRUM_FAMILIES)) or "no role in their names"
+    return RulesMixer(), f"not drum mic stems ({roles}): the rule-based console, which mixes any stems"
 
 
 # --------------------------------------------------------------------------- rule-based console

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from automix.inference.mix_settings import MixResult, MixSettings
-from automix.inference.mixers import load_mixer
+from automix.inference.mixers import Mixer, choose_mixer, load_mixer
 from automix.inference.stem_files import StemsInput, collect_stem_files
 from daw_bridge.errors import OutputError
 from daw_bridge.outputs import check_output_folder, check_output_path, reading
@@ -59,7 +59,9 @@ def mix(
     ``stems``: a folder exported from a DAW, or files and folders. ``output``: a WAV or FLAC
     file (atomic; never one of the stems), or ``None`` for the mix in ``result.audio``.
     ``model``: an installed model name, a checkpoint path, a loaded model, ``"rules"`` for the
-    rule-based console, or ``None`` for the default. ``settings`` and ``options`` (the fields of
+    rule-based console, or ``None`` to pick by the stems (:func:`~automix.inference.mixers.choose_mixer`:
+    drum mic stems the drum default, other stems the rule-based console; ``result.notes`` says
+    which). ``settings`` and ``options`` (the fields of
     :class:`MixSettings`, e.g. ``loudness=-14``, ``perspective="audience"``, ``session="dir"``).
 
     Notes about what was fixed (resampled, padded, silent slots) are in ``result.notes`` and
@@ -74,12 +76,23 @@ def mix(
             check_output_folder(s.session, force=s.force)  # before mixing
         files, notes = collect_stem_files(stems, exclude=out)
         with reading(files):
-            mixer = load_mixer(model)
+            mixer, why = _mixer_for(model, files, mapped=s.mapping is not None)
             result = mixer.mix_files(files, out, s, notes)
+            result.choice = why
             if s.session is not None:
                 result.session = write_mix_session(result, s)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _mixer_for(model: Any, names: Sequence[str | Path], mapped: bool = False) -> tuple[Mixer, str | None]:
+    """``model``'s mixer, or (``None``) the one chosen by the stems and why (logged); a mapping
+    (``mapped``) assigns the default model's slots, so it keeps the default model."""
+    if model is not None or mapped:
+        return load_mixer(model), None
+    mixer, why = choose_mixer(names)
+    log.info("mixing with %s (%s; --model chooses another)", mixer.name, why)
+    return mixer, why
 
 
 def mix_audio(
@@ -98,7 +111,9 @@ def mix_audio(
     Audio at another ``sample_rate`` is resampled for a network. Options as for :func:`mix`.
     """
     s = MixSettings.of(settings, options)
-    return load_mixer(model).mix_array(stems, names, sample_rate, s)
+    given = names if names is not None else (list(stems) if isinstance(stems, Mapping) else None)
+    mixer = load_mixer(model) if model is not None or given is None else _mixer_for(None, given)[0]
+    return mixer.mix_array(stems, names, sample_rate, s)
 
 
 def write_mix_session(result: MixResult, settings: MixSettings) -> "WrittenSession":

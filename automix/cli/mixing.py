@@ -112,6 +112,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_for(name: str, card: Any) -> str:
+    """What a model is for, in a few words (the default of its task marked)."""
+    from automix.models import pretrained
+
+    default = name in pretrained.DEFAULT_BY_TASK.get(card.task, ())[:1]
+    if card.task == "separate":
+        what = "drum bus -> stems (separate, remix)"
+    elif card.architecture == "console-mixer":
+        what = "stems -> console settings (gain, pan, EQ), rendered and editable in a DAW"
+    else:
+        what = "drum mic stems -> stereo mix (waveform; the session gets fitted faders and pans)"
+    return f"{'[default] ' if default else ''}{what}"
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from automix.models import pretrained
 
@@ -120,7 +134,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
         if not cards:
             print("no models installed; pass --model PATH to use a checkpoint")
         for name, card in cards.items():
-            print(f"{name:16s} {card.task:8s} {len(card.input_names)} in -> {len(card.output_names)} out  {card.sample_rate} Hz  {card.description}")
+            print(f"{name:16s} {card.task:8s} {len(card.input_names)} in -> {len(card.output_names)} out  {card.sample_rate} Hz  "
+                  f"{_use_for(name, card)}. {card.description}")
+        if cards:
+            print(f"{'rules':16s} {'mix':8s} any stems, no weights  the rule-based console: role balance (or the recorded "
+                  "balance where the stems are one recording), pans, high-passes; writes an editable session")
+            print("'automix mix' without --model: drum mic stems -> the default drum mixer; other stems -> the rule-based "
+                  "console (or a learned console mixer trained on their roles)")
         return 0
     card = pretrained.load(args.model).card  # the weights checked against the card: no card of a pickle
     print(card.model_dump_json(indent=2))

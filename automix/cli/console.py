@@ -6,13 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from automix.cli.common import (
-    add_verbosity,
-    command,
-    positive_float,
-    positive_int,
-    reads_args,
-)
+from automix.cli.common import add_verbosity, command, positive_float, positive_int, reads_args
 
 log = logging.getLogger("automix")
 
@@ -29,9 +23,7 @@ examples:
 
 def register(sub: Any) -> None:
     p = command(
-        sub,
-        "fit",
-        _cmd_fit,
+        sub, "fit", _cmd_fit,
         help="fit console settings (gain, pan, EQ, compressor) so the stems' mix approaches a target mix",
         description="Find mixing-console settings whose render approaches a target mix (a human mix, a reference, "
         "or a Mix-Wave-U-Net output): least-squares faders and pans first, then the EQ on the song's cross-spectra "

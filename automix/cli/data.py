@@ -6,14 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from automix.cli.common import (
-    Parser,
-    add_verbosity,
-    command,
-    positive_float,
-    positive_int,
-    reads_args,
-)
+from automix.cli.common import Parser, add_verbosity, command, positive_float, positive_int, reads_args
 from daw_bridge.errors import AutomixError
 
 log = logging.getLogger("automix")
@@ -32,9 +25,7 @@ examples:
 
 def register(sub: Any) -> None:
     p = command(
-        sub,
-        "datasets",
-        _cmd_datasets,
+        sub, "datasets", _cmd_datasets,
         help="prepare training data (drum corpus generator, collection manifests, ENST-drums splits)",
         description="Prepare training data. 'drums' renders a realistic drum multitrack corpus in the ENST-drums "
         "layout (recorded kits, rooms and mics; dry and wet target mixes with their settings saved); "

@@ -73,9 +73,7 @@ def _tail(text: str) -> float | str:
 def register(sub: Any) -> None:
     """Register ``render``, ``session``, ``presets`` and ``plugins`` on the ``automix`` parser."""
     p = command(
-        sub,
-        "render",
-        _cmd_render,
+        sub, "render", _cmd_render,
         help="render a mix plan (or a stems folder, or an Ardour/REAPER session) with pedalboard",
         description="Render a mix plan with pedalboard: each track's plugin chain (built-in effects or VST3 "
         "plugins), gain, constant-power pan (-3 dB at centre; stereo files are balanced), the sum, the master "
@@ -100,9 +98,7 @@ def register(sub: Any) -> None:
     add_verbosity(p)
 
     p = command(
-        sub,
-        "session",
-        _cmd_session,
+        sub, "session", _cmd_session,
         help="import stems or DAW sessions into a mix plan; write plans out as Ardour, REAPER or MIDI",
         description="Mix plans are DAW-neutral sessions (JSON/YAML): tracks with audio files, roles, offsets, "
         "gain, pan, mute/solo and plugin chains, a master chain, a loudness target. 'import' builds one from a "

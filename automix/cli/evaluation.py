@@ -7,12 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from automix.cli.common import (
-    add_verbosity,
-    command,
-    loudness,
-    positive_int,
-)
+from automix.cli.common import add_verbosity, command, loudness, positive_int
 
 log = logging.getLogger("automix")
 

@@ -40,9 +40,7 @@ examples:
 
 def register(sub: Any) -> None:
     p = command(
-        sub,
-        "mix",
-        _cmd_mix,
+        sub, "mix", _cmd_mix,
         help="mix a folder of stems into a stereo file",
         description="Mix stems exported from a DAW with a Mix-Wave-U-Net. Files are matched to the "
         "model's slots by name (\"01 Kick In.wav\", \"OH L\", \"Tom 1\", \"HH\" ...); --map overrides.",
@@ -58,9 +56,7 @@ def register(sub: Any) -> None:
     add_verbosity(p)
 
     p = command(
-        sub,
-        "demo",
-        _cmd_demo,
+        sub, "demo", _cmd_demo,
         help="mix the shipped example stems with the default model: mix, Ardour session, report",
         description="Mix the example drum stems shipped with automix (one generated take, 8 s, eight mono stems) "
         "with the default model (or --model), and write into one new folder: mix.wav, stems/, session/ (an "

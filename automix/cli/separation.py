@@ -42,9 +42,7 @@ examples:
 def register(sub: Any) -> None:
     """Register ``separate`` and ``remix`` on the ``automix`` parser."""
     p = command(
-        sub,
-        "separate",
-        _cmd_separate,
+        sub, "separate", _cmd_separate,
         help="extract stems from a mix with a separation Wave-U-Net",
         description="Separate a mono or stereo mix into one file per source (named by source) with a separation "
         "Wave-U-Net (Stoller et al. 2018, on the same core as the mixer). Any length: the model runs in tiles "
@@ -62,9 +60,7 @@ def register(sub: Any) -> None:
     add_verbosity(p)
 
     p = command(
-        sub,
-        "remix",
-        _cmd_remix,
+        sub, "remix", _cmd_remix,
         help="separate a mix, then mix the stems again (Mix-Wave-U-Net or the rule-based console)",
         description="Separate MIX into stems with a separation Wave-U-Net, then mix them with a Mix-Wave-U-Net "
         "(default: the drums mixer; separated toms feed tom_1 and the overheads both overhead slots) or the "

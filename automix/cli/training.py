@@ -6,12 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from automix.cli.common import (
-    add_verbosity,
-    command,
-    positive_float,
-    positive_int,
-)
+from automix.cli.common import add_verbosity, command, positive_float, positive_int
 from daw_bridge.errors import AutomixError
 
 log = logging.getLogger("automix")
@@ -30,9 +25,7 @@ examples:
 
 def register(sub: Any) -> None:
     p = command(
-        sub,
-        "train",
-        _cmd_train,
+        sub, "train", _cmd_train,
         help="train a Mix-Wave-U-Net or a separation Wave-U-Net from a recipe",
         description="Train from a recipe (a shipped name, see --list, or a JSON/YAML file): model, data, loss, "
         "optimiser, schedule, steps, batch, segment length. Uses CUDA when present (mixed precision), several GPUs "

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -56,24 +55,28 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
 
-from daw_bridge.audio import (
-    AUDIO_EXTENSIONS,
-    probe,
-    read_audio,
-    resample,
-    resampled_length,
-    to_mono,
+from automix.data.manifest import (  # the manifest's names are re-exported: users import them from here
+    MANIFEST_VERSION,
+    SPLITS,
+    Manifest,
+    ManifestError,
+    SongEntry,
+    StemEntry,
+    check_manifest_files,
+    listing,
+    load_manifest,
+    parse_manifest,
+    root_of,
+    scan_collection,
+    song_files,
+    write_manifest,
 )
-from daw_bridge.errors import AutomixError, OutputError, StemMatchError
-from daw_bridge.loudness import measure_loudness
-from daw_bridge.outputs import atomic_output
-from daw_bridge.stems import ROLE_ALIASES, guess_role, match_stems, natural_key, normalise_name
-
 from automix.data.segments import RandomSegmentSampler, fixed_segments, gain_db_for, rms_db
-
+from automix.data.sources import LOUDNESS_INDEX_NAME, LoudnessCache, Source, read_region, stereo
+from daw_bridge.audio import probe, resampled_length, to_mono
+from daw_bridge.errors import AutomixError
+from daw_bridge.loudness import measure_loudness
 
 __all__ = [
     "LOUDNESS_INDEX_NAME",
@@ -96,616 +99,8 @@ __all__ = [
 
 logger = logging.getLogger("automix")
 
-#: The manifest format version this module reads and writes.
-MANIFEST_VERSION = 1
-
-#: Split names a song may carry.
-SPLITS: tuple[str, ...] = ("train", "valid", "test")
-
-#: Name of the loudness cache written next to the manifest.
-LOUDNESS_INDEX_NAME = ".automix-loudness.json"
-
-_MANIFEST_SUFFIXES = (".json", ".yaml", ".yml")
-_INDEX_FORMAT = "automix-collection-loudness/1"
-_MAX_LISTED = 10  # problems / files listed in one error message before "and N more"
 _SILENCE_RETRIES = 10  # extra random draws when a segment is near-silent
-_RESAMPLE_MARGIN = 1024  # output samples read beyond a segment when resampling a region
 _MAX_GAIN_DB = 60.0  # loudness normalisation gain limit (as daw_bridge.audio.normalize_loudness)
-
-# Roles that belong in a catch-all "drums" slot, and names of catch-all slots.
-_DRUM_ROLES = frozenset(
-    {"kick", "snare", "hi-hat", "tom_1", "tom_2", "tom_3", "tom", "overheads", "room", "ride",
-     "crash", "drums", "percussion"}
-)
-_OTHER_SLOT_NAMES = frozenset({("other",), ("others",), ("rest",)})
-_NEVER_STEMS = frozenset({"click", "mix"})  # roles never assigned to a slot by the scanner
-_MIX_WORDS = ("mix", "master", "mixdown", "stereo mix", "full mix")
-
-
-class ManifestError(AutomixError):
-    """A manifest is malformed, names missing files, or disagrees with the audio files."""
-
-
-# --------------------------------------------------------------------------------------------
-# Manifest schema
-
-
-class StemEntry(BaseModel):
-    """One stem file (or one channel of it) feeding a slot."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    file: str = Field(min_length=1, description="path relative to the song folder")
-    slot: str = Field(min_length=1, description="one of the manifest's slots")
-    channel: int | None = Field(
-        None, ge=0, strict=True, description="0-based channel to take; default: all channels, downmixed"
-    )
-
-
-class SongEntry(BaseModel):
-    """One song: its folder, its mix (or null for the sum of its stems) and its stems."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1)
-    folder: str | None = Field(None, description="relative to the manifest root; default: the name")
-    mix: str | None = Field(None, description="mix file relative to the folder; null: the sum of the stems")
-    stems: list[StemEntry]
-    split: Literal["train", "valid", "test"] | None = None
-    unassigned: list[str] = Field(default_factory=list, description="files left for the user (ignored)")
-
-    @property
-    def folder_path(self) -> str:
-        return self.folder if self.folder is not None else self.name
-
-
-class Manifest(BaseModel):
-    """A multitrack collection: the model's slots and the songs."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    version: Literal[1] = MANIFEST_VERSION
-    sample_rate: int | None = Field(None, gt=0, le=768_000, strict=True)
-    root: str = Field(".", min_length=1, description="folder the song folders are relative to")
-    slots: list[str] = Field(min_length=1)
-    songs: list[SongEntry] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _check_references(self) -> "Manifest":
-        problems: list[str] = []
-        seen_slots: dict[str, int] = {}
-        for i, slot in enumerate(self.slots):
-            if not slot.strip():
-                problems.append(f"slots[{i}]: empty slot name")
-            elif slot in seen_slots:
-                problems.append(f"slots[{i}]: {slot!r} is listed twice (also slots[{seen_slots[slot]}])")
-            seen_slots.setdefault(slot, i)
-        known = ", ".join(self.slots)
-        seen_names: dict[str, int] = {}
-        for i, song in enumerate(self.songs):
-            if song.name in seen_names:
-                problems.append(f"songs[{i}].name: {song.name!r} is used twice (also songs[{seen_names[song.name]}])")
-            seen_names.setdefault(song.name, i)
-            seen_stems: dict[tuple[str, str, int | None], int] = {}
-            for j, stem in enumerate(song.stems):
-                if stem.slot not in seen_slots:
-                    problems.append(
-                        f"songs[{i}].stems[{j}].slot: {stem.slot!r} is not one of the manifest slots ({known})"
-                    )
-                key = (stem.file, stem.slot, stem.channel)
-                if key in seen_stems:
-                    problems.append(
-                        f"songs[{i}].stems[{j}]: repeats songs[{i}].stems[{seen_stems[key]}] "
-                        "(same file, slot and channel)"
-                    )
-                seen_stems.setdefault(key, j)
-        if problems:
-            raise PydanticCustomError("manifest", "{text}", {"text": "; ".join(problems), "problems": problems})
-        return self
-
-
-_MODEL_AT_DEPTH = {0: Manifest, 2: SongEntry, 4: StemEntry}  # loc depth of the parent -> model
-
-
-def _format_loc(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _problems(exc: ValidationError) -> list[str]:
-    """One readable line per pydantic error: ``key.path: what is wrong``."""
-    lines: list[str] = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        kind = err["type"]
-        if kind == "manifest":
-            lines.extend(err["ctx"]["problems"])
-            continue
-        where = _format_loc(loc) or "manifest"
-        if kind == "extra_forbidden":
-            model = _MODEL_AT_DEPTH.get(len(loc) - 1)
-            allowed = f" (allowed: {', '.join(model.model_fields)})" if model else ""
-            lines.append(f"{where}: unknown key{allowed}")
-        elif kind == "missing":
-            lines.append(f"{where}: required key is missing")
-        else:
-            value = err.get("input")
-            got = f" (got {value!r})" if isinstance(value, (str, int, float, bool)) or value is None else ""
-            lines.append(f"{where}: {err['msg']}{got}")
-    return lines
-
-
-def _listing(items: Sequence[str], limit: int = _MAX_LISTED) -> str:
-    shown = "; ".join(items[:limit])
-    return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def parse_manifest(data: Any, source: str = "manifest") -> Manifest:
-    """Validate ``data`` (a dict, or a :class:`Manifest`) into a :class:`Manifest`.
-
-    Raises :class:`ManifestError` naming ``source`` and every bad key.
-    """
-    if isinstance(data, Manifest):
-        return data
-    if not isinstance(data, dict):
-        raise ManifestError(f"{source} must hold an object with 'slots' and 'songs', got {type(data).__name__}")
-    try:
-        return Manifest.model_validate(data)
-    except ValidationError as exc:
-        problems = _problems(exc)
-        raise ManifestError(f"{source} is not a valid manifest: {_listing(problems)}") from None
-
-
-def _yaml():
-    try:
-        import yaml  # optional: PyYAML is not an automix dependency
-    except ImportError:
-        return None
-    return yaml
-
-
-def load_manifest(path: str | os.PathLike) -> Manifest:
-    """Read and validate a manifest file (``.json``, or ``.yaml``/``.yml`` with PyYAML).
-
-    The returned manifest's ``root`` is made absolute (resolved against the manifest's
-    folder), so it can be used from anywhere; :func:`write_manifest` makes it relative again.
-    Raises :class:`ManifestError` for a missing, unparsable or invalid file.
-    """
-    p = Path(path).expanduser()
-    suffix = p.suffix.lower()
-    if suffix not in _MANIFEST_SUFFIXES:
-        raise ManifestError(f"{p}: a manifest must be a .json, .yaml or .yml file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"manifest {p} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read manifest {p}: {exc}") from None
-    if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(
-                f"{p} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from None
-    else:
-        yaml = _yaml()
-        if yaml is None:
-            raise ManifestError(f"reading {p} needs PyYAML (pip install pyyaml); or write the manifest as JSON")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ManifestError(f"{p} is not valid YAML ({' '.join(str(exc).split())})") from None
-    manifest = parse_manifest(data, source=str(p))
-    root = (p.absolute().parent / manifest.root).resolve()
-    return manifest.model_copy(update={"root": root.as_posix()})
-
-
-def _manifest_data(manifest: Manifest, folder: Path) -> dict[str, Any]:
-    """Plain data for writing: root relative to ``folder``; empty optional keys left out."""
-    data = manifest.model_dump(mode="json")
-    root = Path(manifest.root)
-    if root.is_absolute():
-        try:
-            data["root"] = Path(os.path.relpath(root, folder.resolve())).as_posix()
-        except ValueError:  # another drive (Windows): keep it absolute
-            data["root"] = root.as_posix()
-    if data["sample_rate"] is None:
-        del data["sample_rate"]
-    for song in data["songs"]:
-        for key in ("split", "folder"):
-            if song[key] is None:
-                del song[key]
-        if not song["unassigned"]:
-            del song["unassigned"]
-        for stem in song["stems"]:
-            if stem["channel"] is None:
-                del stem["channel"]
-    return data
-
-
-def write_manifest(manifest: Manifest, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write ``manifest`` to ``path`` (``.json``, or ``.yaml``/``.yml`` with PyYAML) atomically.
-
-    An absolute ``root`` is written relative to the manifest's folder, so the collection and
-    its manifest can be moved together. Refuses to replace an existing file unless
-    ``overwrite`` (:class:`~daw_bridge.errors.OutputError`). Returns the absolute path written.
-    """
-    p = Path(path).expanduser()
-    suffix = p.suffix.lower()
-    if suffix not in _MANIFEST_SUFFIXES:
-        raise OutputError(f"{p}: name the manifest .json, .yaml or .yml")
-    manifest = parse_manifest(manifest)
-    data = _manifest_data(manifest, p.absolute().parent)
-    if suffix == ".json":
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    else:
-        yaml = _yaml()
-        if yaml is None:
-            raise OutputError(f"writing {p} needs PyYAML (pip install pyyaml); or name the manifest .json")
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    with atomic_output(p, overwrite=overwrite) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return p.absolute()
-
-
-# --------------------------------------------------------------------------------------------
-# Files named by a manifest
-
-
-def _root_of(manifest: Manifest, manifest_dir: str | os.PathLike | None) -> Path:
-    base = Path(manifest_dir) if manifest_dir is not None else Path.cwd()
-    return (base / manifest.root).absolute()
-
-
-def _song_files(song: SongEntry, root: Path) -> tuple[Path, Path | None, list[Path]]:
-    folder = root / song.folder_path
-    mix = folder / song.mix if song.mix is not None else None
-    return folder, mix, [folder / stem.file for stem in song.stems]
-
-
-def check_manifest_files(manifest: Manifest, manifest_dir: str | os.PathLike | None = None) -> None:
-    """Raise one :class:`ManifestError` listing every file (or song folder) that is missing.
-
-    Relative roots are resolved against ``manifest_dir`` (default: the current folder).
-    Files in ``unassigned`` are not checked.
-    """
-    root = _root_of(manifest, manifest_dir)
-    missing: list[str] = []
-    for song in manifest.songs:
-        folder, mix, stems = _song_files(song, root)
-        if not folder.is_dir():
-            missing.append(f"{folder}/ (folder of song {song.name!r})")
-            continue
-        for path in ([mix] if mix is not None else []) + stems:
-            if not path.is_file() and str(path) not in missing:
-                missing.append(str(path))
-    if missing:
-        raise ManifestError(
-            f"the manifest names {len(missing)} missing file(s): {_listing(missing)}; "
-            "fix the paths or remove those entries"
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# Scanning a folder into a starter manifest
-
-
-def _audio_files(folder: Path) -> list[Path]:
-    files = [
-        p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in AUDIO_EXTENSIONS
-    ]
-    return sorted(files, key=natural_key)
-
-
-def _is_mix_name(path: Path, song: str) -> bool:
-    """"Mix.wav", "Master.wav", "Stereo Mix.wav", "<song> mix.wav", "<song>.wav"."""
-    tokens = normalise_name(path)
-    if tokens and tokens == normalise_name(song):
-        return True
-    if guess_role(path)[0] == "mix":
-        return True
-    words = " ".join(tokens)
-    return any(words == w for w in _MIX_WORDS)
-
-
-def _infer_slots(files: Sequence[Path]) -> list[str]:
-    """Slots for the roles found in ``files``, in :data:`daw_bridge.stems.ROLE_ALIASES` order.
-
-    A role seen with a side gets ``role_L`` / ``role_R`` slots (the sides seen).
-    """
-    sides: dict[str, set[str | None]] = {}
-    for path in files:
-        role, side = guess_role(path)
-        if role is not None and role not in _NEVER_STEMS:
-            sides.setdefault(role, set()).add(side)
-    slots: list[str] = []
-    for role in ROLE_ALIASES:
-        if role not in sides:
-            continue
-        sided = [s for s in ("L", "R") if s in sides[role]]
-        if sided:
-            slots.extend(f"{role}_{s}" for s in sided)
-        else:
-            slots.append(role)
-    return slots
-
-
-def _fallback_slot(path: Path, slots: Sequence[str]) -> str | None:
-    """A catch-all slot for a recognised file no slot matched ("drums", "other"), or None."""
-    role, _ = guess_role(path)
-    if role is None or role in _NEVER_STEMS:
-        return None
-    if role in _DRUM_ROLES:
-        for slot in slots:
-            if guess_role(slot)[0] == "drums":
-                return slot
-    for slot in slots:
-        if normalise_name(slot) in _OTHER_SLOT_NAMES:
-            return slot
-    return None
-
-
-def _check_slot_names(slots: Sequence[str]) -> list[str]:
-    if isinstance(slots, str):
-        slots = [s for s in slots.split(",")]
-    out = [str(s).strip() for s in slots]
-    if not out or not all(out):
-        raise AutomixError(f"slots must be non-empty names, got {list(slots)!r}; e.g. --slots bass,drums,vocals,other")
-    dupes = sorted({s for s in out if out.count(s) > 1})
-    if dupes:
-        raise AutomixError(f"slot(s) {', '.join(dupes)} given twice; list each slot once")
-    return out
-
-
-def scan_collection(root: str | os.PathLike, slots: Sequence[str] | None = None) -> Manifest:
-    """Scan ``root/<song>/`` folders and guess a starter manifest for the user to check.
-
-    Every sub-folder of ``root`` holding audio files is a song named after the folder (hidden
-    ones are ignored; if there are none but ``root`` itself holds audio files, ``root`` is one
-    song). Only the audio files directly in a song folder are considered.
-
-    * The **mix** is found by name: "Mix", "Master", "Mixdown", "Stereo Mix", "<song> mix",
-      or a file named like the song; with none, ``mix`` is null (the sum of the stems).
-      Further mix candidates go to ``unassigned``.
-    * Each other file's slot is guessed with :func:`daw_bridge.stems.match_stems` (the rules of
-      ``automix mix``: names and aliases, sides, summed kick mics, a stereo overhead file
-      split over ``*_L``/``*_R`` channels...). Several files may feed one slot (summed).
-      A recognised file with no matching slot goes to a catch-all slot when there is one
-      (drum parts to ``drums``, anything else to ``other``); files whose name says nothing
-      (or a click track) go to the song's ``unassigned`` list, which the loader ignores.
-    * ``slots=None`` makes one slot per role found, in the order of
-      :data:`daw_bridge.stems.ROLE_ALIASES` (``kick``, ``snare``, ..., ``bass``, ``vocal``, ...),
-      with ``_L``/``_R`` slots for roles seen with a side.
-
-    Files are probed for their channel count (headers only); an unreadable file is still
-    assigned by its name, with a warning (the loader skips its song later). ``root`` in the
-    result is absolute; :func:`write_manifest` writes it relative to the manifest. Raises
-    :class:`AutomixError` when ``root`` is not a folder or holds no songs.
-    """
-    base = Path(root).expanduser()
-    if not base.is_dir():
-        raise AutomixError(f"{base} is not a folder; give the folder holding one sub-folder per song")
-    base = base.resolve()
-    slot_list = None if slots is None else _check_slot_names(slots)
-    song_dirs = [d for d in sorted(base.iterdir(), key=natural_key) if d.is_dir() and not d.name.startswith(".")]
-    found: list[tuple[str, str, list[Path]]] = []  # (name, folder, files)
-    for d in song_dirs:
-        files = _audio_files(d)
-        if files:
-            found.append((d.name, d.name, files))
-        else:
-            logger.info("scan: %s holds no audio files; not a song", d)
-    if not found:
-        files = _audio_files(base)
-        if not files:
-            exts = ", ".join(sorted(AUDIO_EXTENSIONS))
-            raise AutomixError(f"no songs under {base}: expected one folder per song holding audio files ({exts})")
-        found.append((base.name, ".", files))
-
-    songs: list[tuple[str, str, Path | None, list[Path], list[Path]]] = []
-    for name, folder, files in found:
-        candidates = [f for f in files if _is_mix_name(f, name)]
-        mix = candidates[0] if candidates else None
-        extra = candidates[1:]
-        if extra:
-            logger.warning("scan: %s: took %s as the mix; left %s unassigned", name, mix.name,
-                           ", ".join(f.name for f in extra))
-        stems = [f for f in files if f not in candidates]
-        songs.append((name, folder, mix, stems, extra))
-    if slot_list is None:
-        slot_list = _infer_slots([f for *_, stems, _ in songs for f in stems])
-        if not slot_list:
-            raise AutomixError(
-                f"no file under {base} has a name that says what it is; give the slots (--slots bass,drums,...)"
-            )
-
-    entries: list[SongEntry] = []
-    for name, folder, mix, stems, extra in songs:
-        channels: dict[Path, int] = {}
-        for f in stems:
-            try:
-                channels[f] = probe(f).channels
-            except AutomixError as exc:
-                logger.warning("scan: %s (assigned by its name; the loader will skip the song)", exc)
-                channels[f] = 1
-        sources: dict[str, list[tuple[Path, int | None]]] = {s: [] for s in slot_list}
-        unmatched: list[Path] = list(stems)
-        if stems:
-            try:
-                assignment = match_stems(stems, slot_list, channels=channels, ignore_unmatched=True)
-            except StemMatchError:
-                pass  # nothing matched: every file goes through the fallback below
-            else:
-                for slot, srcs in assignment.sources.items():
-                    sources[slot] = [(s.path, s.channel) for s in srcs]
-                unmatched = list(assignment.unmatched)
-                for note in assignment.notes:
-                    logger.debug("scan: %s: %s", name, note)
-        unassigned = []
-        for f in unmatched:
-            slot = _fallback_slot(f, slot_list)
-            if slot is None:
-                unassigned.append(f)
-            else:
-                sources[slot].append((f, None))
-        unassigned += extra
-        stem_entries = [
-            StemEntry(file=path.name, slot=slot, channel=channel)
-            for slot in slot_list
-            for path, channel in sources[slot]
-        ]
-        if unassigned:
-            logger.info("scan: %s: no slot for %s (listed as unassigned)", name, ", ".join(f.name for f in unassigned))
-        entries.append(
-            SongEntry(
-                name=name,
-                folder=folder,
-                mix=mix.name if mix is not None else None,
-                stems=stem_entries,
-                unassigned=sorted((f.name for f in unassigned), key=lambda n: natural_key(Path(n))),
-            )
-        )
-    return Manifest(root=base.as_posix(), slots=slot_list, songs=entries)
-
-
-# --------------------------------------------------------------------------------------------
-# Reading audio regions at the dataset's rate
-
-
-@dataclass(frozen=True)
-class _Source:
-    """One input of a song: a file (or one channel of it), with what probing learned."""
-
-    path: Path
-    channel: int | None
-    file_rate: int
-    file_channels: int
-    file_frames: int
-    frames: int  # length at the dataset's rate
-
-    @property
-    def channels(self) -> int:
-        return 1 if self.channel is not None else self.file_channels
-
-
-def _read_resampled(src: _Source, rate: int, start: int, n: int) -> np.ndarray:
-    """Frames ``[start, start + n)`` at ``rate`` of a file at another rate.
-
-    Reads the region plus a margin, from a source frame that falls on a common sample of
-    both rates, and resamples it: equal (to float precision) to resampling the whole file.
-    """
-    g = math.gcd(src.file_rate, rate)
-    step_in, step_out = src.file_rate // g, rate // g
-    block = max(start - _RESAMPLE_MARGIN, 0) // step_out
-    s0, o0 = block * step_in, block * step_out
-    s1 = min(-(-(start + n + _RESAMPLE_MARGIN) // step_out) * step_in, src.file_frames)
-    audio, _ = read_audio(src.path, start=s0, frames=s1 - s0)
-    return resample(audio, src.file_rate, rate)[:, start - o0 : start - o0 + n]
-
-
-def _read(src: _Source, rate: int, start: int, n: int) -> np.ndarray:
-    """Frames ``[start, start + n)`` of ``src`` at ``rate``, ``[channels, n]``, zeros outside the file."""
-    out = np.zeros((src.file_channels, n), dtype=np.float32)
-    lo, hi = max(start, 0), min(start + n, src.frames)
-    if hi > lo:
-        if src.file_rate == rate:
-            audio, _ = read_audio(src.path, start=lo, frames=hi - lo)
-        else:
-            audio = _read_resampled(src, rate, lo, hi - lo)
-        got = min(audio.shape[1], hi - lo)
-        out[:, lo - start : lo - start + got] = audio[:, :got]
-    return out[src.channel : src.channel + 1] if src.channel is not None else out
-
-
-def _stereo(audio: np.ndarray) -> np.ndarray:
-    """Mono (or more than two channels, downmixed) in the centre; stereo as it is."""
-    if audio.shape[0] == 2:
-        return audio
-    return np.repeat(to_mono(audio), 2, axis=0)
-
-
-# --------------------------------------------------------------------------------------------
-# Loudness cache
-
-
-class _LoudnessIndex:
-    """Loudness measurements cached in a JSON file, keyed by the files' path, size and mtime.
-
-    An entry measures one *group*: a mono sum ("mono") or stereo sum ("stereo", see the module
-    docstring) of sources at the dataset's rate; a single stem file is a group of one. Groups
-    are what a collection normalises: a slot fed by several files (Kick In + Kick Out), one
-    channel of a file, and a sum-of-stems mix. (:class:`automix.data.segments.LoudnessIndex`
-    measures whole files only, which is all ENST-drums needs.) Entries whose files changed or
-    vanished are dropped when the index is saved.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.path = folder / LOUDNESS_INDEX_NAME
-        self.entries = self._load()
-        self.dirty = False
-
-    def _load(self) -> dict[str, dict[str, Any]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            logger.warning("ignoring unreadable loudness index %s (%s); measuring again", self.path, exc)
-            return {}
-        entries = data.get("entries") if isinstance(data, dict) and data.get("format") == _INDEX_FORMAT else None
-        return entries if isinstance(entries, dict) else {}
-
-    def _identity(self, path: Path) -> list[Any]:
-        st = path.stat()
-        try:
-            name = path.absolute().relative_to(self.folder.absolute()).as_posix()
-        except ValueError:
-            name = path.absolute().as_posix()
-        return [name, st.st_size, st.st_mtime_ns]
-
-    def key(self, kind: str, rate: int, sources: Sequence[_Source]) -> tuple[str, list[list[Any]]]:
-        files = [self._identity(s.path) + [s.channel] for s in sources]
-        parts = ";".join("|".join(str(x) for x in f) for f in files)
-        return f"{kind}@{rate}:{parts}", files
-
-    def get(self, key: str) -> float | None:
-        entry = self.entries.get(key)
-        value = entry.get("lufs") if isinstance(entry, dict) else None
-        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-    def put(self, key: str, kind: str, rate: int, files: list[list[Any]], lufs: float) -> None:
-        self.entries[key] = {"kind": kind, "rate": rate, "files": files, "lufs": float(lufs)}
-        self.dirty = True
-
-    def _current(self, entry: Any) -> bool:
-        try:
-            for name, size, mtime, _channel in entry["files"]:
-                p = Path(name) if Path(name).is_absolute() else self.folder / name
-                st = p.stat()
-                if st.st_size != size or st.st_mtime_ns != mtime:
-                    return False
-        except (OSError, TypeError, ValueError, KeyError):
-            return False
-        return True
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        merged = {**self._load(), **self.entries}  # keep what another process added meanwhile
-        kept = {k: v for k, v in merged.items() if self._current(v)}
-        text = json.dumps({"format": _INDEX_FORMAT, "entries": kept}, indent=1, sort_keys=True) + "\n"
-        try:
-            with atomic_output(self.path, overwrite=True) as tmp:
-                tmp.write_text(text, encoding="utf-8")
-        except (OutputError, OSError) as exc:
-            logger.warning("could not save the loudness index %s (%s); it will be measured again next time",
-                           self.path, exc)
-        self.dirty = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -765,19 +160,19 @@ class SkippedSong:
 @dataclass
 class _Song:
     info: SongInfo
-    slots: list[list[_Source]]  # per manifest slot
-    mix: _Source | None
+    slots: list[list[Source]]  # per manifest slot
+    mix: Source | None
     frames: int
     mask: np.ndarray  # [N_slots] float32
     stem_gain: np.ndarray = field(default_factory=lambda: np.ones(0, np.float32))  # [N_slots]
     mix_gain: float = 1.0
 
     @property
-    def stems(self) -> list[_Source]:
+    def stems(self) -> list[Source]:
         return [s for srcs in self.slots for s in srcs]
 
     @property
-    def files(self) -> list[_Source]:
+    def files(self) -> list[Source]:
         return self.stems + ([self.mix] if self.mix is not None else [])
 
 
@@ -904,9 +299,9 @@ class MultitrackDataset(torch.utils.data.Dataset):
         else:
             self.manifest_path = None
             manifest = parse_manifest(manifest_or_path)
-            index_dir = _root_of(manifest, None)
+            index_dir = root_of(manifest, None)
         self.manifest = manifest
-        self.root = _root_of(manifest, None)
+        self.root = root_of(manifest, None)
         self.slots: tuple[str, ...] = tuple(manifest.slots)
         self.mode = mode
         self.segment = segment
@@ -939,16 +334,16 @@ class MultitrackDataset(torch.utils.data.Dataset):
             self.sample_rate = 44100
         songs = [self._finish_song(song) for song in songs]
         if self.loudness_target is not None:
-            songs = self._measure(songs, _LoudnessIndex(index_dir))
+            songs = self._measure(songs, LoudnessCache(index_dir))
         if self.skipped:
             logger.warning(
                 "skipped %d of %d song(s) (see dataset.skipped): %s",
-                len(self.skipped), len(chosen), _listing([f"{s.name}: {s.reason}" for s in self.skipped]),
+                len(self.skipped), len(chosen), listing([f"{s.name}: {s.reason}" for s in self.skipped]),
             )
         if not songs:
             raise ManifestError(
                 f"no readable song in the {'collection' if split is None else f'{split!r} split'}: "
-                f"{_listing([f'{s.name}: {s.reason}' for s in self.skipped])}"
+                f"{listing([f'{s.name}: {s.reason}' for s in self.skipped])}"
             )
         self._songs = songs
         self.songs: list[SongInfo] = [s.info for s in songs]
@@ -963,7 +358,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         songs: list[_Song] = []
         bad_channels: list[str] = []
         for i, song in chosen:
-            folder, mix_path, stem_paths = _song_files(song, self.root)
+            folder, mix_path, stem_paths = song_files(song, self.root)
             if not song.stems:
                 reason = "no stems listed; assign its files to slots in the manifest"
                 self.skipped.append(SkippedSong(song.name, reason))
@@ -978,7 +373,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
                     song.name, f"{mix_path} has {infos[mix_path].channels} channels; a mix must be mono or stereo"
                 ))
                 continue
-            slots: list[list[_Source]] = [[] for _ in self.slots]
+            slots: list[list[Source]] = [[] for _ in self.slots]
             for j, (stem, path) in enumerate(zip(song.stems, stem_paths)):
                 info = infos[path]
                 if stem.channel is not None and stem.channel >= info.channels:
@@ -987,29 +382,29 @@ class MultitrackDataset(torch.utils.data.Dataset):
                         f"{info.channels} channel(s), numbered from 0"
                     )
                 slots[self.slots.index(stem.slot)].append(
-                    _Source(path, stem.channel, info.sample_rate, info.channels, info.frames, info.frames)
+                    Source(path, stem.channel, info.sample_rate, info.channels, info.frames, info.frames)
                 )
             mix = None
             if mix_path is not None:
                 info = infos[mix_path]
-                mix = _Source(mix_path, None, info.sample_rate, info.channels, info.frames, info.frames)
+                mix = Source(mix_path, None, info.sample_rate, info.channels, info.frames, info.frames)
             mask = np.array([1.0 if srcs else 0.0 for srcs in slots], dtype=np.float32)
             present = tuple(slot for slot, srcs in zip(self.slots, slots) if srcs)
             info = SongInfo(song.name, song.split, folder, 0, present, mix_path)
             songs.append(_Song(info, slots, mix, 0, mask))
         if bad_channels:
-            raise ManifestError(f"the manifest asks for channels the files lack: {_listing(bad_channels)}")
+            raise ManifestError(f"the manifest asks for channels the files lack: {listing(bad_channels)}")
         return songs
 
     def _finish_song(self, song: _Song) -> _Song:
         """Lengths at the dataset's rate; resampling noted once per song."""
         rate = self.sample_rate
 
-        def at_rate(src: _Source) -> _Source:
+        def at_rate(src: Source) -> Source:
             if src.file_rate == rate:
                 return src
             frames = resampled_length(src.file_frames, src.file_rate, rate)
-            return _Source(src.path, src.channel, src.file_rate, src.file_channels, src.file_frames, frames)
+            return Source(src.path, src.channel, src.file_rate, src.file_channels, src.file_frames, frames)
 
         song.slots = [[at_rate(s) for s in srcs] for srcs in song.slots]
         song.mix = at_rate(song.mix) if song.mix is not None else None
@@ -1021,15 +416,15 @@ class MultitrackDataset(torch.utils.data.Dataset):
         song.stem_gain = np.ones(len(self.slots), dtype=np.float32)
         return song
 
-    def _full(self, sources: Sequence[_Source], frames: int, kind: str) -> np.ndarray:
+    def _full(self, sources: Sequence[Source], frames: int, kind: str) -> np.ndarray:
         """The whole mono or stereo sum of ``sources`` (``kind`` "mono" / "stereo")."""
         out = np.zeros((1 if kind == "mono" else 2, frames), dtype=np.float32)
         for src in sources:
-            audio = _read(src, self.sample_rate, 0, frames)
-            out += to_mono(audio) if kind == "mono" else _stereo(audio)
+            audio = read_region(src, self.sample_rate, 0, frames)
+            out += to_mono(audio) if kind == "mono" else stereo(audio)
         return out
 
-    def _lufs(self, index: _LoudnessIndex, kind: str, sources: Sequence[_Source], frames: int) -> float:
+    def _lufs(self, index: LoudnessCache, kind: str, sources: Sequence[Source], frames: int) -> float:
         key, files = index.key(kind, self.sample_rate, sources)
         lufs = index.get(key)
         if lufs is None:
@@ -1041,7 +436,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         assert self.loudness_target is not None
         return float(10.0 ** (gain_db_for(lufs, self.loudness_target, _MAX_GAIN_DB) / 20.0))
 
-    def _measure(self, songs: list[_Song], index: _LoudnessIndex) -> list[_Song]:
+    def _measure(self, songs: list[_Song], index: LoudnessCache) -> list[_Song]:
         """Loudness gains for every song (cached); songs whose files fail to read are skipped."""
         kept: list[_Song] = []
         mix_kind = "stereo" if self.mix_channels == 2 else "mono"
@@ -1083,12 +478,12 @@ class MultitrackDataset(torch.utils.data.Dataset):
             mix = np.zeros((2, n_out), dtype=np.float32)
             for j, srcs in enumerate(song.slots):
                 for src in srcs:
-                    audio = _read(src, rate, in_start, n_in)
+                    audio = read_region(src, rate, in_start, n_in)
                     stems[j] += to_mono(audio)[0]
                     if song.mix is None:
-                        mix += _stereo(audio[:, ctx : ctx + n_out])
+                        mix += stereo(audio[:, ctx : ctx + n_out])
             if song.mix is not None:
-                mix = _stereo(_read(song.mix, rate, start, n_out))
+                mix = stereo(read_region(song.mix, rate, start, n_out))
             stems *= song.stem_gain[:, None]
             target = (mix if self.mix_channels == 2 else to_mono(mix)) * np.float32(song.mix_gain)
             return stems, np.ascontiguousarray(target, dtype=np.float32)
@@ -1098,14 +493,14 @@ class MultitrackDataset(torch.utils.data.Dataset):
             mix = np.zeros((2, n_in), dtype=np.float32)
             for j, srcs in enumerate(song.slots):
                 for src in srcs:
-                    audio = _read(src, rate, in_start, n_in)
-                    mix += _stereo(audio)
+                    audio = read_region(src, rate, in_start, n_in)
+                    mix += stereo(audio)
                     stems[j] += to_mono(audio)[0, ctx : ctx + n_out]
         else:
-            mix = _stereo(_read(song.mix, rate, in_start, n_in))
+            mix = stereo(read_region(song.mix, rate, in_start, n_in))
             for j, srcs in enumerate(song.slots):
                 for src in srcs:
-                    stems[j] += to_mono(_read(src, rate, start, n_out))[0]
+                    stems[j] += to_mono(read_region(src, rate, start, n_out))[0]
         mix = (mix if self.mix_channels == 2 else to_mono(mix)) * np.float32(song.mix_gain)
         stems *= song.stem_gain[:, None]
         return np.ascontiguousarray(mix, dtype=np.float32), stems
@@ -1116,7 +511,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         song = self._songs[k]
         out = np.zeros((2, self.input_length), dtype=np.float32)
         for src in song.slots[j]:
-            out += _stereo(_read(src, self.sample_rate, in_start, self.input_length))
+            out += stereo(read_region(src, self.sample_rate, in_start, self.input_length))
         return out * np.float32(song.stem_gain[j])
 
     def _augmented(self, rng: np.random.Generator) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
@@ -1166,7 +561,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
                     break
                 raise AutomixError(
                     f"every song of the collection failed to read: "
-                    f"{_listing([f'{s.name}: {s.reason}' for s in self.skipped])}"
+                    f"{listing([f'{s.name}: {s.reason}' for s in self.skipped])}"
                 )
             k, start = drawn
             try:

@@ -13,13 +13,10 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import soundfile as sf
-
-if TYPE_CHECKING:  # imported lazily at run time (it pulls in scipy)
-    pass
 import soxr
 
 from daw_bridge.errors import AudioError, OutputError
@@ -37,8 +34,6 @@ __all__ = [
     "AudioWriter",
     "align_lengths",
     "is_silent",
-    "measure_loudness",
-    "normalize_loudness",
     "pad_to_length",
     "peak_db",
     "probe",
@@ -51,6 +46,16 @@ __all__ = [
 ]
 
 logger = logging.getLogger("automix")
+
+
+def __getattr__(name: str) -> Any:
+    """``measure_loudness`` and ``normalize_loudness`` live in :mod:`daw_bridge.loudness` (which
+    reads files through this module); the old import path still works."""
+    if name in ("measure_loudness", "normalize_loudness"):
+        from daw_bridge import loudness
+
+        return getattr(loudness, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: File extensions accepted as audio input (lower case, with the dot).
 _EXTENSION_ORDER = (".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg")  # for messages

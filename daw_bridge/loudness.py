@@ -120,7 +120,7 @@ class LoudnessMeter:
     unfinished sub-block. Sub-block ``k`` spans frames ``[k * rate // 10, (k + 1) * rate // 10)``
     and gating block ``j`` is sub-blocks ``j .. j + 3`` (400 ms, hop 100 ms).
 
-    The result follows :func:`daw_bridge.audio.measure_loudness`: ``n / rate - 0.4`` seconds
+    The result follows :func:`daw_bridge.loudness.measure_loudness`: ``n / rate - 0.4`` seconds
     rounded to whole 100 ms hops plus one gating blocks (a last block may reach past the end,
     counting as silence there), the absolute gate (blocks at or above -70 LUFS), the relative
     gate (blocks above the gated mean minus 10 LU); audio shorter than one 400 ms block is

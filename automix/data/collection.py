@@ -100,7 +100,7 @@ __all__ = [
 logger = logging.getLogger("automix")
 
 _SILENCE_RETRIES = 10  # extra random draws when a segment is near-silent
-_MAX_GAIN_DB = 60.0  # loudness normalisation gain limit (as daw_bridge.audio.normalize_loudness)
+_MAX_GAIN_DB = 60.0  # loudness normalisation gain limit (as daw_bridge.loudness.normalize_loudness)
 
 
 # --------------------------------------------------------------------------------------------

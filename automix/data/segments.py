@@ -23,7 +23,7 @@ system order, Python or numpy versions); :class:`Split` reads and writes the spl
 kept under ``datasets/splits/`` (format below).
 
 **Loudness index.** :class:`LoudnessIndex` measures each file's integrated loudness once
-(ITU-R BS.1770-4 with pyloudnorm, through :func:`daw_bridge.audio.measure_loudness`) and caches
+(ITU-R BS.1770-4 with pyloudnorm, through :func:`daw_bridge.loudness.measure_loudness`) and caches
 it in a JSON file keyed by path, size and modification time, so a dataset measures its files
 on first use only, and again only for files that changed.
 
@@ -556,7 +556,7 @@ class LoudnessIndex:
     so a dataset and its index can be moved together) and are valid while the file's size
     and modification time (ns) are unchanged; a changed file is measured again. Each entry
     also keeps the file's rate, channels and frames, so a warm index spares opening files.
-    Loudness is measured at the file's own rate with :func:`daw_bridge.audio.measure_loudness`
+    Loudness is measured at the file's own rate with :func:`daw_bridge.loudness.measure_loudness`
     (BS.1770-4 gated; finite for silence: -70 LUFS) for a *view* of its channels: as stored,
     downmixed to mono, or as stereo (mono duplicated), whichever the caller asks for.
 

@@ -39,8 +39,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from automix.console.fit import fit_console
-from automix.console.model import Console, console_to_plan
+from automix.console.fit import fit_console  # noqa: E402
+from automix.console.model import Console  # noqa: E402
+from automix.console.plans import console_to_plan
 from daw_bridge.render import render
 
 LEGACY_COMMIT = "c66a058"
@@ -114,10 +115,10 @@ def legacy_modules() -> tuple[types.ModuleType, types.ModuleType]:
                               capture_output=True, text=True).stdout  # fmt: skip
 
     model = sys.modules["legacy_console_model"] = types.ModuleType("legacy_console_model")
-    exec(compile(source("automix/console/model.py"), "legacy/model.py", "exec"), model.__dict__)  # noqa: S102 (our old code)  # noqa: S102 (our own old code)
+    exec(compile(source("automix/console/model.py"), "legacy/model.py", "exec"), model.__dict__)  # noqa: S102 (our own old code)
     fit = sys.modules["legacy_console_fit"] = types.ModuleType("legacy_console_fit")
     code = source("automix/console/fit.py").replace("from automix.console.model import", "from legacy_console_model import")
-    exec(compile(code, "legacy/fit.py", "exec"), fit.__dict__)  # noqa: S102  # noqa: S102
+    exec(compile(code, "legacy/fit.py", "exec"), fit.__dict__)  # noqa: S102
     return model, fit
 
 

@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
+import automix.console.dsp as dsp_mod
 import automix.console.model as console_mod
 from automix.console.model import (
     KNEE_EPS_DB,
@@ -17,10 +18,9 @@ from automix.console.model import (
     Console,
     ConsoleError,
     biquad_coefficients,
-    console_to_plan,
     envelope,
-    plan_to_console,
 )
+from automix.console.plans import console_to_plan, plan_to_console
 from daw_bridge.render import render
 from daw_bridge.session import PluginSpec, Session, Track
 from daw_bridge.panlaw import db_to_gain, pan_gains
@@ -367,19 +367,19 @@ def test_chunked_ballistics_equal_the_sequential_loop():
     x = np.abs(rng.standard_normal((4, n)) * np.repeat(rng.random((4, n // 2000 + 1)), 2000, axis=1)[:, :n])
     coeff = lambda ms: np.exp(-2 * math.pi * 1000 / (np.asarray(ms) * SR))
     ca, cr = coeff([0.5, 2.0, 10.0, 30.0]), coeff([20.0, 50.0, 80.0, 10.0])
-    assert console_mod._warm_up(float(cr.max())) * 4 < n  # chunked indeed
+    assert dsp_mod._warm_up(float(cr.max())) * 4 < n  # chunked indeed
     sequential = np.empty((n, 4))
-    console_mod._ballistics_loop(np.ascontiguousarray(x.T), ca, cr, sequential)
-    chunked = console_mod.peak_ballistics(x, ca, cr)
+    dsp_mod._ballistics_loop(np.ascontiguousarray(x.T), ca, cr, sequential)
+    chunked = dsp_mod.peak_ballistics(x, ca, cr)
     assert np.abs(chunked - sequential.T).max() <= 1e-9 * x.max()
     g = rng.standard_normal((4, n))
-    fast = console_mod.peak_ballistics_adjoint(x, chunked, g, ca, cr)
-    lanes = console_mod._OVERHEAD_VALUES
+    fast = dsp_mod.peak_ballistics_adjoint(x, chunked, g, ca, cr)
+    lanes = dsp_mod._OVERHEAD_VALUES
     try:
-        console_mod._OVERHEAD_VALUES = 0  # one chunk: the plain loop
-        slow = console_mod.peak_ballistics_adjoint(x, chunked, g, ca, cr)
+        dsp_mod._OVERHEAD_VALUES = 0  # one chunk: the plain loop
+        slow = dsp_mod.peak_ballistics_adjoint(x, chunked, g, ca, cr)
     finally:
-        console_mod._OVERHEAD_VALUES = lanes
+        dsp_mod._OVERHEAD_VALUES = lanes
     for a, b in zip(fast, slow):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9 * np.abs(b).max())
 
@@ -399,7 +399,7 @@ def test_long_renders_match_daw_bridge(tmp_path):
     """Past 65536 samples the EQ runs block by block (overlap-save) and the compressors' envelopes
     as time chunks; idle compressors are skipped: the render still is pedalboard's."""
     audio = stems(3, 2.0)
-    assert audio.shape[1] > console_mod.OLS_FFT // 2
+    assert audio.shape[1] > dsp_mod.OLS_FFT // 2
     c = Console(3, SR, master_eq=False)
     c.set_values(EQ_SETTINGS)
     c.set_values({"comp_threshold_db": [-20.0, 0.0, -10.0], "comp_ratio": [4.0, 1.0, 10.0], "comp_release_ms": [50.0, 100.0, 20.0]})

@@ -197,7 +197,7 @@ def test_silent_inputs_are_refused_with_one_line():
 
 
 def test_cli_refuses_a_silent_target(tmp_path, capsys):
-    from test_mix_cli import assert_one_error, cli
+    from tests.support import assert_one_error, cli
 
     files = []
     for name, x in zip(NAMES[:2], drums(0.5, seed=6)[:2]):

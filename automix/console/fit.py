@@ -41,7 +41,8 @@ import numpy as np
 
 from automix.console.closed_form import FitError, GainPanFit, fit_gain_pan_from_gram, gain_pan_to_weights, gram
 from automix.console.inputs import FitInputs, load_inputs
-from automix.console.model import PARAMETER_GROUPS, Console, ConsoleError, console_to_plan
+from automix.console.model import PARAMETER_GROUPS, Console, ConsoleError
+from automix.console.plans import console_to_plan
 from automix.console.optimise import ABSOLUTE_DELTA, StageRecord, StageSettings, one_thread, run_lbfgs_stage
 from automix.console.report import FitReport, score_fit, snr_db
 from automix.console.spectral import LOSSES

@@ -44,7 +44,8 @@ def console_plan(model: Any, files: Sequence[Path], settings: MixSettings, *, na
     """Import ``files`` (roles from their names), predict the console settings, write them as a
     plan (gain, pan, EQ per track), add a master calibrated to the loudness target under the
     true-peak ceiling, as the rule-based console does."""
-    from automix.console.model import Console, console_to_plan
+    from automix.console.model import Console
+    from automix.console.plans import console_to_plan
     from daw_bridge.importer import import_stems
     from daw_bridge.rules import DEFAULT_TARGET_LUFS
     from daw_bridge.rules.master import calibrate_master

@@ -1,56 +1,6 @@
 """A multi-mic DrumGizmo kit built from Hydrogen's GMRockKit, and an exact renderer for it.
 
-Torch-free. The generator (:mod:`automix.data.generate`) uses it to turn MIDI drum grooves into
-one mono stem per ENST microphone slot (:data:`daw_bridge.stems.DRUM_SLOTS`).
-
-**Samples.** Hydrogen's GMRockKit (a sampled 5-piece Pearl DX kit by Glen MacArthur, GPL-2+,
-Debian package ``hydrogen-data``): mono 44.1 kHz WAV files, five velocity layers per instrument.
-:func:`find_gmrockkit` uses the installed copy (``/usr/share/hydrogen/data/drumkits/GMRockKit``)
-or fetches the package with ``apt-get download hydrogen-data`` and unpacks it with ``dpkg -x``
-into the cache folder (no root needed).
-
-**Kit.** :func:`build_kit` writes a DrumGizmo 2.0 kit (``drumkit.xml``, ``midimap.xml``, one
-instrument file per instrument) whose output channels are the eight mic slots. Every
-instrument plays on
-
-* its close mic (kick, snare, hi-hat, tom_1..3; cymbals have none), the recorded sample as is;
-* the overhead pair (``overhead_L``/``overhead_R``, a spaced pair seen from the drummer's seat):
-  the sample at :attr:`InstrumentSpec.oh_gain_db`, high-passed for drums, delayed by the
-  distance to the pair, panned with constant power and a small inter-channel delay across the
-  kit, plus a short synthetic room (early reflections and a 0.35 s diffuse tail, the same for
-  every instrument);
-* a few neighbouring close mics as bleed (:attr:`InstrumentSpec.bleed`: level, band-limited,
-  delayed).
-
-Those extra signals are precomputed sample files in the kit (``normalized="true"``, so
-DrumGizmo scales every channel of a hit by its velocity, like Hydrogen's "apply velocity").
-A sample's DrumGizmo *power* is the midpoint of its Hydrogen velocity layer, so velocities pick
-the layers Hydrogen would. The kit is written once into the cache and reused.
-
-**Rendering.** :func:`render` runs the ``drumgizmo`` command-line renderer (``-i midifile -o
-wavfile``) and returns the eight stems, aligned to the sample with the wanted note times.
-DrumGizmo 0.9.20's MIDI-file input has timing bugs that this module measures and undoes
-(:func:`calibrate`):
-
-* it passes a note's *absolute* sample position as an offset *within* the current 1024-frame
-  block, so a note meant for sample ``E`` sounds at ``E`` plus the start of the block in which
-  it was read (about ``2 E``, quantised to 1024 frames): notes land 0-23 ms early with
-  ``speed=2`` and at twice their time with ``speed=1``. Only positions ``Q`` with
-  ``Q mod 2048`` in ``1..1024`` can be reached; the others are reached by a second run whose
-  notes are all shifted by 1024 frames (``Q + 1024`` then is reachable) and whose output is
-  shifted back. The two runs' outputs are summed (DrumGizmo mixes voices linearly, and with
-  ``close=1,diverse=0,random=0`` sample choice depends only on the velocity);
-* the wavfile output drops its first ``latency`` frames (144 here: the resampler's latency,
-  even when no resampling happens), so every note is scheduled ``latency`` frames later;
-* group and directed chokes compare the choking note's absolute position with the playing
-  sample's own playhead, so they misfire in file rendering; this kit defines none. Instead an
-  open hi-hat followed by a closed or pedal hi-hat is played as one of several *choked* open
-  hi-hats (:data:`HAT_CHOKES_MS`: the recorded sample faded out over
-  :data:`HAT_CHOKE_FADE_MS` from that time on), on render-only MIDI keys from
-  :data:`CHOKE_KEY_BASE`, picked by :func:`choke_open_hats`: the longest that fits before the
-  closing hit.
-
-If a future DrumGizmo places notes directly, :func:`calibrate` notices and one run is used.
+Details: ``docs/drumkit.md``.
 """
 
 from __future__ import annotations

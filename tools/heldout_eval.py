@@ -44,12 +44,13 @@ def main() -> int:
     ap.add_argument("--every", type=int, default=3, help="every N-th take of each kit (default 3)")
     ap.add_argument("--target", default="wet", choices=("wet", "dry"))
     ap.add_argument("--mixer", action="append", default=[], metavar="NAME=MODEL", help="a mixer: a model name, path or 'rules'")
+    ap.add_argument("--no-baselines", action="store_true", help="score the mixers only (e.g. to add one to an earlier run)")
     ap.add_argument("--out", required=True, type=Path, help="OUT.json and OUT.md are written")
     args = ap.parse_args()
     mixers = dict(m.split("=", 1) for m in args.mixer)
     split = stratified(Split.load(resolve_split_path(args.split)), args.corpus, args.subset, args.every)
     started = time.perf_counter()
-    result = evaluate_heldout(mixers, args.corpus, split=split, subset=args.subset, target=args.target,
+    result = evaluate_heldout(mixers, args.corpus, split=split, subset=args.subset, target=args.target, baselines=not args.no_baselines,
                               progress=lambda take: print(f"  scored {take} ({time.perf_counter() - started:.0f} s)", flush=True))
     result["takes_scored"] = len(result["takes"])
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -41,14 +41,14 @@ def predict_settings(model: Any, stems: np.ndarray, names: Sequence[str], sample
 
 
 def console_plan(model: Any, files: Sequence[Path], settings: MixSettings, *, name: str = "mix") -> Any:
-    """Import ``files`` (roles from their names), predict the console settings, write them as a
-    plan (gain, pan, EQ per track), add a master calibrated to the loudness target under the
-    true-peak ceiling, as the rule-based console does."""
+    """Import ``files`` (roles from their names), predict the console settings and write them as a
+    plan (gain, pan, EQ per track) with no master processing, as the mixer was trained: the
+    renderer's output stage brings it to the level asked (``auto``: the card's ``output_lufs``,
+    the level of its training mixes) under the true-peak ceiling."""
     from automix.console.model import Console
     from automix.console.plans import console_to_plan
+    from automix.data.enst import MIX_LUFS
     from daw_bridge.importer import import_stems
-    from daw_bridge.rules import DEFAULT_TARGET_LUFS
-    from daw_bridge.rules.master import calibrate_master
 
     session = import_stems(list(files), name=name)
     names = [t.name for t in session.tracks]
@@ -61,12 +61,10 @@ def console_plan(model: Any, files: Sequence[Path], settings: MixSettings, *, na
     plan = console_to_plan(console, [t.file for t in session.tracks], names=names, name=name)
     for planned, imported in zip(plan.tracks, session.tracks):
         planned.role, planned.channel = imported.role, imported.channel
-    target = target_lufs(settings.loudness, DEFAULT_TARGET_LUFS)
-    notes = [f"console settings from the learned mixer {model.name}"]
+    plan.master = []
     plan.true_peak_db = settings.true_peak_db
-    plan.master = calibrate_master(plan, DEFAULT_TARGET_LUFS if target is None else target, settings.true_peak_db, notes)
-    plan.target_lufs = target
-    plan.notes = [*plan.notes, *notes]
+    plan.target_lufs = target_lufs(settings.loudness, model.card.output_lufs if model.card.output_lufs is not None else MIX_LUFS)
+    plan.notes = [*plan.notes, f"console settings from the learned mixer {model.name}"]
     return plan
 
 

@@ -22,6 +22,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from automix.console.stft_mix import stft_mix
+from automix.data.enst import MIX_LUFS
 from automix.models.checkpoint import Model, ModelCard, TrainingInfo, save_model
 from automix.models.console_mixer import PREDICTED, ConsoleMixerConfig, ConsoleMixerNet, prior_pans, track_features
 from automix.train.errors import TrainingError
@@ -149,7 +150,7 @@ def _card(recipe: ConsoleRecipe, steps: int, seconds: float, metrics: dict[str, 
         description=recipe.description or "learned console mixer: per-track gain, pan and EQ from the stems",
         training=TrainingInfo(data=data, recipe=recipe.name, steps=steps, duration_s=round(seconds, 1),
                               hardware="cpu", target=recipe.target, perspective="drummer"),
-        metrics=metrics,
+        metrics=metrics, output_lufs=MIX_LUFS,
     )
 
 
@@ -183,8 +184,8 @@ def train_console_mixer(recipe: ConsoleRecipe, out: str | Path, *, data: str | P
         bar.update(1)
         if step % recipe.validate_every == 0 or step == recipe.steps:
             v = _validate(net, valid_loader, recipe, sample_rate)
-            history.append({"step": step, "train_loss": float(loss), "valid_loss": v})
-            log.info("console mixer step %d: train %.4f, valid %.4f%s", step, float(loss), v, " best" if v < best else "")
+            history.append({"step": step, "train_loss": float(loss.detach()), "valid_loss": v})
+            log.info("console mixer step %d: train %.4f, valid %.4f%s", step, float(loss.detach()), v, " best" if v < best else "")
             if v < best:
                 best, best_state = v, {k: t.clone() for k, t in net.state_dict().items()}
         if step >= recipe.steps:

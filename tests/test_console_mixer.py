@@ -3,6 +3,7 @@ holds its settings, and one trained in a CI budget beats the plain sum on held-o
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -125,3 +126,21 @@ def test_a_small_one_trained_in_a_ci_budget_beats_the_plain_sum(corpus, tmp_path
     scores = evaluate_heldout({"cm": str(path)}, corpus, split=str(split), target="dry", rules=False)["overall"]
     assert scores["cm"]["mrstft"] < scores["sum of stems"]["mrstft"]
     assert scores["cm"]["si_sdr"] > scores["sum of stems"]["si_sdr"]
+
+
+def test_cli_trains_a_console_mixer_recipe_and_keeps_a_finished_run(corpus, tmp_path, capsys):
+    from tests.support import assert_one_error, cli
+
+    args = ("train", "drums-console", "--data", corpus, "--out", tmp_path / "run", "--steps", "2", "--batch-size", "2",
+            "--set", f'split="{corpus.parent / "split.json"}"', "--set", "segment_seconds=1.0",
+            "--set", "validate_every=1", "--set", "valid_segments=2", "--set", 'target="dry"')
+    code, out, _ = cli(capsys, *args)
+    assert code == 0 and "trained drums-console" in out
+    card = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert card["architecture"] == "console-mixer" and card["training"]["steps"] == 2 and card["output_lufs"] == -23.0
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [h["step"] for h in history] == [0, 1, 2]
+    before = (tmp_path / "run" / "model.safetensors").read_bytes()
+    code, _, err = cli(capsys, *args)
+    assert code == 1 and "already holds a trained console mixer" in assert_one_error(err, "choose another --out")
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == before

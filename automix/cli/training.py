@@ -76,17 +76,46 @@ def _collection_override(args: argparse.Namespace) -> list[str]:
     return ["data.kind=collection"]
 
 
+def _console_overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` and the shortcut options in a console-mixer recipe's keys."""
+    pairs = (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr))
+    return list(args.overrides) + [f"{key}={value}" for key, value in pairs if value is not None]
+
+
+def _train_console(recipe: Any, args: argparse.Namespace) -> int:
+    """Train a learned console mixer (``"kind": "console-mixer"`` recipes) into ``--out``."""
+    from pathlib import Path
+
+    from automix.train.console_trainer import train_console_mixer
+
+    if args.resume or args.init or args.device not in (None, "cpu", "auto"):
+        raise AutomixError("a console-mixer recipe trains on the CPU from its start: drop --resume, --init and --device")
+    out = Path(args.out or f"runs/{recipe.name}")
+    path = train_console_mixer(recipe, out, data=args.data, progress=False if args.quiet else None)
+    if not args.quiet:
+        print(f"trained {recipe.name}: {path} (card {path.with_suffix('.json')}; history {out / 'metrics.json'})")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from automix.train.recipe import list_recipes, load_recipe, recipes_dir
 
+    from automix.train.console_trainer import console_recipe
+
     if args.list:
         for name in list_recipes():
+            c = console_recipe(name)
+            if c is not None:
+                print(f"{name:28s} {'mix':8s} {'console':10s} {c.steps:>8d} steps  batch {c.batch_size:<3d} {c.description.split('. ')[0].split(' (')[0]}")
+                continue
             r = load_recipe(name)
             print(f"{name:28s} {r.task:8s} {r.data.kind:10s} {r.steps:>8d} steps  batch {r.batch_size:<3d} {r.description.split('. ')[0].split(' (')[0]}")
         print(f"(files in {recipes_dir()})")
         return 0
     if args.recipe is None:
         raise AutomixError("give a RECIPE (see 'automix train --list')")
+    if (console := console_recipe(args.recipe, _console_overrides(args))) is not None:
+        return _train_console(console, args)
     from automix.train.trainer import train
 
     overrides = list(args.overrides) + _collection_override(args)

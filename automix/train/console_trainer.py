@@ -56,6 +56,26 @@ class ConsoleRecipe(BaseModel):
     config: ConsoleMixerConfig = Field(default_factory=ConsoleMixerConfig)
 
 
+def console_recipe(spec: str | Path, overrides: list[str] | None = None) -> ConsoleRecipe | None:
+    """The console-mixer recipe ``spec`` names (a shipped name or a file; ``"kind": "console-mixer"``)
+    with ``overrides`` (``["steps=200"]``), or ``None`` when it is a Wave-U-Net recipe."""
+    from pydantic import ValidationError
+
+    from automix.train.recipe import apply_overrides, read_recipe_data, resolve_recipe_path
+    from daw_bridge.errors import AutomixError, error_key
+
+    path = resolve_recipe_path(spec)
+    data = read_recipe_data(path)
+    if not isinstance(data, dict) or data.get("kind") != "console-mixer":
+        return None
+    data.setdefault("name", path.stem)
+    try:
+        return ConsoleRecipe.model_validate(apply_overrides(data, overrides))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise AutomixError(f"recipe {path}: {error_key(first['loc']) or 'recipe'}: {first['msg']}") from None
+
+
 # --------------------------------------------------------------------------- data
 
 
@@ -161,6 +181,8 @@ def train_console_mixer(recipe: ConsoleRecipe, out: str | Path, *, data: str | P
     if not root.is_dir():
         raise TrainingError(f"console mixer data {root} is not a folder; pass --data CORPUS (an ENST-layout corpus)")
     out = Path(out)
+    if (out / "model.safetensors").exists() or (out / "metrics.json").exists():
+        raise TrainingError(f"{out} already holds a trained console mixer; choose another --out (nothing was replaced)")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(recipe.seed)
     train, valid = _datasets(recipe, root, sample_rate)

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import soundfile as sf
@@ -47,15 +47,6 @@ __all__ = [
 
 logger = logging.getLogger("automix")
 
-
-def __getattr__(name: str) -> Any:
-    """``measure_loudness`` and ``normalize_loudness`` live in :mod:`daw_bridge.loudness` (which
-    reads files through this module); the old import path still works."""
-    if name in ("measure_loudness", "normalize_loudness"):
-        from daw_bridge import loudness
-
-        return getattr(loudness, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: File extensions accepted as audio input (lower case, with the dot).
 _EXTENSION_ORDER = (".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg")  # for messages

@@ -66,3 +66,16 @@ def test_model_presets_validate_and_build():
     small = mix_wave_unet(preset="mix-wave-u-net-small")
     assert small.net.config.levels == 6 and small.slots[0] == "kick"
     assert small.net.num_parameters() < 1_000_000
+
+
+def test_no_import_circles_between_modules():
+    """No module imports one that imports it back (module- and function-level imports both
+    count; TYPE_CHECKING blocks do not): tools/import_cycles.py over automix and daw_bridge."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("import_cycles", ROOT / "tools" / "import_cycles.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    graph = tool.import_graph(ROOT)
+    assert len(graph) > 100 and "daw_bridge.render" in graph["automix.inference.mixers"] | graph["automix.inference.console_plan"]
+    assert tool.cycles(graph) == []

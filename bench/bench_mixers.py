@@ -55,6 +55,15 @@ def plain_sum(folder: Path, out: Path) -> None:
     sf.write(str(out), np.stack([total, total], axis=1), rate, subtype="PCM_24")
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the machine type."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def median_seconds(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -71,7 +80,7 @@ def main() -> int:
     ap.add_argument("--mixer", action="append", default=None, help="model name, path or 'rules' (default: every installed mixer and rules)")
     args = ap.parse_args()
     mixers = args.mixer or [n for n, c in pretrained.list_models().items() if c.task == "mix"] + ["rules"]
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; {args.seconds:.0f} s of 8 drum stems; "
+    print(f"{cpu_name()}, {os.cpu_count()} cores; {args.seconds:.0f} s of 8 drum stems; "
           f"median of {args.repeats}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

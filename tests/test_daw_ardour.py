@@ -190,7 +190,7 @@ def run_lua(folder: Path, name: str, snapshot: str, tmp: Path) -> str:
 
 
 def ardour_export(folder: Path, name: str, out: Path, frames: int, expected: np.ndarray | None = None,
-                  log: list[str] | None = None) -> np.ndarray:
+                  log: list[str] | None = None, rate: int = SR) -> np.ndarray:
     """Render the session with ardour7-export, trusting nothing but a checked result.
 
     Ardour 7.3 crashes at exit now and then, and sometimes writes a corrupt render (a garbage
@@ -212,10 +212,10 @@ def ardour_export(folder: Path, name: str, out: Path, frames: int, expected: np.
         if "* Done." not in text or not out.exists():
             problems.append(f"attempt {attempt}: rc={proc.returncode}, no finished render ({text[-200:]!r})")
             continue
-        audio, rate = sf.read(out, dtype="float64", always_2d=True)
+        audio, got_rate = sf.read(out, dtype="float64", always_2d=True)
         audio = audio.T
-        if rate != SR or audio.shape != (2, frames) or not np.isfinite(audio).all():
-            problems.append(f"attempt {attempt}: {audio.shape} at {rate} Hz, finite={np.isfinite(audio).all()}")
+        if got_rate != rate or audio.shape != (2, frames) or not np.isfinite(audio).all():
+            problems.append(f"attempt {attempt}: {audio.shape} at {got_rate} Hz, finite={np.isfinite(audio).all()}")
             continue
         reference = expected if expected is not None else previous
         if reference is None:

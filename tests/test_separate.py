@@ -342,6 +342,10 @@ def test_cli_remix_with_rules_and_the_mixer(main, tiny_checkpoint, tmp_path, cap
     assert data.shape == (44100, 2) and np.isfinite(data).all()
     assert sorted(p.name for p in (tmp_path / "remix-net-stems").iterdir()) == sorted(f"{n}.wav" for n in DRUM_SOURCES)
     assert any((tmp_path / "session").glob("*.ardour"))
+    import daw_bridge  # the session holds faders and pans fitted to the remix, as 'mix --session' does
+
+    fitted = [t for t in daw_bridge.open_session(tmp_path / "session").tracks if not t.mute]
+    assert len(fitted) >= 5 and any(abs(t.gain_db) > 0.01 for t in fitted) and len({round(t.pan, 3) for t in fitted}) > 1
     assert main(["remix", str(mix), "-o", str(out2), "--separator", str(tiny_checkpoint)]) == 1
     assert "exists" in capsys.readouterr().err
 

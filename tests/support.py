@@ -139,10 +139,19 @@ def process_env() -> dict[str, str]:
     return env
 
 
+def _interruptible() -> None:
+    """In the child: SIGINT at its default, as at a terminal. A test run started in the background
+    (``cmd &``, nohup) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_process(*argv, cwd=None) -> subprocess.Popen:
-    """``python -m automix ARGV`` started in the background (stdout and stderr piped, text)."""
+    """``python -m automix ARGV`` started in the background (stdout and stderr piped, text), its
+    SIGINT at the default whatever the test run inherited."""
     return subprocess.Popen([sys.executable, "-m", "automix", *map(str, argv)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=process_env())
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=process_env(), preexec_fn=_interruptible)
 
 
 def wait_until(condition, proc: subprocess.Popen | None = None, timeout: float = 120.0, what: str = "") -> None:

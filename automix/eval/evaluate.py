@@ -534,7 +534,11 @@ def evaluate_split(
             f"{', '.join(SLOTS)}"
         )
     rate = int(loaded.sample_rate)
-    dataset = EnstDrums(data_root, split=split, subset=subset, target=target, model=loaded, mode="fixed", sample_rate=rate)
+    rule = {"stem_gain": loaded.card.input_rule or "each"}  # the stems brought where the model was trained
+    if loaded.card.input_lufs is not None:
+        rule["stem_lufs"] = loaded.card.input_lufs
+    dataset = EnstDrums(data_root, split=split, subset=subset, target=target, model=loaded, mode="fixed", sample_rate=rate,
+                        **rule)
     takes = dataset.takes[: int(limit)] if limit is not None else dataset.takes
     if plot_take is not None and plot_take not in takes:
         raise AutomixError(f"--plot-take {plot_take} is not among the evaluated takes (e.g. {takes[0]})")

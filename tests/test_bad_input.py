@@ -543,9 +543,14 @@ SIGNALS = {"SIGINT": (signal.SIGINT, 130, "interrupted"), "SIGTERM": (signal.SIG
 
 def _interrupt(job: Job, root: Path, out: Path, signum: int) -> subprocess.CompletedProcess:
     proc = start_process(*job.argv(root, out), "-q")
-    wait_until(lambda: job.started(out), proc, what=f"{job.verb} to start")
-    proc.send_signal(signum)
-    stdout, stderr = proc.communicate(timeout=120)
+    try:
+        wait_until(lambda: job.started(out), proc, what=f"{job.verb} to start")
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # a failed test leaves no process behind
+            proc.kill()
+            proc.wait()
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 

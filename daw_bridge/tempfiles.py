@@ -137,6 +137,18 @@ def sweep_stale(folder: str | os.PathLike[str], output_name: str) -> list[Path]:
     return removed
 
 
+def _drop_interrupted(path: Path) -> None:
+    """A creation that raised: a signal can arrive just after the file or folder was made (its
+    handler raises on the same line), so remove it if it is there; the name, with this process's
+    PID and a random token, is no one else's."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        elif path.exists():
+            path.unlink()
+    _LIVE.discard(path)
+
+
 def temp_file(output: str | os.PathLike[str], kind: str = "part", suffix: str | None = None) -> Path:
     """Create a new empty private temporary file beside ``output`` (its suffix kept unless
     ``suffix`` is given, libraries choose formats by it) after sweeping stale ones; its path."""
@@ -150,7 +162,7 @@ def temp_file(output: str | os.PathLike[str], kind: str = "part", suffix: str | 
         except FileExistsError:
             continue
         except BaseException:
-            _LIVE.discard(path)
+            _drop_interrupted(path)
             raise
         os.close(fd)
         return path
@@ -169,7 +181,7 @@ def temp_folder(output: str | os.PathLike[str], kind: str = "part") -> Path:
         except FileExistsError:
             continue
         except BaseException:
-            _LIVE.discard(path)
+            _drop_interrupted(path)
             raise
         return path
     raise FileExistsError(f"no free temporary name beside {output}")  # pragma: no cover

@@ -135,3 +135,30 @@ def test_long_float_temp_holds_any_length(tmp_path, small_wav_limit):
 def test_short_wav_stays_plain_wav(tmp_path):
     write_audio(tmp_path / "short.wav", np.zeros((2, 100), np.float32) + 0.1, 44100)
     assert probe(tmp_path / "short.wav").format == "WAV"
+
+
+@pytest.mark.parametrize("maker", ["temp_folder", "temp_file"])
+def test_a_signal_right_after_creation_leaves_nothing(tmp_path, monkeypatch, maker):
+    """A signal handler raises on the line that made the file or folder: it is removed, not orphaned."""
+    from pathlib import Path
+
+    from daw_bridge import tempfiles
+
+    real_mkdir, real_open = Path.mkdir, os.open
+
+    def mkdir_then_interrupt(self, *a, **k):
+        real_mkdir(self, *a, **k)
+        raise KeyboardInterrupt
+
+    def open_then_interrupt(path, *a, **k):
+        os.close(real_open(path, *a, **k))
+        raise KeyboardInterrupt
+
+    if maker == "temp_folder":
+        monkeypatch.setattr(Path, "mkdir", mkdir_then_interrupt)
+    else:
+        monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        getattr(tempfiles, maker)(tmp_path / "out.wav")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == [] and not any(p.parent == tmp_path for p in tempfiles._LIVE)

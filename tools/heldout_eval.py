@@ -24,14 +24,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from automix.data.segments import Split, resolve_split_path  # noqa: E402
-from automix.eval.heldout import _take_kit, evaluate_heldout, markdown_table  # noqa: E402
+from automix.eval.heldout import take_kit, evaluate_heldout, markdown_table  # noqa: E402
 
 
 def stratified(split: Split, root: Path, subset: str, every: int) -> Split:
     """Every ``every``-th take of each kit of ``subset`` (the first of each kit included)."""
     by_kit: dict[str, list[str]] = defaultdict(list)
     for take in split.items(subset):
-        by_kit[_take_kit(root, take)].append(take)
+        by_kit[take_kit(root, take)].append(take)
     chosen = [t for kit in sorted(by_kit) for t in by_kit[kit][::every]]
     return Split(dataset=split.dataset, seed=split.seed, options={"stratified_every": every}, subsets={subset: chosen})
 

@@ -50,7 +50,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -250,6 +250,17 @@ def _slots_for(drummer: int, drummers: int) -> tuple[str, ...]:
     return tuple(s for s in DRUM_SLOTS if toms3 or s != "tom_3")
 
 
+def _take_order(songs: int, drummers: int) -> Iterator[tuple[int, int, int, tuple[str, ...], int]]:
+    """``(index, drummer, number, slots, toms)`` of every take in corpus order: takes dealt over
+    the drummers in turn, each drummer's numbered from 1."""
+    counters = {d: 0 for d in range(1, drummers + 1)}
+    for index in range(songs):
+        drummer = index % drummers + 1
+        counters[drummer] += 1
+        slots = _slots_for(drummer, drummers)
+        yield index, drummer, counters[drummer], slots, 3 if "tom_3" in slots else 2
+
+
 def _take_seeds(entropy: Sequence[int]) -> dict[str, np.random.SeedSequence]:
     """The take's independent streams: plan (name), groove, mix, set-up, and the recording's
     tails and noise (children of one SeedSequence of ``[seed, drummer, number]``)."""
@@ -352,14 +363,8 @@ def plan_corpus(songs: int, *, seed: int = 0, seconds: float = 20.0, drummers: i
     (the rows :func:`automix.data.kitsplit.make_kit_split` splits), in take order."""
     rec = load_recipe(recipe)
     kit_list = rec.recording.kit_list()
-    counters = {d: 0 for d in range(1, drummers + 1)}
     rows = []
-    for index in range(songs):
-        drummer = index % drummers + 1
-        counters[drummer] += 1
-        number = counters[drummer]
-        slots = _slots_for(drummer, drummers)
-        toms = 3 if "tom_3" in slots else 2
+    for index, drummer, number, slots, toms in _take_order(songs, drummers):
         seeds = _take_seeds([seed, drummer, number])
         groove, tempo, _ = _plan(rec, seeds, float(seconds), toms)
         kit = kit_for_take(seed, index, kit_list)
@@ -448,15 +453,9 @@ def generate_corpus(
 
     written: list[Path] = []
     takes: list[TakeInfo] = []
-    counters = {d: 0 for d in range(1, drummers + 1)}
     bar = tqdm(total=songs, desc="drum takes", unit="take", disable=not progress)
     try:
-        for index in range(songs):
-            drummer = index % drummers + 1
-            counters[drummer] += 1
-            number = counters[drummer]
-            slots = _slots_for(drummer, drummers)
-            toms = 3 if "tom_3" in slots else 2
+        for index, drummer, number, slots, toms in _take_order(songs, drummers):
             entropy = [seed, drummer, number]
             seeds = _take_seeds(entropy)
             groove, tempo, extra = _plan(rec, seeds, float(seconds), toms)

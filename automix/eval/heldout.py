@@ -54,7 +54,8 @@ def with_groups(metrics: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
-def _take_kit(root: Path, take: str) -> str:
+def take_kit(root: Path, take: str) -> str:
+    """The kit (catalogue name) a take of corpus ``root`` was recorded with, from its annotation."""
     drummer, name = take.split("/", 1)
     path = root / drummer / "annotation" / f"{name}.json"
     try:
@@ -94,7 +95,7 @@ def evaluate_heldout(mixers: Mapping[str, Any], root: str | Path, *, split: Any 
     per_take: dict[str, dict[str, Any]] = {}
     for take in takes:
         item = data.load_take(take, normalized=False)
-        per_take[take] = {"kit": _take_kit(root, take),
+        per_take[take] = {"kit": take_kit(root, take),
                           "scores": score_take(mixers, item["stems"], item["mix"], data.sample_rate, side=side, rules=rules,
                                               baselines=baselines)}
         if progress is not None:

@@ -20,11 +20,17 @@ _FREQUENCY_PARAMETERS = ("cutoff_frequency_hz", "cutoff_hz", "centre_frequency_h
 
 
 def _builtin_defaults(cls: type) -> dict[str, Any]:
+    """The parameters of a new ``cls()`` by name (empty when it needs arguments)."""
     try:
         instance = cls()
     except (TypeError, ValueError, RuntimeError):  # needs arguments (Convolution)
         return {}
     return {n: getattr(instance, n) for n in builtin_parameters(cls.__name__)}
+
+
+def builtin_defaults(name: str) -> dict[str, Any]:
+    """pedalboard's defaults of the built-in effect class ``name`` (e.g. ``Gain``: ``gain_db`` 1.0)."""
+    return _builtin_defaults(getattr(pedalboard_module(), name))
 
 
 def builtin_info(plugin: Any) -> list[ParameterInfo]:

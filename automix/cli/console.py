@@ -13,7 +13,7 @@ log = logging.getLogger("automix")
 FIT_EXAMPLES = """\
 examples:
   automix fit stems/ --target engineer-mix.wav -o plan.json
-  automix fit stems/ --target reference.wav -o plan.json --fit gain,pan   # what an Ardour/REAPER session can carry
+  automix fit stems/ --target reference.wav -o plan.json --fit gain,pan   # what a REAPER session can carry
   automix fit stems/ --target mix.wav -o plan.json --fit gain,pan,eq,comp --seconds 30
   automix mix stems/ -o net.wav && automix fit stems/ --target net.wav -o plan.json   # settings for the network's mix
   automix fit stems/ --target mix.wav -o plan.yaml --fit gain,pan,eq,comp --render fitted.wav --force
@@ -28,8 +28,8 @@ def register(sub: Any) -> None:
         description="Find mixing-console settings whose render approaches a target mix (a human mix, a reference, "
         "or a Mix-Wave-U-Net output): least-squares faders and pans first, then the EQ on the song's cross-spectra "
         "and the compressors on excerpts, and write them as a mix plan that 'automix render' renders with "
-        "pedalboard and 'automix session write' turns into a DAW session (Ardour and REAPER sessions carry the "
-        "faders and pans only). Reports SNR and MR-STFT distance to the target of the closed-form start, the "
+        "pedalboard and 'automix session write' turns into a DAW session (Ardour holds EQ and compressors as its own ACE "
+        "plugins, REAPER the faders and pans only). Reports SNR and MR-STFT distance to the target of the closed-form start, the "
         "console's render and pedalboard's.",
         epilog=FIT_EXAMPLES,
     )

@@ -61,12 +61,12 @@ __all__ = [
 
 #: Parameter groups fitted unless told otherwise (see :data:`automix.console.model.PARAMETER_GROUPS`).
 DEFAULT_GROUPS: tuple[str, ...] = ("gain", "pan", "eq")
-#: What of a fitted console the session formats daw_bridge writes can carry (daw_bridge.formats):
-#: Ardour gets faders and pans but no plugins (Ardour ships a-EQ and a-Compressor, the writer
-#: does not use them); REAPER gets faders and pans, the plugin chains only as notes; MIDI
-#: automation faders (up to 0 dB) and pans.
-SESSION_CARRIES: dict[str, tuple[str, ...]] = {"ardour": ("gain", "pan"), "reaper": ("gain", "pan"),
-                                               "midi": ("gain", "pan")}  # fmt: skip
+#: What of a fitted console the session formats daw_bridge writes carry as it sounds
+#: (daw_bridge.formats): Ardour faders, pans and EQs (ACE EQ: exact for shelves of Q 0.707);
+#: REAPER faders and pans, the plugin chains only as notes; MIDI automation faders (up to 0 dB)
+#: and pans. Ardour's compressors are ACE Compressors, near pedalboard's but not the same.
+SESSION_CARRIES: dict[str, tuple[str, ...]] = {"ardour": ("gain", "pan", "eq", "master_eq"),
+                                               "reaper": ("gain", "pan"), "midi": ("gain", "pan")}  # fmt: skip
 
 
 @dataclass
@@ -168,14 +168,18 @@ def _track_line(v: dict[str, float], groups: Sequence[str]) -> str:
 
 
 def carry_notes(groups: Sequence[str]) -> list[str]:
-    """One line naming what the session formats leave out of a fit of ``groups`` (empty: nothing)."""
-    extra = [g for g in groups if g not in SESSION_CARRIES["ardour"]]
-    if not extra:
-        return []
-    return [(f"sessions: Ardour, REAPER and MIDI files written from this plan carry faders and pans only; the fitted "
-            f"{', '.join(extra)} are in the plan and its pedalboard render, not in the sessions (daw_bridge writes no "
-            "Ardour a-EQ/a-Compressor; REAPER gets the chains as notes): fit with --fit gain,pan when a session must "
-            "sound like the plan")]  # fmt: skip
+    """Lines naming what the session formats leave out of a fit of ``groups`` (empty: nothing)."""
+    notes = []
+    beyond_faders = [g for g in groups if g not in SESSION_CARRIES["reaper"]]
+    if beyond_faders:
+        notes.append(f"sessions: REAPER and MIDI files written from this plan carry faders and pans only (REAPER gets "
+                     f"the chains as notes); the fitted {', '.join(beyond_faders)} are in the plan, its render and an "
+                     "Ardour session: fit with --fit gain,pan when a REAPER session must sound like the plan")
+    compressors = [g for g in groups if g not in SESSION_CARRIES["ardour"] and g in ("comp", "master_comp")]
+    if compressors:
+        notes.append("sessions: an Ardour session holds the compressors as ACE Compressors, whose detector is not "
+                     "pedalboard's: near the plan's render, not identical (about 20 dB SNR on a compressed track)")
+    return notes
 
 
 # --------------------------------------------------------------------------- stages

@@ -129,7 +129,7 @@ def write_mix_session(result: MixResult, settings: MixSettings) -> "WrittenSessi
     else:
         assert result.assignment is not None
         session = session_from_assignment(result.assignment, sample_rate=result.sample_rate, name=name)
-        session, result.session_fidelity = fit_session(session, result)
+        session, result.session_fidelity = fit_session(session, result, settings.session_format)
         log.info(result.session_fidelity.summary())
     written = write_session(session, settings.session, format=settings.session_format, name=name, mix=result.output,
                             force=settings.force)

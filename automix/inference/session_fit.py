@@ -1,15 +1,17 @@
-"""An editable session for a waveform mix: the faders and pans that come nearest the network's mix.
+"""An editable session for a waveform mix: the console settings that come nearest the network's mix.
 
 A Mix-Wave-U-Net returns audio, not settings. To hand the engineer a mix they can keep working
-on, the console is fitted to the network's mix with what a DAW session carries (faders and pans:
-:data:`automix.console.fit.SESSION_CARRIES`) by least squares over the whole mix
-(:func:`automix.console.closed_form.fit_gain_pan`); the session holds those settings, the
-network's mix stays on its muted track for A/B, and the fidelity of the session's own render to
-the network's mix is measured and reported (SNR and MR-STFT).
+on, the console is fitted to the network's mix with what the session format carries: faders and
+pans by least squares over the whole mix (:func:`automix.console.closed_form.fit_gain_pan`) for
+every format, and for Ardour also a four-band EQ per track (:func:`automix.console.fit.fit_console`,
+written as ACE EQ: :mod:`daw_bridge.formats.ardour.ace`), kept when it comes nearer. The session
+holds those settings, the network's mix stays on its muted track for A/B, and the fidelity of the
+session's own render (as Ardour plays it) to the network's mix is measured and reported.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,11 @@ from typing import Any
 import numpy as np
 
 from daw_bridge.audio import read_audio, resample
+
+log = logging.getLogger(__name__)
+
+#: Wall-clock budget (s) of the EQ refinement for an Ardour session.
+EQ_FIT_SECONDS = 20.0
 
 
 @dataclass
@@ -47,21 +54,62 @@ def _mix_audio(result: Any, rate: int) -> np.ndarray:
     return resample(audio, result.sample_rate, rate) if result.sample_rate != rate else audio
 
 
-def fit_session(session: Any, result: Any) -> tuple[Any, SessionFidelity]:
-    """``session`` (the stems on tracks) with the faders and pans that come nearest ``result``'s
-    mix, and how near its render comes."""
+def _snr_db(rendered: np.ndarray, target: np.ndarray) -> float:
+    error = float(np.sum((rendered.astype(np.float64) - target) ** 2))
+    return 10.0 * math.log10(float(np.sum(target.astype(np.float64) ** 2)) / max(error, 1e-30))
+
+
+def _gain_pan(session: Any, stems: np.ndarray, target: np.ndarray) -> tuple[Any, SessionFidelity]:
+    """The faders and pans of the least-squares fit, and how near their mix comes."""
     from automix.console.closed_form import fit_gain_pan
     from automix.eval.metrics import mrstft_distance
 
-    stems = _track_audio(session)
-    target = _mix_audio(result, session.sample_rate)
-    n = min(stems.shape[1], target.shape[1])
-    fit = fit_gain_pan(stems[:, :n], target[:, :n], names=[t.name for t in session.tracks], target_label="the model's mix")
+    fit = fit_gain_pan(stems, target, names=[t.name for t in session.tracks], target_label="the model's mix")
     fitted = session.model_copy(deep=True)
     for track, gain, pan in zip(fitted.tracks, fit.gain_db, fit.pan):
         track.gain_db = float(np.clip(round(float(gain), 4), -120.0, 24.0)) if math.isfinite(gain) else -120.0
         track.pan = float(np.clip(round(float(pan), 5), -1.0, 1.0))
     fitted.notes = [*fitted.notes, *fit.notes]
-    rendered = (fit.weights.T @ stems[:, :n].astype(np.float64)).astype(np.float32)
-    fidelity = SessionFidelity(float(fit.snr_db), float(mrstft_distance(rendered, target[:, :n], session.sample_rate)))
+    rendered = (fit.weights.T @ stems.astype(np.float64)).astype(np.float32)
+    return fitted, SessionFidelity(float(fit.snr_db), float(mrstft_distance(rendered, target, session.sample_rate)))
+
+
+def _with_eq(session: Any, stems: np.ndarray, target: np.ndarray, seconds: float) -> tuple[Any, SessionFidelity]:
+    """Faders, pans and a four-band EQ per track fitted to the mix, each chain as Ardour's ACE EQ
+    plays it, and how near the session's render comes."""
+    from automix.console.fit import fit_console
+    from automix.eval.metrics import mrstft_distance
+    from daw_bridge.formats.ardour.ace import as_ardour_plays
+    from daw_bridge.render import render
+
+    rate = session.sample_rate
+    fit = fit_console(stems, target, rate, names=[t.name for t in session.tracks], groups=("gain", "pan", "eq"),
+                      seconds=seconds, progress=False)
+    fitted = session.model_copy(deep=True)
+    for track, planned in zip(fitted.tracks, fit.plan.tracks):
+        track.gain_db, track.pan = planned.gain_db, planned.pan
+        track.plugins = as_ardour_plays(planned.plugins, rate) or []
+    audio = render(fitted, normalize=False, tail_s=0.0).audio
+    n = min(audio.shape[1], target.shape[1])
+    rendered = np.zeros_like(target)
+    rendered[:, :n] = audio[:, :n]
+    fidelity = SessionFidelity(_snr_db(rendered, target), float(mrstft_distance(rendered, target, rate)),
+                               ("gain", "pan", "eq"))
     return fitted, fidelity
+
+
+def fit_session(session: Any, result: Any, session_format: str = "ardour") -> tuple[Any, SessionFidelity]:
+    """``session`` (the stems on tracks) with the settings its format carries that come nearest
+    ``result``'s mix, and how near its render comes: faders and pans; for Ardour also an EQ per
+    track, kept when it comes nearer on SNR."""
+    stems = _track_audio(session)
+    target = _mix_audio(result, session.sample_rate)
+    n = min(stems.shape[1], target.shape[1])
+    stems, target = stems[:, :n], target[:, :n]
+    best = _gain_pan(session, stems, target)
+    if session_format == "ardour":
+        with_eq = _with_eq(session, stems, target, EQ_FIT_SECONDS)
+        log.debug("gain/pan fit %.2f dB SNR; with EQ %.2f dB", best[1].snr_db, with_eq[1].snr_db)
+        if with_eq[1].snr_db > best[1].snr_db:
+            best = (with_eq[0], with_eq[1])
+    return best

@@ -16,16 +16,16 @@ from pydantic import ValidationError
 
 from daw_bridge.formats.ardour.panning import gain_to_db
 from daw_bridge.formats.ardour.read_route import (
-    BUILTIN_PROCESSORS,
     ReadState,
     controllable_value,
+    plugin_chain,
     route_comment,
     route_tracks,
 )
 from daw_bridge.formats.ardour.safe_xml import parse_xml
 from daw_bridge.formats.ardour.session_format import AI_MIX_COMMENT, ArdourSessionError, legalize_for_path
 from daw_bridge.panlaw import CONSTANT_POWER_LAW_DB
-from daw_bridge.session import Session, Track
+from daw_bridge.session import PluginSpec, Session, Track
 
 
 def _session_file(path: Path) -> Path:
@@ -165,18 +165,22 @@ def _route_kind(route: ET.Element, notes: list[str]) -> str | None:
     return "track"
 
 
-def _master_notes(master: ET.Element, notes: list[str]) -> None:
-    """The master's gain and plugins, which the model's unity master does not hold."""
+def _master_chain(master: ET.Element, rate: int, notes: list[str]) -> list[PluginSpec]:
+    """The master's ACE plugins as the plan's master chain, its gain a ``Gain`` after them when
+    it has plugins (else a note: the model's master is at unity); a note for other plugins."""
     mgain = 1.0
     for proc in master.findall("Processor"):
         if proc.get("type") == "amp":
             mgain *= controllable_value(proc, "gaincontrol", 1.0)
         elif proc.get("type") == "trim":
             mgain *= controllable_value(proc, "trimcontrol", 1.0)
-        elif proc.get("type") not in BUILTIN_PROCESSORS:
-            notes.append(f"the master has the plugin {proc.get('name', '?')!r}, which is not imported")
+    chain = plugin_chain(master, "the master", rate, notes)
     if abs(mgain - 1.0) > 1e-9:
-        notes.append(f"the master is at {gain_to_db(mgain):+.2f} dB in Ardour; the model's master is at unity")
+        if chain:
+            chain.append(PluginSpec(kind="builtin", name="Gain", params={"gain_db": gain_to_db(mgain)}))
+        else:
+            notes.append(f"the master is at {gain_to_db(mgain):+.2f} dB in Ardour; the model's master is at unity")
+    return chain
 
 
 def _unique_names(tracks: list[Track]) -> None:
@@ -222,10 +226,10 @@ def read_ardour_session(
             tracks.extend(route_tracks(route, ctx))
     if ctx.faded:
         ctx.notes.append("regions with fades (ignored: the model has no fades): " + ", ".join(ctx.faded))
-    if master is not None:
-        _master_notes(master, ctx.notes)
+    chain = _master_chain(master, rate, ctx.notes) if master is not None else []
     _unique_names(tracks)
     try:
-        return Session(name=session_name, sample_rate=rate, tracks=tracks, pan_law_db=pan_law_db, notes=ctx.notes)
+        return Session(name=session_name, sample_rate=rate, tracks=tracks, master=chain, pan_law_db=pan_law_db,
+                       notes=ctx.notes)
     except ValidationError as exc:  # a broken session
         raise ArdourSessionError(f"{src}: cannot be read as a session ({' '.join(str(exc).split())[:300]})") from None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from daw_bridge.audio import probe
 from daw_bridge.errors import AudioError
+from daw_bridge.formats.ardour.ace import plugin_specs
 from daw_bridge.formats.ardour.panning import (
     BALANCE_PANNER_URI,
     ardour_to_mono_pan,
@@ -23,7 +24,7 @@ from daw_bridge.formats.ardour.panning import (
     pan_for_factors,
 )
 from daw_bridge.formats.ardour.session_format import ROLE_PREFIX, superclock_to_frames
-from daw_bridge.session import Track
+from daw_bridge.session import PluginSpec, Track
 
 # processors every Ardour route has; anything else is a plugin, a send or an insert
 BUILTIN_PROCESSORS = frozenset(
@@ -74,6 +75,7 @@ class _Mixer:
     solo: bool
     role: str | None
     n_inputs: int
+    plugins: list[PluginSpec] = field(default_factory=list)
 
     @property
     def centred_stereo(self) -> bool:
@@ -148,8 +150,37 @@ def _automated(route: ET.Element) -> list[str]:
 # --------------------------------------------------------------------------- the mixer strip
 
 
+def ace_specs(proc: ET.Element, rate: int) -> list[PluginSpec] | None:
+    """The pedalboard chain an ACE EQ or ACE Compressor processor plays (None: another plugin)."""
+    state = proc.find("lv2")
+    if proc.get("type") != "lv2" or state is None:
+        return None
+    try:
+        ports = {p.get("symbol", ""): float(p.get("value", "")) for p in state.findall("Port")}
+    except ValueError:
+        return None
+    return plugin_specs(proc.get("unique-id", ""), ports, rate)
+
+
+def plugin_chain(route: ET.Element, label: str, rate: int, notes: list[str]) -> list[PluginSpec]:
+    """The route's active ACE plugins as a pedalboard chain; a note for each other plugin."""
+    chain: list[PluginSpec] = []
+    for proc in route.findall("Processor"):
+        ptype = proc.get("type", "")
+        if ptype in BUILTIN_PROCESSORS or ptype in _SEND_PROCESSORS:
+            continue
+        specs = ace_specs(proc, rate)
+        active = proc.get("active", "1") == "1"
+        if specs is not None and active:
+            chain.extend(specs)
+        else:
+            state = "" if active else " (inactive)"
+            notes.append(f"{label} has the plugin {proc.get('name', ptype)!r}{state}, which is not imported")
+    return chain
+
+
 def _processors(route: ET.Element, label: str, notes: list[str]) -> tuple[float, float, str, bool]:
-    """``(fader, trim, panner URI, panner bypassed)``; a note for each send, insert or plugin."""
+    """``(fader, trim, panner URI, panner bypassed)``; a note for each send or insert."""
     fader, trim = 1.0, 1.0
     panner_uri, bypassed = "", False
     for proc in route.findall("Processor"):
@@ -168,9 +199,6 @@ def _processors(route: ET.Element, label: str, notes: list[str]) -> tuple[float,
                     panner_uri = inner.get("type", "")
         elif ptype in _SEND_PROCESSORS:
             notes.append(f"{label} has a send or insert ({proc.get('name', ptype)}) that is not imported")
-        elif ptype not in BUILTIN_PROCESSORS:
-            state = "" if proc.get("active", "1") == "1" else " (inactive)"
-            notes.append(f"{label} has the plugin {proc.get('name', ptype)!r}{state}, which is not imported")
     return fader, trim, panner_uri, bypassed
 
 
@@ -208,10 +236,14 @@ def _route_notes(route: ET.Element, label: str, bypassed: bool, notes: list[str]
         notes.append(f"{label}'s panner is bypassed; read as centre")
 
 
-def _mixer(route: ET.Element, label: str, notes: list[str]) -> _Mixer:
+def _mixer(route: ET.Element, label: str, rate: int, notes: list[str]) -> _Mixer:
     comment = route_comment(route)
     role = comment[len(ROLE_PREFIX):].strip() or None if comment.startswith(ROLE_PREFIX) else None
     fader, trim, panner_uri, bypassed = _processors(route, label, notes)
+    plugins = plugin_chain(route, label, rate, notes)
+    if trim != 1.0 and any(p.name == "Compressor" for p in plugins):  # the trim drives the compressor
+        plugins.insert(0, PluginSpec(kind="builtin", name="Gain", params={"gain_db": gain_to_db(trim)}))
+        trim = 1.0
     azimuth = controllable_value(route.find("Pannable"), "pan-azimuth", 0.5)
     width = controllable_value(route.find("Pannable"), "pan-width", 1.0)
     mute, solo = _switches(route, label, notes)
@@ -219,7 +251,7 @@ def _mixer(route: ET.Element, label: str, notes: list[str]) -> _Mixer:
     inputs = [io for io in route.findall("IO") if io.get("direction") == "Input"]
     n_inputs = sum(1 for io in inputs for port in io.findall("Port") if port.get("type", "audio") == "audio")
     return _Mixer(gain=fader * trim, panner_uri=panner_uri, bypassed=bypassed, azimuth=azimuth, width=width,
-                  mute=mute, solo=solo, role=role, n_inputs=n_inputs)
+                  mute=mute, solo=solo, role=role, n_inputs=n_inputs, plugins=plugins)
 
 
 # --------------------------------------------------------------------------- regions
@@ -369,7 +401,7 @@ def _entry_track(entry: _Entry, offset_s: float, mixer: _Mixer, mute: bool, note
         notes.append(f"track {entry_name!r}: its file {file} is missing")
     return Track(
         name=entry_name, file=file, channel=channel, role=mixer.role, offset_s=offset_s, gain_db=gain_db,
-        pan=pan, mute=mute, solo=mixer.solo,
+        pan=pan, mute=mute, solo=mixer.solo, plugins=[p.model_copy() for p in mixer.plugins],
     )
 
 
@@ -403,7 +435,7 @@ def route_tracks(route: ET.Element, ctx: ReadState) -> list[Track]:
     """The plan tracks of an audio track's route: one per region (``<name>.1``, ... when several)."""
     rname = route.get("name", "?")
     label = f"track {rname!r}"
-    mixer = _mixer(route, label, ctx.notes)
+    mixer = _mixer(route, label, ctx.rate, ctx.notes)
     playlist = ctx.playlists.get(route.get("audio-playlist", "")) if route.get("audio-playlist") else None
     if playlist is None:
         ctx.notes.append(f"{label} has no playlist; skipped")

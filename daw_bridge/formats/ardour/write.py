@@ -18,6 +18,7 @@ from pathlib import Path
 from daw_bridge.audio import AudioInfo, probe, read_audio, write_audio
 from daw_bridge.errors import SessionWriteError
 from daw_bridge.files import link_or_copy
+from daw_bridge.formats.ardour.ace import EQ_URI, AceChain, AcePlugin, ace_chain
 from daw_bridge.formats.ardour.panning import (
     BALANCE_PANNER_URI,
     MONO_PANNER_URI,
@@ -64,6 +65,8 @@ class ArdourTrack:
     channels: int
     source: Path
     converted: bool
+    plugins: tuple[str, ...] = ()  #: the ACE plugins on the route, in order ("ACE EQ", "ACE Compressor")
+    chain_db: float = 0.0  #: gain moved from the fader into the plugins (+) or from ``Gain`` plugins to it (-)
 
 
 @dataclass
@@ -216,20 +219,46 @@ def _plan_track(
         panner = MONO_PANNER_URI
     else:
         azimuth, panner = balance_azimuth(track.pan), BALANCE_PANNER_URI
+    ace = _track_chain(track, rate, label, notes)
+    gain *= db_to_gain(ace.post_gain_db)
+    chain_db = -ace.post_gain_db
     fader, trim = split_gain(gain, track.name)
+    if ace.nonlinear and trim != 1.0:  # the trim would drive the compressor: the rest goes after it
+        chain_db += gain_to_db(trim)
+        notes.append(f"{label}: {gain_to_db(trim):+.2f} dB beyond Ardour's fader is the gain of an ACE EQ after "
+                     "its compressor (the trim would drive the compressor)")
+        ace.plugins.append(AcePlugin(EQ_URI, "ACE EQ", {"master": gain_to_db(trim)}))
+        trim = 1.0
     frame = offset_frame(track.offset_s, rate)
     planned = PlannedTrack(
         route=route, source=source, frame=frame,
         superclock=frames_to_superclock(frame, rate), fader=fader, trim=trim, azimuth=azimuth,
         panner=panner, mute=track.mute, solo=track.solo,
-        comment=f"{ROLE_PREFIX}{track.role}" if track.role else "",
+        comment=f"{ROLE_PREFIX}{track.role}" if track.role else "", plugins=ace.plugins,
     )
     written = ArdourTrack(
         name=track.name, route=route, gain_db=track.gain_db, pan=track.pan, fader_db=gain_to_db(fader),
         trim_db=gain_to_db(trim), azimuth=azimuth, panner=panner, channels=len(source.channels),
-        source=source.path, converted=source.converted,
+        source=source.path, converted=source.converted, plugins=tuple(p.name for p in ace.plugins), chain_db=chain_db,
     )
     return planned, written
+
+
+def _track_chain(track: Track, rate: int, label: str, notes: list[str]) -> AceChain:
+    """``track``'s plugin chain as ACE plugins (empty, with a note, when one has no ACE counterpart)."""
+    if not track.plugins:
+        return AceChain()
+    ace = ace_chain(track.plugins, rate, label)
+    if ace is None:
+        chain = ", ".join(pl.label() for pl in track.plugins)
+        notes.append(f"{label} has a plugin chain ({chain}) that is not in the Ardour session (only EQ, Compressor "
+                     "and Gain have ACE counterparts); add equivalent plugins in Ardour, or use the rendered mix")
+        return AceChain()
+    notes.extend(ace.notes)
+    if ace.post_gain_db:
+        notes.append(f"{label}: its Gain plugins after the last compressor ({ace.post_gain_db:+.2f} dB) are on "
+                     "Ardour's fader")
+    return ace
 
 
 def _plan_tracks(
@@ -244,18 +273,15 @@ def _plan_tracks(
         p, m = _plan_track(track, route, resolved, copies, notes)
         planned.append(p)
         mapping.append(m)
-        if track.plugins:
-            chain = ", ".join(pl.label() for pl in track.plugins)
-            notes.append(f"{label} has a plugin chain ({chain}) that is not in the Ardour session; "
-                         "add equivalent plugins in Ardour, or use the rendered mix")
     return planned, mapping
 
 
 def _gain_notes(mapping: list[ArdourTrack], notes: list[str]) -> None:
     """Where Ardour's fader shows another gain than the plan's, and why."""
-    moved = [m for m in mapping if abs(m.fader_db + m.trim_db - m.gain_db) >= 0.005]
+    moved = [m for m in mapping if abs(m.fader_db + m.trim_db + m.chain_db - m.gain_db) >= 0.005]
     if moved:
-        shown = ", ".join(f"{m.name!r} {m.fader_db + m.trim_db:+.2f} dB for {m.gain_db:+.2f}" for m in moved[:4])
+        shown = ", ".join(f"{m.name!r} {m.fader_db + m.trim_db + m.chain_db:+.2f} dB for {m.gain_db:+.2f}"
+                          for m in moved[:4])
         more = f" and {len(moved) - 4} more" if len(moved) > 4 else ""
         notes.append(f"Ardour's mono panner has its own law: the gains of mono tracks carry the difference, so "
                      f"they read slightly off the plan ({shown}{more}); the sound is the plan's")
@@ -279,15 +305,29 @@ def _plan_mix(mix: str | os.PathLike[str], rate: int, copies: _Copies, notes: li
     )
 
 
+def _master_chain(resolved: Session, notes: list[str]) -> tuple[list[AcePlugin], float]:
+    """The master chain as ACE plugins and the master fader's linear gain."""
+    if not resolved.master:
+        return [], 1.0
+    ace = ace_chain(resolved.master, resolved.sample_rate, "the master")
+    if ace is None:
+        chain = ", ".join(pl.label() for pl in resolved.master)
+        notes.append(f"the master chain ({chain}) is not in the Ardour session (only EQ, Compressor and Gain have "
+                     "ACE counterparts); Ardour's master is at unity")
+        return [], 1.0
+    notes.extend(ace.notes)
+    fader, trim = split_gain(db_to_gain(ace.post_gain_db), "Master")
+    if trim != 1.0:
+        ace.plugins.append(AcePlugin(EQ_URI, "ACE EQ", {"master": gain_to_db(trim)}))
+    return ace.plugins, fader
+
+
 def _session_notes(out_dir: Path, resolved: Session, planned: list[PlannedTrack], notes: list[str]) -> None:
     """What the session as a whole does not carry."""
     if ":" in str(out_dir):
         notes.append("the session folder's path holds ':', where Ardour splits its search paths: Ardour may "
                      "not find the session's own audio files once it saves the session; prefer a folder "
                      "without ':'")
-    if resolved.master:
-        chain = ", ".join(pl.label() for pl in resolved.master)
-        notes.append(f"the master chain ({chain}) is not in the Ardour session; Ardour's master is at unity")
     if resolved.target_lufs is not None:
         notes.append(f"the plan's loudness target ({resolved.target_lufs:g} LUFS) is not applied in Ardour: "
                      "the session plays the tracks at their gains, master at unity")
@@ -353,7 +393,8 @@ def _write_ardour(session: Session, out_dir: Path, *, mix: str | os.PathLike[str
         if copies.how:
             done = " and ".join(f"{n} {how}" for how, n in sorted(copies.how.items()))
             notes.append(f"the audio files are in the session folder ({audiofiles}: {done}), so it can move")
-        xml = session_xml(session_name, resolved.sample_rate, planned)
+        master, master_fader = _master_chain(resolved, notes)
+        xml = session_xml(session_name, resolved.sample_rate, planned, master, master_fader)
         (tmp / f"{session_name}.ardour").write_bytes(xml)
     return ArdourWriteResult(
         path=out_dir / f"{session_name}.ardour", folder=out_dir, name=session_name, tracks=mapping, notes=notes,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from daw_bridge.formats.ardour.ace import AcePlugin
 from daw_bridge.formats.ardour.panning import BALANCE_PANNER_URI
 from daw_bridge.formats.ardour.session_format import (
     ARDOUR_SESSION_VERSION,
@@ -46,6 +47,7 @@ class PlannedTrack:
     mute: bool
     solo: bool
     comment: str
+    plugins: list[AcePlugin] = field(default_factory=list)  # ACE plugins between the trim and the fader
 
 class _Ids:
     def __init__(self, start: int = 100) -> None:
@@ -89,13 +91,41 @@ def _pannable(parent: ET.Element, ids: _Ids, azimuth: float, width: float) -> No
                             for p in ("azimuth", "elevation", "width", "frontback", "lfe")])
 
 
-def _gain_processors(route: ET.Element, ids: _Ids, fader: float, trim: float) -> None:
+def _channel_maps(node: ET.Element, channels: int) -> None:
+    """Ardour's I/O description of a mono plugin replicated over ``channels`` channels."""
+    for tag in ("ConfiguredInput", "CustomSinks", "ConfiguredOutput"):
+        _sub(_sub(node, tag), "Channels", type="audio", count=channels)
+    _sub(node, "PresetOutput")
+    for i in range(channels):
+        _sub(_sub(node, f"InputMap-{i}"), "Channelmap", type="audio", **{"from": 0, "to": i})
+        _sub(_sub(node, f"OutputMap-{i}"), "Channelmap", type="audio", **{"from": 0, "to": i})
+    _sub(node, "ThruMap")
+
+
+def _plugin_processor(route: ET.Element, ids: _Ids, plugin: AcePlugin, channels: int) -> None:
+    """An LV2 processor running ``plugin`` (one instance per channel), as Ardour 7 saves one."""
+    node = _sub(route, "Processor", id=ids(), name=plugin.name, active=1, user_latency=0, use_user_latency=0,
+                type="lv2", unique_id=plugin.uri, count=channels, custom=0)
+    ports = plugin.port_list()
+    _automation(node, ids, [(f"parameter-{i}", "Linear", "AudioTime") for i, *_ in ports])
+    _channel_maps(node, channels)
+    state = _sub(node, "lv2", last_preset_uri="", last_preset_label="", parameter_changed_since_last_preset=1)
+    for _, symbol, _, value in ports:
+        _sub(state, "Port", symbol=symbol, value=_num(value))
+    for index, symbol, name, value in ports:
+        _controllable(node, ids, name, "", _num(value), parameter=index, symbol=symbol)
+
+
+def _gain_processors(route: ET.Element, ids: _Ids, fader: float, trim: float,
+                     plugins: list[AcePlugin] | None = None, channels: int = 1) -> None:
     _sub(route, "Processor", id=ids(), name="Polarity", active=1, user_latency=0, use_user_latency=0,
          type="polarity")
     trim_node = _sub(route, "Processor", id=ids(), name="Amp", active=1, user_latency=0, use_user_latency=0,
                      type="trim")
     _automation(trim_node, ids, [("trim", "Logarithmic", "AudioTime")])
     _controllable(trim_node, ids, "trimcontrol", "GainLike", _num(trim))
+    for plugin in plugins or []:
+        _plugin_processor(route, ids, plugin, channels)
     amp = _sub(route, "Processor", id=ids(), name="Amp", active=1, user_latency=0, use_user_latency=0, type="amp")
     _automation(amp, ids, [("gain", "Exponential", "AudioTime")])
     _controllable(amp, ids, "gaincontrol", "GainLike", _num(fader))
@@ -116,7 +146,7 @@ def _io(route: ET.Element, ids: _Ids, name: str, direction: str, ports: list[tup
             _sub(port_node, "Connection", other=other)
 
 
-def _master_route(ids: _Ids, inputs: list[str]) -> ET.Element:
+def _master_route(ids: _Ids, inputs: list[str], plugins: list[AcePlugin], fader: float) -> ET.Element:
     route = ET.Element("Route", {
         "version": str(ARDOUR_SESSION_VERSION), "id": ids(), "name": "Master", "default-type": "audio",
         "strict-io": "1", "volume-applies-to-output": "1", "active": "1", "denormal-protection": "0",
@@ -134,7 +164,7 @@ def _master_route(ids: _Ids, inputs: list[str]) -> ET.Element:
     _controllable(route, ids, "mastervolume", "GainLike,NotAutomatable", 1)
     _automation(route, ids, [(n, "Discrete", "AudioTime") for n in ("solo", "solo-iso", "solo-safe", "mute", "phase")])
     _pannable(route, ids, 0.5, 1.0)
-    _gain_processors(route, ids, 1.0, 1.0)
+    _gain_processors(route, ids, fader, 1.0, plugins, 2)
     main = _sub(route, "Processor", id=ids(), name="Master", active=1, user_latency=0, use_user_latency=0,
                 own_input=1, own_output=0, output="Master", type="main-outs", role="Main")
     _sub(main, "PannerShell", bypassed=0, user_panner="", linked_to_route=1)
@@ -170,7 +200,7 @@ def _track_route(ids: _Ids, planned: PlannedTrack, order: int, playlist_id: str)
          type="diskwriter", record_safe=0)
     _sub(route, "Processor", id=ids(), name=f"player:{name}", active=1, user_latency=0, use_user_latency=0,
          type="diskreader")
-    _gain_processors(route, ids, planned.fader, planned.trim)
+    _gain_processors(route, ids, planned.fader, planned.trim, planned.plugins, n_in)
     _sub(route, "Processor", id=ids(), name=f"meter-{name}", active=1, user_latency=0, use_user_latency=0,
          type="meter")
     main = _sub(route, "Processor", id=ids(), name=name, active=1, user_latency=0, use_user_latency=0, own_input=1,
@@ -231,9 +261,10 @@ def _sources(root: ET.Element, ids: _Ids, planned: list[PlannedTrack]) -> dict[t
 
 
 def _routes_and_playlists(root: ET.Element, ids: _Ids, planned: list[PlannedTrack],
-                          source_ids: dict[tuple[str, int], str], sample_rate: int) -> None:
+                          source_ids: dict[tuple[str, int], str], sample_rate: int,
+                          master: tuple[list[AcePlugin], float]) -> None:
     routes = _sub(root, "Routes")
-    routes.append(_master_route(ids, [p.route for p in planned]))
+    routes.append(_master_route(ids, [p.route for p in planned], *master))
     playlists = ET.Element("Playlists")
     for order, p in enumerate(planned, start=1):
         playlist_id = ids()
@@ -265,8 +296,10 @@ def _click(root: ET.Element, ids: _Ids) -> None:
     _controllable(click_amp, ids, "gaincontrol", "GainLike", 1)
 
 
-def session_xml(name: str, sample_rate: int, planned: list[PlannedTrack]) -> bytes:
-    """The ``.ardour`` file (UTF-8 XML bytes) of a session playing ``planned`` at ``sample_rate`` Hz."""
+def session_xml(name: str, sample_rate: int, planned: list[PlannedTrack], master: list[AcePlugin] | None = None,
+                master_fader: float = 1.0) -> bytes:
+    """The ``.ardour`` file (UTF-8 XML bytes) of a session playing ``planned`` at ``sample_rate`` Hz;
+    ``master``: ACE plugins on the master bus, before its fader (``master_fader``, linear)."""
     ids = _Ids()
     root = ET.Element("Session", {
         "version": str(ARDOUR_SESSION_VERSION), "name": name, "sample-rate": str(sample_rate),
@@ -284,7 +317,7 @@ def session_xml(name: str, sample_rate: int, planned: list[PlannedTrack]) -> byt
          locked=0, timestamp=0, cue=0)
     _sub(root, "Bundles")
     _sub(root, "VCAManager")
-    _routes_and_playlists(root, ids, planned, source_ids, sample_rate)
+    _routes_and_playlists(root, ids, planned, source_ids, sample_rate, (master or [], master_fader))
     _sub(root, "UnusedPlaylists")
     _sub(root, "RouteGroups")
     _tempo_map(root)

@@ -183,7 +183,8 @@ def _comp_plugin(params: dict[str, float], label: str, notes: list[str]) -> AceP
     ports = {k: (_clip(v, _COMP_RANGES[k]) if k in _COMP_RANGES else v) for k, v in wanted.items()}
     for key, text in (("att", "attack"), ("rel", "release"), ("thr", "threshold"), ("rat", "ratio")):
         if ports[key] != wanted[key]:
-            notes.append(f"{label}: compressor {text} {wanted[key]:g} written as {ports[key]:g} (ACE Compressor's limit)")
+            notes.append(f"{label}: compressor {text} {wanted[key]:g} written as {ports[key]:g} "
+                         "(ACE Compressor's limit)")
     return AcePlugin(COMP_URI, "ACE Compressor", ports)  # times: pedalboard's are 2 pi time constants
 
 
@@ -249,7 +250,8 @@ def _eq_specs(ports: dict[str, float], rate: int) -> list[PluginSpec]:
             q = octaves_to_q(settled_value(ports.get(f"bw{slot}", 1.0), _SETTLES["bw"], rate))
         else:
             freq, q = shelf_corner(freq, gain, rate, low=slot == "l", to_ace=False), _SHELF_Q
-        specs.append(PluginSpec(kind="builtin", name=name, params={"gain_db": gain, "cutoff_frequency_hz": freq, "q": q}))
+        params = {"gain_db": gain, "cutoff_frequency_hz": freq, "q": q}
+        specs.append(PluginSpec(kind="builtin", name=name, params=params))
     if ports.get("master", 0.0) != 0.0:
         specs.append(PluginSpec(kind="builtin", name="Gain", params={"gain_db": ports["master"]}))
     return specs

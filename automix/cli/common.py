@@ -164,7 +164,8 @@ def session_line(result: Any, fmt: str) -> str:
     if result.plan is not None:
         what = "the plan's gains and pans; the mix on the muted 'AI mix' track"
     else:
-        what = f"faders and pans fitted to the mix: {result.session_fidelity.summary()}"
+        fidelity = result.session_fidelity
+        what = f"settings fitted to the mix: {fidelity.summary()}" + (f"; {fidelity.note}" if fidelity.note else "")
     return f"wrote {fmt} session {result.session.path} ({what})"
 
 

@@ -118,7 +118,7 @@ def mix_audio(
 
 def write_mix_session(result: MixResult, settings: MixSettings) -> "WrittenSession":
     """Write ``result`` as a DAW session: a console mixer's plan as it is; for a waveform mix, the
-    stems on tracks with the faders and pans fitted to the mix (its fidelity in
+    stems on tracks with the faders and pans (in Ardour also an EQ per track) fitted to the mix (its fidelity in
     ``result.session_fidelity``), and the mix itself on a muted "AI mix" track for A/B."""
     from automix.inference.session_fit import fit_session
     from daw_bridge import session_from_assignment, write_session

@@ -33,6 +33,7 @@ class SessionFidelity:
     snr_db: float
     mrstft: float
     fitted: tuple[str, ...] = ("gain", "pan")
+    note: str = ""  #: what the session format leaves out of the fit
 
     def summary(self) -> str:
         return (f"the session's {'/'.join(self.fitted)} render is {self.snr_db:.1f} dB SNR, MR-STFT {self.mrstft:.3f} "
@@ -107,9 +108,14 @@ def fit_session(session: Any, result: Any, session_format: str = "ardour") -> tu
     n = min(stems.shape[1], target.shape[1])
     stems, target = stems[:, :n], target[:, :n]
     best = _gain_pan(session, stems, target)
-    if session_format == "ardour":
-        with_eq = _with_eq(session, stems, target, EQ_FIT_SECONDS)
-        log.debug("gain/pan fit %.2f dB SNR; with EQ %.2f dB", best[1].snr_db, with_eq[1].snr_db)
-        if with_eq[1].snr_db > best[1].snr_db:
-            best = (with_eq[0], with_eq[1])
+    if session_format != "ardour":
+        best[1].note = (f"a {session_format} session carries faders and pans only, so only they are fitted "
+                        "(an Ardour session also gets an EQ per track: --session-format ardour)")
+        return best
+    with_eq = _with_eq(session, stems, target, EQ_FIT_SECONDS)
+    log.debug("gain/pan fit %.2f dB SNR; with EQ %.2f dB", best[1].snr_db, with_eq[1].snr_db)
+    if with_eq[1].snr_db > best[1].snr_db:
+        best = with_eq
+    best[1].note = ("compressors are not fitted: Ardour's ACE Compressor would not play pedalboard's exactly, "
+                    "so the session would not sound as reported")
     return best

@@ -1,6 +1,7 @@
-"""Audio files, resampling and loudness (torch-free).
+"""Audio files (torch-free): probing, reading (whole or streamed) and writing WAV/FLAC.
 
-Details: ``docs/audio-files.md``.
+Array helpers, resampling and sample levels live in :mod:`daw_bridge.audio_arrays` and are
+re-exported here. Details: ``docs/audio-files.md``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,25 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Sequence
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from daw_bridge.audio_arrays import (  # the public names are re-exported
+    _RESAMPLE_QUALITY,
+    PEAK_FLOOR_DB,
+    _as_2d,
+    _check_rate,
+    align_lengths,
+    amplitude_db,
+    is_silent,
+    pad_to_length,
+    peak_db,
+    resample,
+    resampled_length,
+    to_mono,
+)
 from daw_bridge.errors import AudioError, OutputError
 from daw_bridge.outputs import SOFTWARE_TAG, atomic_output, check_output_path
 
@@ -55,9 +69,6 @@ AUDIO_EXTENSIONS: frozenset[str] = frozenset(_EXTENSION_ORDER)
 #: Loudness reported for silence or fully gated audio: the BS.1770 absolute gate, in LUFS.
 SILENCE_LUFS: float = -70.0
 
-#: Value :func:`peak_db` reports for digital silence, in dBFS (instead of -inf).
-PEAK_FLOOR_DB: float = -200.0
-
 #: Sample formats :func:`write_audio` and :class:`AudioWriter` can write.
 WRITE_SUBTYPES: tuple[str, ...] = ("PCM_16", "PCM_24", "FLOAT")
 
@@ -69,10 +80,7 @@ _INTEGER_SUBTYPES = frozenset({"PCM_16", "PCM_24"})
 #: integer subtypes read as integers and scaled here: libsndfile's own integer-to-float path is
 #: 1.1-2.4x slower and gives the same floats (x / 2**15 or x / 2**31, exact in float32)
 _READ_AS_INTEGER = {"PCM_16": ("int16", 1.0 / 32768.0), "PCM_24": ("int32", 1.0 / 2**31), "PCM_32": ("int32", 1.0 / 2**31)}
-_RESAMPLE_QUALITY = "HQ"
 _STREAM_BLOCK_FRAMES = 65536  # frames read from the file per block by AudioStream
-
-# BS.1770-4 gating block length (s) and channel weights for L, R, C, Ls, Rs.
 
 # Errors soundfile/libsndfile raise for unreadable or unwritable files.
 _SF_ERRORS: tuple[type[BaseException], ...] = (sf.SoundFileError, RuntimeError, OSError)
@@ -292,89 +300,6 @@ def read_audio(
 
 
 # --------------------------------------------------------------------------------------------
-# Array helpers and resampling
-
-
-def _as_2d(audio: np.ndarray) -> np.ndarray:
-    """View ``audio`` as float32 ``[channels, frames]`` (1-D is mono); copies only if needed."""
-    arr = np.asarray(audio, dtype=np.float32)
-    if arr.ndim == 1:
-        return arr[np.newaxis, :]
-    if arr.ndim != 2:
-        raise ValueError(f"audio must be shaped [channels, frames], got shape {arr.shape}")
-    return arr
-
-
-def _check_rate(rate: int, name: str = "sample_rate") -> int:
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
-        raise ValueError(f"{name} must be a positive integer (Hz), got {rate!r}")
-    return int(rate)
-
-
-def resampled_length(frames: int, from_rate: int, to_rate: int) -> int:
-    """Number of frames :func:`resample` returns for ``frames`` input frames.
-
-    ``frames * to_rate / from_rate`` rounded to the nearest integer, halves rounded up
-    (this is what libsoxr produces; note Python's ``round`` would round halves to even).
-    """
-    from_rate, to_rate = _check_rate(from_rate, "from_rate"), _check_rate(to_rate, "to_rate")
-    return (2 * int(frames) * to_rate + from_rate) // (2 * from_rate)
-
-
-def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Resample ``audio`` ``[channels, frames]`` (or 1-D) from ``from_rate`` to ``to_rate`` Hz.
-
-    Uses soxr with quality ``"HQ"``. Returns ``audio`` itself (no copy) when the rates are
-    equal. Otherwise returns float32 of the same ndim whose length is
-    :func:`resampled_length` ``(frames, from_rate, to_rate)``, i.e. ``frames * to / from``
-    rounded half up. The filter is linear phase and its delay is compensated, so the output
-    is time-aligned with the input.
-    """
-    from_rate, to_rate = _check_rate(from_rate, "from_rate"), _check_rate(to_rate, "to_rate")
-    if from_rate == to_rate:
-        return audio
-    arr = np.asarray(audio, dtype=np.float32)
-    if arr.ndim == 1:
-        return soxr.resample(arr, from_rate, to_rate, quality=_RESAMPLE_QUALITY)
-    arr = np.ascontiguousarray(_as_2d(arr))
-    # arr.T is a [frames, channels] view with channel-split memory, which soxr handles directly.
-    out = soxr.resample(arr.T, from_rate, to_rate, quality=_RESAMPLE_QUALITY)
-    return np.ascontiguousarray(out.T)
-
-
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    """Average the channels: ``[channels, frames]`` (or 1-D) -> float32 ``[1, frames]``."""
-    arr = _as_2d(audio)
-    return arr.mean(axis=0, keepdims=True, dtype=np.float32)
-
-
-def pad_to_length(audio: np.ndarray, length: int) -> np.ndarray:
-    """Zero-pad ``audio`` at the end (last axis) to ``length`` frames.
-
-    Returns ``audio`` itself when it already has ``length`` frames; raises ``ValueError``
-    when it is longer (this function never cuts audio).
-    """
-    arr = np.asarray(audio)
-    frames = arr.shape[-1]
-    if length < 0:
-        raise ValueError(f"length must be >= 0, got {length}")
-    if frames == length:
-        return audio
-    if frames > length:
-        raise ValueError(f"audio has {frames} frames, more than the requested {length}")
-    widths = [(0, 0)] * (arr.ndim - 1) + [(0, length - frames)]
-    return np.pad(arr, widths)
-
-
-def align_lengths(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Zero-pad every array (``[channels, frames]``) at the end to the longest one's length."""
-    if not arrays:
-        return []
-    longest = max(np.asarray(a).shape[-1] for a in arrays)
-    return [pad_to_length(a, longest) for a in arrays]
-
-
-# --------------------------------------------------------------------------------------------
 # Writing
 
 
@@ -394,11 +319,6 @@ def check_output_format(path: str | os.PathLike, subtype: str) -> tuple[str, str
     if fmt == "FLAC" and sub == "FLOAT":
         raise OutputError(f"cannot write {path}: FLAC cannot hold FLOAT samples; use PCM_24 or a .wav file")
     return fmt, sub
-
-
-def amplitude_db(amplitude: float) -> float:
-    """Level of a linear amplitude in dBFS; 0 or less gives :data:`PEAK_FLOOR_DB`."""
-    return 20.0 * math.log10(amplitude) if amplitude > 0 else PEAK_FLOOR_DB
 
 
 class _Discarded(Exception):
@@ -706,25 +626,3 @@ class AudioStream:
     ) -> None:
         self.close()
 
-
-# --------------------------------------------------------------------------------------------
-# Levels
-
-
-def peak_db(audio: np.ndarray) -> float:
-    """Sample peak of ``audio`` in dBFS; digital silence (or no samples) gives :data:`PEAK_FLOOR_DB`.
-
-    Raises ``ValueError`` for NaN/Inf samples.
-    """
-    arr = np.asarray(audio)
-    if arr.size == 0:
-        return PEAK_FLOOR_DB
-    peak = float(np.max(np.abs(arr)))
-    if not math.isfinite(peak):
-        raise ValueError("cannot measure the peak of audio with NaN or infinite samples")
-    return max(amplitude_db(peak), PEAK_FLOOR_DB)
-
-
-def is_silent(audio: np.ndarray, threshold_db: float = -90.0) -> bool:
-    """True when no sample of ``audio`` rises above ``threshold_db`` dBFS."""
-    return peak_db(audio) <= threshold_db

@@ -20,6 +20,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -185,21 +186,27 @@ def _plans(root: Path) -> None:
     (root / "external.rpp").write_text('<REAPER_PROJECT 0.1 "7.0"\n  <TRACK\n    NAME "x\n')
 
 
-def _training(root: Path) -> None:
+def tiny_collection_recipe(songs: Path, name: str, songs_named: tuple[str, ...], **overrides: Any) -> dict:
+    """A collection of two generated songs under ``songs`` (manifest written) and a tiny
+    Mix-Wave-U-Net training recipe on it, with ``overrides`` of its top-level keys."""
     from automix.data.collection import scan_collection, write_manifest
 
-    songs = root / _NAMES["songs"]
-    for song in ("Song A", "Song B"):
+    for song in songs_named:
         make_stems(songs / song)
     write_manifest(scan_collection(songs), songs / "manifest.json")
-    recipe = {
-        "name": "tiny", "task": "mix",
+    return {
+        "name": name, "task": "mix",
         "model": {"preset": "mix-wave-u-net-small", "config": {"levels": 3, "base_filters": 4, "growth": 4}},
-        "data": {"kind": "collection", "root": str(songs / "manifest.json"), "segments_per_epoch": 4,
-                 "valid_segments": 2, "workers": 0},
-        "loss": "l1", "optimizer": {"lr": 1e-3}, "steps": 2, "batch_size": 2, "segment_seconds": 0.2,
-        "precision": "fp32", "validate_every": 100000, "checkpoint_every": 1, "keep_checkpoints": 3, "log_every": 1,
+        "data": {"kind": "collection", "root": str(songs / "manifest.json"), "segments_per_epoch": 4, "workers": 0},
+        "loss": "l1", "optimizer": {"lr": 1e-3}, "batch_size": 2, "segment_seconds": 0.2, "precision": "fp32",
+        "validate_every": 100000, "log_every": 1, **overrides,
     }
+
+
+def _training(root: Path) -> None:
+    recipe = tiny_collection_recipe(root / _NAMES["songs"], "tiny", ("Song A", "Song B"), steps=2,
+                                    checkpoint_every=1, keep_checkpoints=3)
+    recipe["data"]["valid_segments"] = 2
     (root / _NAMES["recipe"]).write_text(json.dumps(recipe))
     (root / _NAMES["recipe_garbage"]).write_text(json.dumps({**recipe, "steps": "many", "optimizer": [1, 2]}))
     (root / _NAMES["recipe_text"]).write_text("this is not a recipe {")
@@ -484,19 +491,8 @@ def long_kit(tmp_path_factory) -> Path:
     plan = open_session(root / "stems")
     tracks = [t.model_copy(update={"name": f"{t.name} {i}"}) for i in range(3) for t in plan.tracks]
     plan.model_copy(update={"tracks": tracks, "sample_rate": 48000}).save(root / "plan.json")
-    songs = root / "songs"
-    for song in ("A", "B"):
-        make_stems(songs / song)
-    from automix.data.collection import scan_collection, write_manifest
-
-    write_manifest(scan_collection(songs), songs / "manifest.json")
-    recipe = {
-        "name": "long", "task": "mix",
-        "model": {"preset": "mix-wave-u-net-small", "config": {"levels": 3, "base_filters": 4, "growth": 4}},
-        "data": {"kind": "collection", "root": str(songs / "manifest.json"), "segments_per_epoch": 4, "workers": 0},
-        "loss": "l1", "optimizer": {"lr": 1e-3}, "steps": 100000, "batch_size": 2, "segment_seconds": 0.2,
-        "precision": "fp32", "validate_every": 100000, "checkpoint_every": 2, "keep_checkpoints": 2, "log_every": 1,
-    }
+    recipe = tiny_collection_recipe(root / "songs", "long", ("A", "B"), steps=100000, checkpoint_every=2,
+                                    keep_checkpoints=2)
     (root / "recipe.json").write_text(json.dumps(recipe))
     return root
 

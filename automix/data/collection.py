@@ -47,11 +47,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -72,6 +71,7 @@ from automix.data.manifest import (  # the manifest's names are re-exported: use
     song_files,
     write_manifest,
 )
+from automix.data.segment_settings import Augmentation, CollectionSettings
 from automix.data.segments import RandomSegmentSampler, fixed_segments, gain_db_for, rms_db
 from automix.data.sources import LOUDNESS_INDEX_NAME, LoudnessCache, Source, read_region, stereo
 from daw_bridge.audio import probe, resampled_length, to_mono
@@ -83,6 +83,7 @@ __all__ = [
     "MANIFEST_VERSION",
     "SPLITS",
     "Augmentation",
+    "CollectionSettings",
     "Manifest",
     "ManifestError",
     "MultitrackDataset",
@@ -101,36 +102,6 @@ logger = logging.getLogger("automix")
 
 _SILENCE_RETRIES = 10  # extra random draws when a segment is near-silent
 _MAX_GAIN_DB = 60.0  # loudness normalisation gain limit (as daw_bridge.loudness.normalize_loudness)
-
-
-# --------------------------------------------------------------------------------------------
-# Augmentation (separation)
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Random source gains (``gain_db``: uniform range in dB) and cross-song remixing
-    (``remix``: chance per source of taking it from another song); see :class:`MultitrackDataset`."""
-
-    gain_db: tuple[float, float] = (-6.0, 6.0)
-    remix: float = 0.5
-
-    def __post_init__(self) -> None:
-        lo, hi = (float(x) for x in self.gain_db)
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
-            raise ValueError(f"gain_db must be a finite range [low, high], got {self.gain_db!r}")
-        if not 0.0 <= float(self.remix) <= 1.0:
-            raise ValueError(f"remix must be a probability in [0, 1], got {self.remix!r}")
-        object.__setattr__(self, "gain_db", (lo, hi))
-        object.__setattr__(self, "remix", float(self.remix))
-
-    @classmethod
-    def of(cls, value: Any) -> "Augmentation | None":
-        if value is None or isinstance(value, Augmentation):
-            return value
-        if isinstance(value, dict):
-            return cls(**value)
-        return cls(gain_db=tuple(value.gain_db), remix=value.remix)
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,11 +157,39 @@ def _select_splits(split: str | Sequence[str] | None) -> set[str] | None:
     return wanted
 
 
+def _chosen_songs(
+    manifest: Manifest, wanted_splits: set[str] | None, split: str | Sequence[str] | None
+) -> list[tuple[int, SongEntry]]:
+    """``(index, song)`` of the manifest's songs in ``wanted_splits`` (None: all); raises
+    :class:`ManifestError` for missing files or when no song is in the split."""
+    check_manifest_files(manifest, None)  # root is absolute or resolved from the cwd
+    chosen = [(i, s) for i, s in enumerate(manifest.songs) if wanted_splits is None or s.split in wanted_splits]
+    if not chosen:
+        counts = collections.Counter(s.split or "none" for s in manifest.songs)
+        have = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+        raise ManifestError(f"no song has split {split!r} in the manifest (songs per split: {have})")
+    return chosen
+
+
+def _sample_rate(asked: int | None, manifest: Manifest, songs: Sequence[_Song]) -> int:
+    """The dataset's rate (Hz): ``asked``, else the manifest's, else the files' most common (44100 without files)."""
+    rates = collections.Counter(s.file_rate for song in songs for s in song.files)
+    if asked is not None:
+        return asked
+    if manifest.sample_rate is not None:
+        return manifest.sample_rate
+    if rates:
+        return max(rates, key=lambda r: (rates[r], r))
+    return 44100
+
+
 class MultitrackDataset(torch.utils.data.Dataset):
     """Training segments from a multitrack collection described by a manifest.
 
     ``manifest_or_path``: a manifest file, or a :class:`Manifest` (a relative ``root`` is then
-    taken from the current folder). ``input_length`` / ``output_length`` are the model's
+    taken from the current folder). The options below are the fields of ``settings`` (a
+    :class:`CollectionSettings`, kept as :attr:`settings`), each also a keyword that replaces
+    the settings' value. ``input_length`` / ``output_length`` (required) are the model's
     (e.g. ``WaveUNet.input_length_for(n)``); the output covers the centre of the input,
     ``context = (input_length - output_length) // 2`` samples in from each side, which must
     be a whole number (same-mode models: equal lengths).
@@ -245,53 +244,47 @@ class MultitrackDataset(torch.utils.data.Dataset):
     """
 
     def __init__(
-        self,
-        manifest_or_path: Manifest | str | os.PathLike,
-        *,
-        input_length: int,
-        output_length: int,
-        mode: Literal["mix", "separate"] = "mix",
-        split: str | Sequence[str] | None = None,
-        segment: Literal["random", "sequential"] = "random",
-        samples_per_epoch: int | None = None,
-        seed: int | None = 0,
-        loudness_target: float | None = None,
-        silence_db: float = -60.0,
-        mix_channels: int = 2,
-        sample_rate: int | None = None,
-        augment: "Augmentation | Any | None" = None,
+        self, manifest_or_path: Manifest | str | os.PathLike, *, settings: CollectionSettings | None = None,
+        **options: Any,
     ) -> None:
         super().__init__()
-        if mode not in ("mix", "separate"):
-            raise ValueError(f"mode must be 'mix' or 'separate', got {mode!r}")
-        if segment not in ("random", "sequential"):
-            raise ValueError(f"segment must be 'random' or 'sequential', got {segment!r}")
-        for name, value in (("input_length", input_length), ("output_length", output_length)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if input_length < output_length or (input_length - output_length) % 2:
-            raise ValueError(
-                f"input_length {input_length} and output_length {output_length} leave no symmetric context; "
-                "take both from WaveUNet.input_length_for"
-            )
-        if mix_channels not in (1, 2):
-            raise ValueError(f"mix_channels must be 1 or 2, got {mix_channels!r}")
-        if samples_per_epoch is not None:
-            if segment != "random":
-                raise ValueError("samples_per_epoch applies to random segments only")
-            if isinstance(samples_per_epoch, bool) or not isinstance(samples_per_epoch, int) or samples_per_epoch < 1:
-                raise ValueError(f"samples_per_epoch must be a positive integer, got {samples_per_epoch!r}")
-        if loudness_target is not None and not math.isfinite(loudness_target):
-            raise ValueError(f"loudness_target must be a finite LUFS value, got {loudness_target!r}")
-        if sample_rate is not None and (
-            isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1
-        ):
-            raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
-        self.augment = Augmentation.of(augment)
-        if self.augment is not None and (mode != "separate" or segment != "random"):
-            raise ValueError("augment applies to separation (mode='separate') with random segments only")
-        wanted_splits = _select_splits(split)
+        s = self.settings = CollectionSettings.of(settings, options).check()
+        wanted_splits = _select_splits(s.split)
+        manifest, index_dir = self._load(manifest_or_path)
+        self.manifest = manifest
+        self.root = root_of(manifest, None)
+        self.slots: tuple[str, ...] = tuple(manifest.slots)
+        self.mode = s.mode
+        self.segment = s.segment
+        self.input_length = int(s.input_length)
+        self.output_length = int(s.output_length)
+        self.context = (self.input_length - self.output_length) // 2
+        self.mix_channels = s.mix_channels
+        self.loudness_target = None if s.loudness_target is None else float(s.loudness_target)
+        self.silence_db = float(s.silence_db)
+        self.seed = s.seed
+        self.augment: Augmentation | None = s.augment
+        self.epoch = 0
+        self.skipped: list[SkippedSong] = []
 
+        chosen = _chosen_songs(manifest, wanted_splits, s.split)
+        songs = self._probe_songs(chosen)
+        self.sample_rate = _sample_rate(s.sample_rate, manifest, songs)
+        songs = [self._finish_song(song) for song in songs]
+        if self.loudness_target is not None:
+            songs = self._measure(songs, LoudnessCache(index_dir))
+        self._report_skipped(songs, len(chosen), s.split)
+        self._songs = songs
+        self.songs: list[SongInfo] = [song.info for song in songs]
+        self._failed: set[int] = set()
+        self._positions = fixed_segments([song.frames for song in songs], self.output_length)
+        self._len = s.samples_per_epoch or len(self._positions)
+        self._sampler: tuple[list[int], RandomSegmentSampler] | None = None  # (alive songs, sampler)
+
+    # ------------------------------------------------------------------ building
+
+    def _load(self, manifest_or_path: Manifest | str | os.PathLike) -> tuple[Manifest, Path]:
+        """The manifest, validated, and the folder of its loudness cache; sets ``manifest_path``."""
         if isinstance(manifest_or_path, (str, os.PathLike)):
             self.manifest_path: Path | None = Path(manifest_or_path).expanduser().absolute()
             manifest = load_manifest(self.manifest_path)
@@ -300,59 +293,20 @@ class MultitrackDataset(torch.utils.data.Dataset):
             self.manifest_path = None
             manifest = parse_manifest(manifest_or_path)
             index_dir = root_of(manifest, None)
-        self.manifest = manifest
-        self.root = root_of(manifest, None)
-        self.slots: tuple[str, ...] = tuple(manifest.slots)
-        self.mode = mode
-        self.segment = segment
-        self.input_length = int(input_length)
-        self.output_length = int(output_length)
-        self.context = (self.input_length - self.output_length) // 2
-        self.mix_channels = mix_channels
-        self.loudness_target = None if loudness_target is None else float(loudness_target)
-        self.silence_db = float(silence_db)
-        self.seed = seed
-        self.epoch = 0
-        self.skipped: list[SkippedSong] = []
+        return manifest, index_dir
 
-        check_manifest_files(manifest, None)  # root is absolute or resolved from the cwd
-        chosen = [(i, s) for i, s in enumerate(manifest.songs) if wanted_splits is None or s.split in wanted_splits]
-        if not chosen:
-            counts = collections.Counter(s.split or "none" for s in manifest.songs)
-            have = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-            raise ManifestError(f"no song has split {split!r} in the manifest (songs per split: {have})")
-
-        songs = self._probe_songs(chosen)
-        rates = collections.Counter(s.file_rate for song in songs for s in song.files)
-        if sample_rate is not None:
-            self.sample_rate = sample_rate
-        elif manifest.sample_rate is not None:
-            self.sample_rate = manifest.sample_rate
-        elif rates:
-            self.sample_rate = max(rates, key=lambda r: (rates[r], r))
-        else:
-            self.sample_rate = 44100
-        songs = [self._finish_song(song) for song in songs]
-        if self.loudness_target is not None:
-            songs = self._measure(songs, LoudnessCache(index_dir))
+    def _report_skipped(self, songs: list[_Song], chosen: int, split: str | Sequence[str] | None) -> None:
+        """Log the songs skipped (of ``chosen``); raise :class:`ManifestError` when none is left."""
         if self.skipped:
             logger.warning(
                 "skipped %d of %d song(s) (see dataset.skipped): %s",
-                len(self.skipped), len(chosen), listing([f"{s.name}: {s.reason}" for s in self.skipped]),
+                len(self.skipped), chosen, listing([f"{s.name}: {s.reason}" for s in self.skipped]),
             )
         if not songs:
             raise ManifestError(
                 f"no readable song in the {'collection' if split is None else f'{split!r} split'}: "
                 f"{listing([f'{s.name}: {s.reason}' for s in self.skipped])}"
             )
-        self._songs = songs
-        self.songs: list[SongInfo] = [s.info for s in songs]
-        self._failed: set[int] = set()
-        self._positions = fixed_segments([s.frames for s in songs], self.output_length)
-        self._len = samples_per_epoch or len(self._positions)
-        self._sampler: tuple[list[int], RandomSegmentSampler] | None = None  # (alive songs, sampler)
-
-    # ------------------------------------------------------------------ building
 
     def _probe_songs(self, chosen: Sequence[tuple[int, SongEntry]]) -> list[_Song]:
         songs: list[_Song] = []

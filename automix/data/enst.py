@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -21,9 +21,16 @@ from daw_bridge.audio import SILENCE_LUFS, AUDIO_EXTENSIONS, probe, read_audio, 
 from daw_bridge.loudness import measure_loudness
 from daw_bridge.errors import AudioError, AutomixError
 from daw_bridge.stems import DRUM_SLOTS
+from automix.data.segment_settings import (  # re-exported: users import the defaults from here
+    MAX_GAIN_DB,
+    MIX_LUFS,
+    SAMPLE_RATE,
+    SILENCE_DB,
+    STEM_LUFS,
+    EnstSettings,
+)
 from automix.data.segments import (
     DEFAULT_FRACTIONS,
-    STEM_GAIN_RULES,
     FileLoudness,
     LoudnessIndex,
     RandomSegmentSampler,
@@ -51,6 +58,7 @@ __all__ = [
     "SLOTS",
     "STEM_LUFS",
     "EnstDrums",
+    "EnstSettings",
     "EnstTake",
     "make_enst_split",
     "scan_enst",
@@ -60,20 +68,12 @@ __all__ = [
 logger = logging.getLogger("automix")
 
 DATASET_NAME = "enst-drums"
-SAMPLE_RATE = 44100
 #: Stem slots in model order (= :data:`daw_bridge.stems.DRUM_SLOTS`); also the ENST folder names.
 SLOTS: tuple[str, ...] = DRUM_SLOTS
 #: Target name -> ENST folder.
 MIX_FOLDERS: dict[str, str] = {"dry": "dry_mix", "wet": "wet_mix"}
 #: Take categories, in the order they are matched against the word after the take number.
 CATEGORIES: tuple[str, ...] = ("MIDI-minus-one", "minus-one", "phrase", "hits", "solo")
-
-#: Loudness targets (LUFS) and gain limit (dB); see the module docstring for why.
-STEM_LUFS = -30.0
-MIX_LUFS = -23.0
-MAX_GAIN_DB = 30.0
-#: Training segments whose mix RMS (after the take's mix gain) is below this (dBFS) are redrawn.
-SILENCE_DB = -50.0
 
 _DRUMMER_RE = re.compile(r"drummer_(\d+)")
 _LAYOUT = "ROOT/drummer_N/audio/<stem>/<take>.wav"
@@ -305,91 +305,46 @@ class _Take:
 class EnstDrums(Dataset):
     """ENST-drums segments for training or validating a Mix-Wave-U-Net (see the module docstring).
 
-    Parameters (all but ``root`` keyword-only):
+    ``EnstDrums(root, settings=None, **options)``: ``settings`` an :class:`EnstSettings` (default:
+    all defaults), ``options`` any of its fields by name (they replace the settings' values):
+    which takes (``subset``, ``split``, ``exclude_categories``), ``target``, segment sizes
+    (``model``, ``input_length``, ``output_length``), ``mode``, levels (``normalize``,
+    ``stem_gain``, ...), ``seed``, ``cache_audio``, ``index_path``, ``sample_rate``. Random
+    segments: item ``i`` of epoch ``e`` is drawn from ``(seed, e, i)`` alone; :meth:`set_epoch`
+    picks the epoch.
 
-    * ``subset``, ``split``: which takes. ``split`` is a :class:`Split`, a split file's path
-      or the name of one under ``datasets/splits``; ``subset`` one of its subsets (None: all
-      of them). Without ``split``, ``subset`` picks from :func:`make_enst_split` of the root
-      with its defaults; with neither, all takes not in ``exclude_categories``.
-    * ``target``: ``"wet"`` or ``"dry"``.
-    * ``model`` / ``input_length`` / ``output_length``: segment sizes
-      (:func:`~automix.data.segments.segment_sizes`).
-    * ``mode``: ``"random"`` (training) or ``"fixed"`` (validation); ``segments_per_epoch``
-      (random) and ``hop`` (fixed).
-    * ``normalize``: ``"take"``, ``"segment"`` or None; ``stem_lufs``, ``mix_lufs``,
-      ``max_gain_db``.
-    * ``silence_db``, ``max_tries``: the near-silence test of random segments.
-    * ``seed``: random segments: item ``i`` of epoch ``e`` is drawn from ``(seed, e, i)`` alone
-      (the same in every process and DataLoader worker); :meth:`set_epoch` picks the epoch.
-    * ``cache_audio``: keep decoded takes in memory.
-    * ``index_path``: loudness index file (None: automix's cache folder; False: in memory).
-
-    Attributes: ``takes`` (ids used), ``skipped`` ((take, reason) pairs), ``notes`` (fixes
-    applied), ``sizes`` (:class:`SegmentSizes`), ``index`` (the loudness index or None),
-    ``slots``, ``sample_rate``.
+    Attributes: ``settings``, ``takes`` (ids used), ``skipped`` ((take, reason) pairs), ``notes``
+    (fixes applied), ``sizes`` (:class:`SegmentSizes`), ``index`` (the loudness index or None),
+    ``slots``, ``sample_rate``, and the options as read (``mode``, ``normalize``, ``stem_gain``,
+    ``stem_lufs``, ``mix_lufs``, ``max_gain_db``, ``silence_db``, ``max_tries``, ``seed``, ...).
     """
 
     slots: tuple[str, ...] = SLOTS
 
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        *,
-        subset: str | None = None,
-        split: Split | str | os.PathLike | None = None,
-        target: str = "wet",
-        model: Any = None,
-        input_length: int | None = None,
-        output_length: int | None = None,
-        mode: Literal["random", "fixed"] = "random",
-        segments_per_epoch: int | None = None,
-        hop: int | None = None,
-        normalize: Literal["take", "segment"] | None = "take",
-        stem_gain: Literal["each", "kit"] = "each",
-        stem_lufs: float = STEM_LUFS,
-        mix_lufs: float = MIX_LUFS,
-        max_gain_db: float = MAX_GAIN_DB,
-        silence_db: float = SILENCE_DB,
-        max_tries: int = 10,
-        seed: int = 0,
-        cache_audio: bool = False,
-        index_path: str | os.PathLike | None | Literal[False] = None,
-        exclude_categories: Sequence[str] = ("hits",),
-        sample_rate: int = SAMPLE_RATE,
-    ):
+    def __init__(self, root: str | os.PathLike, *, settings: EnstSettings | None = None, **options: Any):
         super().__init__()
-        if mode not in ("random", "fixed"):
-            raise AutomixError(f"mode must be 'random' or 'fixed', got {mode!r}")
-        if normalize not in ("take", "segment", None):
-            raise AutomixError(f"normalize must be 'take', 'segment' or None, got {normalize!r}")
-        for name, value in (("stem_lufs", stem_lufs), ("mix_lufs", mix_lufs), ("silence_db", silence_db)):
-            if not math.isfinite(float(value)):
-                raise AutomixError(f"{name} must be finite, got {value}")
-        if not float(max_gain_db) >= 0:
-            raise AutomixError(f"max_gain_db must be >= 0, got {max_gain_db}")
+        s = self.settings = EnstSettings.of(settings, options).check()
         self.root = Path(root).expanduser()
-        self.target_folder = _target_folder(target)
+        self.target_folder = _target_folder(s.target)
         self.target = self.target_folder.removesuffix("_mix")
-        self.sizes: SegmentSizes = segment_sizes(model, input_length=input_length, output_length=output_length)
-        self.mode = mode
-        self.normalize = normalize
-        if stem_gain not in STEM_GAIN_RULES:
-            raise AutomixError(f"stem_gain must be one of {', '.join(STEM_GAIN_RULES)}, got {stem_gain!r}")
-        self.stem_gain = stem_gain
-        self.stem_lufs, self.mix_lufs, self.max_gain_db = float(stem_lufs), float(mix_lufs), float(max_gain_db)
-        self.silence_db, self.max_tries, self.seed = float(silence_db), int(max_tries), int(seed)
-        self.cache_audio = bool(cache_audio)
-        self.sample_rate = int(sample_rate)
+        self.sizes: SegmentSizes = segment_sizes(s.model, input_length=s.input_length, output_length=s.output_length)
+        self.mode = s.mode
+        self.normalize = s.normalize
+        self.stem_gain = s.stem_gain
+        self.stem_lufs, self.mix_lufs, self.max_gain_db = float(s.stem_lufs), float(s.mix_lufs), float(s.max_gain_db)
+        self.silence_db, self.max_tries, self.seed = float(s.silence_db), int(s.max_tries), int(s.seed)
+        self.cache_audio = bool(s.cache_audio)
+        self.sample_rate = int(s.sample_rate)
         self.skipped: list[tuple[str, str]] = []
         self.notes: list[str] = []
 
         scanned = {t.id: t for t in scan_enst(self.root)}
-        wanted = self._select(scanned, subset, split, exclude_categories)
+        wanted = self._select(scanned, s.subset, s.split, s.exclude_categories)
 
-        if normalize is None:
+        if s.normalize is None:
             self.index: LoudnessIndex | None = None
         else:
-            path = LoudnessIndex.default_path(self.root) if index_path is None else (index_path or None)
+            path = LoudnessIndex.default_path(self.root) if s.index_path is None else (s.index_path or None)
             self.index = LoudnessIndex(path, root=self.root)
         self._takes: list[_Take] = []
         for take_id in wanted:
@@ -404,15 +359,13 @@ class EnstDrums(Dataset):
         self._log_construction()
         if not self._takes:
             first = f"; first: {self.skipped[0][0]}: {self.skipped[0][1]}" if self.skipped else ""
-            which = f"subset '{subset}' of " if subset else ""
+            which = f"subset '{s.subset}' of " if s.subset else ""
             raise AutomixError(f"no usable takes in {which}{self.root} ({len(self.skipped)} skipped{first})")
 
         lengths = [t.length for t in self._takes]
-        self._fixed = fixed_segments(lengths, self.sizes.output_length, hop)
+        self._fixed = fixed_segments(lengths, self.sizes.output_length, s.hop)
         self._sampler = RandomSegmentSampler(lengths, self.sizes.output_length)
-        if segments_per_epoch is not None and int(segments_per_epoch) < 1:
-            raise AutomixError(f"segments_per_epoch must be >= 1, got {segments_per_epoch}")
-        self.segments_per_epoch = len(self._fixed) if segments_per_epoch is None else int(segments_per_epoch)
+        self.segments_per_epoch = len(self._fixed) if s.segments_per_epoch is None else int(s.segments_per_epoch)
         self._bad: set[int] = set()
         self._audio: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # take -> (stems [N, L], mix [2, L]), raw
         self._resampled: dict[Path, np.ndarray] = {}  # files at another rate, decoded and resampled

@@ -410,6 +410,182 @@ def _versions() -> dict[str, str]:
             "pedalboard": pedalboard.__version__}
 
 
+@dataclasses.dataclass(frozen=True)
+class _CorpusJob:
+    """The checked arguments of one :func:`generate_corpus` call and its kit per take
+    (``schedule``, by take index); ``seconds`` per take."""
+
+    out: Path
+    songs: int
+    seed: int
+    seconds: float
+    drummers: int
+    overwrite: bool
+    cache: Path | None
+    rec: GeneratorRecipe
+    schedule: list[str]
+
+    @property
+    def length(self) -> int:
+        """Frames per take at :data:`SR`."""
+        return int(round(self.seconds * SR))
+
+
+@dataclasses.dataclass
+class _Take:
+    """One take made in memory: its plan, kit, set-up, stems (mono float32 ``[T]`` per slot),
+    recorded levels and mixes (stereo ``[2, T]``), before anything is written."""
+
+    name: str
+    drummer: int
+    number: int
+    entropy: list[int]
+    slots: tuple[str, ...]
+    toms: int
+    groove: grooves.Groove
+    tempo: str
+    ring_out_s: float
+    kit: kits.LoadedKit
+    setup: recording.Setup
+    stems: dict[str, np.ndarray]
+    levels: dict[str, dict]
+    params: dict
+    dry: np.ndarray
+    wet: np.ndarray
+    outcome: dict
+
+
+def _check_arguments(songs: int, seconds: float, drummers: int, seed: int) -> None:
+    """Raise :class:`AutomixError` for a count, length, drummer number or seed out of range."""
+    if isinstance(songs, bool) or not isinstance(songs, int) or songs < 1:
+        raise AutomixError(f"songs must be a positive integer, got {songs!r}")
+    if not 2.0 <= float(seconds) <= 600.0:
+        raise AutomixError(f"seconds must be between 2 and 600, got {seconds}")
+    if drummers not in (1, 2, 3):
+        raise AutomixError(f"drummers must be 1, 2 or 3, got {drummers}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise AutomixError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def _start_job(out: Path, songs: int, seed: int, seconds: float, drummers: int, overwrite: bool,
+               cache: Path | None, recipe: GeneratorRecipe | str | Path | dict | None) -> _CorpusJob:
+    """Check the arguments, the output folder and the kits (before writing anything), then create ``out``."""
+    _check_arguments(songs, seconds, drummers, seed)
+    out = _check_out(out, overwrite)
+    rec = load_recipe(recipe)
+    kit_list = rec.recording.kit_list()
+    schedule = [kit_for_take(seed, i, kit_list) for i in range(songs)]
+    kits.check_kits(sorted(set(schedule)))  # before writing anything
+    out.mkdir(parents=True, exist_ok=True)
+    return _CorpusJob(out, songs, seed, float(seconds), drummers, overwrite, cache, rec, schedule)
+
+
+def _render_take(job: _CorpusJob, index: int, drummer: int, number: int, slots: tuple[str, ...],
+                 toms: int) -> _Take:
+    """Take ``index`` (``number`` of ``drummer``): groove, kit, set-up, recording and both mixes."""
+    rec = job.rec
+    entropy = [job.seed, drummer, number]
+    seeds = _take_seeds(entropy)
+    groove, tempo, extra = _plan(rec, seeds, job.seconds, toms)
+    name = take_name(number, groove.style, groove.complexity, tempo)
+    kit = kits.load_kit(job.schedule[index], job.cache)
+    setup = recording.draw_setup(np.random.default_rng(seeds["setup"]), rec.recording, _pieces_for(toms), slots)
+    stems, levels = recording.record_take(
+        kit, setup, take_events(groove.to_dict()), job.length,
+        tail_rng=np.random.default_rng(seeds["tails"]), noise_rng=np.random.default_rng(seeds["hiss"]),
+        peak_limit_dbfs=rec.recording.peak_limit_dbfs)
+    params = sample_mix_params(np.random.default_rng(seeds["mix"]), rec, slots)
+    dry, wet, outcome = mix_stems(stems, params)
+    return _Take(name, drummer, number, entropy, slots, toms, groove, tempo, extra["ring_out_s"], kit, setup,
+                 stems, levels, params, dry, wet, outcome)
+
+
+def _write_take(job: _CorpusJob, take: _Take) -> list[Path]:
+    """Write a take's stems, mixes, MIDI file, onsets and ground truth; the paths, in that order."""
+    name, rec, overwrite = take.name, job.rec, job.overwrite
+    base = job.out / f"drummer_{take.drummer}"
+    for sub in [*(f"audio/{s}" for s in take.slots), *(f"audio/{m}" for m in MIX_FOLDERS), "annotation", "midi"]:
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    written = [write_audio(base / "audio" / slot / f"{name}.wav", take.stems[slot], SR,
+                           subtype=rec.stem_subtype, overwrite=overwrite) for slot in take.slots]
+    written.append(write_audio(base / "audio" / "dry_mix" / f"{name}.wav", take.dry, SR,
+                               subtype=rec.mix_subtype, overwrite=overwrite))
+    written.append(write_audio(base / "audio" / "wet_mix" / f"{name}.wav", take.wet, SR,
+                               subtype=rec.mix_subtype, overwrite=overwrite))
+    written.append(grooves.write_midi(take.groove, base / "midi" / f"{name}.mid", length_s=job.seconds,
+                                      overwrite=overwrite))
+    written.append(_write_text(base / "annotation" / f"{name}.txt", _enst_annotation(take.groove), overwrite))
+    written.append(_write_json(base / "annotation" / f"{name}.json", _take_truth(job, take), overwrite))
+    return written
+
+
+def _take_truth(job: _CorpusJob, take: _Take) -> dict:
+    """A take's ground-truth annotation (``annotation/<take>.json``)."""
+    name, groove, slots, kit, params = take.name, take.groove, take.slots, take.kit, take.params
+    described = take.setup.to_dict()
+    return {
+        "format": FORMAT,
+        "take": name,
+        "drummer": take.drummer,
+        "number": take.number,
+        "seed": job.seed,
+        "take_entropy": take.entropy,
+        "sample_rate": SR,
+        "frames": job.length,
+        "seconds": job.seconds,
+        "style": groove.style,
+        "complexity": groove.complexity,
+        "tempo": take.tempo,
+        "bpm": groove.bpm,
+        "toms": take.toms,
+        "ring_out_s": take.ring_out_s,
+        "kit": {**kit.spec.to_dict(), "key_map": kit.spec.key_map(),
+                "calibration_db": kit.info["calibration_db"]},
+        "mix_style": params["style"],
+        "perspective": params["perspective"],
+        "room": described["room"],
+        "mics": described["mics"],
+        "files": {
+            **{slot: f"audio/{slot}/{name}.wav" for slot in slots},
+            **{m: f"audio/{m}/{name}.wav" for m in MIX_FOLDERS},
+            "midi": f"midi/{name}.mid",
+            "onsets": f"annotation/{name}.txt",
+        },
+        "recording": {
+            "levels": take.levels,
+            "peak_limit_dbfs": job.rec.recording.peak_limit_dbfs,
+            "pieces": described["pieces"],
+            "piece_trim_db": described["piece_trim_db"],
+        },
+        "mix": {**params, "result": take.outcome},
+        "renderer": {
+            "program": "automix.data (kits one-shots, pyroomacoustics image sources, pedalboard mixes)",
+            "kit_cache": f"kits v{kits.KITS_VERSION}",
+            "versions": _versions(),
+        },
+        "groove": groove.to_dict(),
+    }
+
+
+def _manifest(job: _CorpusJob, takes: list[TakeInfo]) -> dict:
+    """The corpus description (``corpus.json``): what, how, recipe, kits used, takes."""
+    used = sorted(set(job.schedule), key=list(kits.CATALOGUE).index)
+    return {
+        "format": FORMAT,
+        "generator": "automix.data.generate",
+        "seed": job.seed,
+        "songs": job.songs,
+        "seconds_per_take": job.seconds,
+        "drummers": job.drummers,
+        "sample_rate": SR,
+        "slots": list(DRUM_SLOTS),
+        "mixes": list(MIX_FOLDERS),
+        "kits": {name: kits.CATALOGUE[name].to_dict() for name in used},
+        "recipe": job.rec.model_dump(mode="json"),
+        "takes": [dataclasses.asdict(t) for t in takes],
+    }
+
+
 def generate_corpus(
     out: Path,
     songs: int,
@@ -432,21 +608,7 @@ def generate_corpus(
     problems and :class:`AutomixError` when a kit's Debian package or FluidSynth is missing (with
     the apt-get command to run).
     """
-    if isinstance(songs, bool) or not isinstance(songs, int) or songs < 1:
-        raise AutomixError(f"songs must be a positive integer, got {songs!r}")
-    if not 2.0 <= float(seconds) <= 600.0:
-        raise AutomixError(f"seconds must be between 2 and 600, got {seconds}")
-    if drummers not in (1, 2, 3):
-        raise AutomixError(f"drummers must be 1, 2 or 3, got {drummers}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise AutomixError(f"seed must be a non-negative integer, got {seed!r}")
-    out = _check_out(out, overwrite)
-    rec = load_recipe(recipe)
-    kit_list = rec.recording.kit_list()
-    schedule = [kit_for_take(seed, i, kit_list) for i in range(songs)]
-    kits.check_kits(sorted(set(schedule)))  # before writing anything
-    out.mkdir(parents=True, exist_ok=True)
-    length = int(round(float(seconds) * SR))
+    job = _start_job(out, songs, seed, seconds, drummers, overwrite, cache, recipe)
     if progress is None:
         progress = sys.stderr.isatty()
     from tqdm.auto import tqdm  # a dependency of automix; imported late to keep the import light
@@ -456,99 +618,18 @@ def generate_corpus(
     bar = tqdm(total=songs, desc="drum takes", unit="take", disable=not progress)
     try:
         for index, drummer, number, slots, toms in _take_order(songs, drummers):
-            entropy = [seed, drummer, number]
-            seeds = _take_seeds(entropy)
-            groove, tempo, extra = _plan(rec, seeds, float(seconds), toms)
-            name = take_name(number, groove.style, groove.complexity, tempo)
-            kit = kits.load_kit(schedule[index], cache)
-            setup = recording.draw_setup(np.random.default_rng(seeds["setup"]), rec.recording, _pieces_for(toms), slots)
-            stems, levels = recording.record_take(
-                kit, setup, take_events(groove.to_dict()), length,
-                tail_rng=np.random.default_rng(seeds["tails"]), noise_rng=np.random.default_rng(seeds["hiss"]),
-                peak_limit_dbfs=rec.recording.peak_limit_dbfs)
-            params = sample_mix_params(np.random.default_rng(seeds["mix"]), rec, slots)
-            dry, wet, outcome = mix_stems(stems, params)
-            base = out / f"drummer_{drummer}"
-            for sub in [*(f"audio/{s}" for s in slots), *(f"audio/{m}" for m in MIX_FOLDERS), "annotation", "midi"]:
-                (base / sub).mkdir(parents=True, exist_ok=True)
-            for slot in slots:
-                written.append(write_audio(base / "audio" / slot / f"{name}.wav", stems[slot], SR,
-                                           subtype=rec.stem_subtype, overwrite=overwrite))
-            written.append(write_audio(base / "audio" / "dry_mix" / f"{name}.wav", dry, SR,
-                                       subtype=rec.mix_subtype, overwrite=overwrite))
-            written.append(write_audio(base / "audio" / "wet_mix" / f"{name}.wav", wet, SR,
-                                       subtype=rec.mix_subtype, overwrite=overwrite))
-            written.append(grooves.write_midi(groove, base / "midi" / f"{name}.mid", length_s=float(seconds),
-                                              overwrite=overwrite))
-            written.append(_write_text(base / "annotation" / f"{name}.txt", _enst_annotation(groove), overwrite))
-            described = setup.to_dict()
-            truth = {
-                "format": FORMAT,
-                "take": name,
-                "drummer": drummer,
-                "number": number,
-                "seed": seed,
-                "take_entropy": entropy,
-                "sample_rate": SR,
-                "frames": length,
-                "seconds": float(seconds),
-                "style": groove.style,
-                "complexity": groove.complexity,
-                "tempo": tempo,
-                "bpm": groove.bpm,
-                "toms": toms,
-                "ring_out_s": extra["ring_out_s"],
-                "kit": {**kit.spec.to_dict(), "key_map": kit.spec.key_map(),
-                        "calibration_db": kit.info["calibration_db"]},
-                "mix_style": params["style"],
-                "perspective": params["perspective"],
-                "room": described["room"],
-                "mics": described["mics"],
-                "files": {
-                    **{slot: f"audio/{slot}/{name}.wav" for slot in slots},
-                    **{m: f"audio/{m}/{name}.wav" for m in MIX_FOLDERS},
-                    "midi": f"midi/{name}.mid",
-                    "onsets": f"annotation/{name}.txt",
-                },
-                "recording": {
-                    "levels": levels,
-                    "peak_limit_dbfs": rec.recording.peak_limit_dbfs,
-                    "pieces": described["pieces"],
-                    "piece_trim_db": described["piece_trim_db"],
-                },
-                "mix": {**params, "result": outcome},
-                "renderer": {
-                    "program": "automix.data (kits one-shots, pyroomacoustics image sources, pedalboard mixes)",
-                    "kit_cache": f"kits v{kits.KITS_VERSION}",
-                    "versions": _versions(),
-                },
-                "groove": groove.to_dict(),
-            }
-            written.append(_write_json(base / "annotation" / f"{name}.json", truth, overwrite))
-            takes.append(TakeInfo(f"drummer_{drummer}/{name}", drummer, groove.style, groove.complexity,
-                                  groove.bpm, tempo, float(seconds), kit.name, params["style"]))
+            take = _render_take(job, index, drummer, number, slots, toms)
+            written += _write_take(job, take)
+            groove = take.groove
+            takes.append(TakeInfo(f"drummer_{drummer}/{take.name}", drummer, groove.style, groove.complexity,
+                                  groove.bpm, take.tempo, job.seconds, take.kit.name, take.params["style"]))
             bar.update(1)
     finally:
         bar.close()
-    used = sorted(set(schedule), key=list(kits.CATALOGUE).index)
-    manifest = {
-        "format": FORMAT,
-        "generator": "automix.data.generate",
-        "seed": seed,
-        "songs": songs,
-        "seconds_per_take": float(seconds),
-        "drummers": drummers,
-        "sample_rate": SR,
-        "slots": list(DRUM_SLOTS),
-        "mixes": list(MIX_FOLDERS),
-        "kits": {name: kits.CATALOGUE[name].to_dict() for name in used},
-        "recipe": rec.model_dump(mode="json"),
-        "takes": [dataclasses.asdict(t) for t in takes],
-    }
-    written.append(_write_json(out / "corpus.json", manifest, True))
+    written.append(_write_json(job.out / "corpus.json", _manifest(job, takes), True))
     if overwrite:
-        _remove_stale(out, set(written))
-    return CorpusSummary(out=out, takes=takes, seconds=round(songs * float(seconds), 3), paths=written)
+        _remove_stale(job.out, set(written))
+    return CorpusSummary(out=job.out, takes=takes, seconds=round(songs * job.seconds, 3), paths=written)
 
 
 def _remove_stale(out: Path, keep: set[Path]) -> None:

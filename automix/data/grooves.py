@@ -29,10 +29,12 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import mido
 import numpy as np
 
+from automix.data.keyword_settings import KeywordSettings
 from daw_bridge.outputs import atomic_output
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "STYLE_KEYS",
     "TIMEKEEPERS",
     "Groove",
+    "GrooveSettings",
     "Humanisation",
     "Note",
     "make_groove",
@@ -401,97 +404,138 @@ def _rngs(seed) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(a), np.random.default_rng(b)
 
 
+@dataclasses.dataclass(frozen=True)
+class GrooveSettings(KeywordSettings):
+    """How :func:`make_groove` builds a groove; every field is also a keyword of it.
+
+    ``complexity`` (``simple``/``complex``), ``fill_probability`` (0-1, per phrase end),
+    ``phrase_bars`` (bars per verse/chorus phrase), ``humanise`` (``None``: :class:`Humanisation`
+    ``()``), ``toms`` (2 or 3), ``lead_in`` (seconds before the first note), ``ending`` (a final
+    crash and kick), ``max_time`` (seconds; later notes are dropped), ``ticks_per_beat`` (MIDI).
+    """
+
+    what: ClassVar[str] = "groove"
+
+    complexity: str = "simple"
+    fill_probability: float = 0.75
+    phrase_bars: int = 4
+    humanise: Humanisation | None = None
+    toms: int = 3
+    lead_in: float = 0.0
+    ending: bool = True
+    max_time: float | None = None
+    ticks_per_beat: int = 960
+
+
+_Beat = tuple[float, int, float, bool]  # (beat, key, velocity, in a fill)
+
+
 def make_groove(
     seed: int | Sequence[int] | np.random.SeedSequence,
     *,
     style: str,
     bpm: int,
     bars: int,
-    complexity: str = "simple",
-    fill_probability: float = 0.75,
-    phrase_bars: int = 4,
-    humanise: Humanisation | None = None,
-    toms: int = 3,
-    lead_in: float = 0.0,
-    ending: bool = True,
-    max_time: float | None = None,
-    ticks_per_beat: int = 960,
+    settings: GrooveSettings | None = None,
+    **options,
 ) -> Groove:
     """A random groove of ``bars`` bars of 4/4 at ``bpm`` (an integer tempo).
 
-    Phrases of ``phrase_bars`` bars alternate verse and chorus; each phrase starts with a
-    crash (from the second on) and ends, with probability ``fill_probability``, with a fill of
-    1, 2 or 4 beats. ``ending`` adds a crash and kick on the downbeat after the last bar.
-    ``toms`` (2 or 3) limits the toms fills and grooves use. Notes start ``lead_in`` seconds
-    in; notes later than ``max_time`` seconds are dropped. ``humanise`` defaults to
-    :class:`Humanisation` ``()``. Deterministic for a seed.
+    Options (``settings`` and/or the keywords of :class:`GrooveSettings`): phrases of
+    ``phrase_bars`` bars alternate verse and chorus; each phrase starts with a crash (from the
+    second on) and ends, with probability ``fill_probability``, with a fill of 1, 2 or 4 beats.
+    ``ending`` adds a crash and kick on the downbeat after the last bar. ``toms`` (2 or 3)
+    limits the toms fills and grooves use. Notes start ``lead_in`` seconds in; notes later than
+    ``max_time`` seconds are dropped. ``humanise`` defaults to :class:`Humanisation` ``()``.
+    Deterministic for a seed.
     """
+    s = GrooveSettings.of(settings, options)
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
-    if complexity not in COMPLEXITIES:
-        raise ValueError(f"unknown complexity {complexity!r}; choose from {', '.join(COMPLEXITIES)}")
-    if bars < 1 or phrase_bars < 1 or not 20 <= bpm <= 300 or toms not in (2, 3):
+    if s.complexity not in COMPLEXITIES:
+        raise ValueError(f"unknown complexity {s.complexity!r}; choose from {', '.join(COMPLEXITIES)}")
+    if bars < 1 or s.phrase_bars < 1 or not 20 <= bpm <= 300 or s.toms not in (2, 3):
         raise ValueError("need bars >= 1, phrase_bars >= 1, 20 <= bpm <= 300 and toms 2 or 3")
-    if not 0.0 <= fill_probability <= 1.0:
-        raise ValueError(f"fill_probability must be in [0, 1], got {fill_probability}")
-    human = Humanisation() if humanise is None else humanise
+    if not 0.0 <= s.fill_probability <= 1.0:
+        raise ValueError(f"fill_probability must be in [0, 1], got {s.fill_probability}")
+    human = Humanisation() if s.humanise is None else s.humanise
     pattern_rng, human_rng = _rngs(seed)
-    complex_ = complexity == "complex"
-    feel = _feel(pattern_rng, style, complexity)
-    feel["groove_tom"] = TOM_FLOOR if toms == 3 else TOM_MID  # halftime verses on the lowest tom
+    feel = _feel(pattern_rng, style, s.complexity)
+    feel["groove_tom"] = TOM_FLOOR if s.toms == 3 else TOM_MID  # halftime verses on the lowest tom
+    hits, fills = _pattern(pattern_rng, style, bars, feel, s)
+    lo, hi = human.intensity
+    intensity = float(human_rng.uniform(lo, hi)) if hi > lo else float(lo)
+    tempo = mido.bpm2tempo(bpm)
+    notes = _humanised_notes(hits, human_rng, human, intensity, tempo, s)
+    kept_fills = [f for f in fills if s.max_time is None or s.lead_in + f[0] * tempo / 1e6 <= s.max_time]
+    return Groove(style, s.complexity, int(bpm), bars, float(s.lead_in), intensity, notes, kept_fills, feel,
+                  s.ticks_per_beat)
+
+
+def _pattern(
+    rng: np.random.Generator, style: str, bars: int, feel: dict, s: GrooveSettings
+) -> tuple[list[_Beat], list[tuple[float, float]]]:
+    """The grid hits of ``bars`` bars (one per key and grid position, the loudest) and the fills'
+    ``(start, end)`` beats."""
+    complex_ = s.complexity == "complex"
     triplet = style in ("shuffle", "reggae") and (style == "shuffle" or feel["swing"])
-    hits: list[tuple[float, int, float, bool]] = []  # (beat, key, velocity, fill)
+    hits: list[_Beat] = []
     fills: list[tuple[float, float]] = []
     for bar in range(bars):
-        phrase, b = divmod(bar, phrase_bars)
+        phrase, b = divmod(bar, s.phrase_bars)
         chorus = phrase % 2 == 1
         start = bar * 4.0
-        bar_hits = _bar(pattern_rng, style, complex_, chorus, feel, b)
+        bar_hits = _bar(rng, style, complex_, chorus, feel, b)
         if b == 0 and phrase > 0:
             bar_hits = [h for h in bar_hits if not (h[0] == 0 and h[1] in TIMEKEEPERS)]
-            bar_hits += [(0, CRASH if pattern_rng.random() < 0.85 else SPLASH, 112), (0, KICK, 105)]
-        last_of_phrase = b == phrase_bars - 1 or bar == bars - 1
+            bar_hits += [(0, CRASH if rng.random() < 0.85 else SPLASH, 112), (0, KICK, 105)]
+        last_of_phrase = b == s.phrase_bars - 1 or bar == bars - 1
         fill_hits: list[_Hit] = []
-        if last_of_phrase and pattern_rng.random() < fill_probability:
-            beats = int(pattern_rng.choice([1, 2, 2, 4] if complex_ else [1, 2, 2]))
+        if last_of_phrase and rng.random() < s.fill_probability:
+            beats = int(rng.choice([1, 2, 2, 4] if complex_ else [1, 2, 2]))
             if bar == 0:
                 beats = 1  # a take's first bar keeps three beats of groove (and its backbeat)
             fill_start = 4 - beats
             bar_hits = [h for h in bar_hits if h[0] < fill_start - 1e-9]
-            fill_hits = _fill(pattern_rng, fill_start, beats, triplet, toms)
+            fill_hits = _fill(rng, fill_start, beats, triplet, s.toms)
             fills.append((start + fill_start, start + 4.0))
         hits += [(start + pos, key, vel, False) for pos, key, vel in bar_hits]
         hits += [(start + pos, key, vel, True) for pos, key, vel in fill_hits]
-    if ending:
+    if s.ending:
         hits += [(bars * 4.0, CRASH, 115, False), (bars * 4.0, KICK, 105, False)]
     # one hit per key and grid position (the loudest)
-    unique: dict[tuple[int, int], tuple[float, int, float, bool]] = {}
+    unique: dict[tuple[int, int], _Beat] = {}
     for hit in hits:
         slot = (round(hit[0] * 48), hit[1])
         if slot not in unique or hit[2] > unique[slot][2]:
             unique[slot] = hit
-    lo, hi = human.intensity
-    intensity = float(human_rng.uniform(lo, hi)) if hi > lo else float(lo)
-    tempo = mido.bpm2tempo(bpm)
-    ticks_per_s = ticks_per_beat * 1e6 / tempo
+    return list(unique.values()), fills
+
+
+def _humanised_notes(
+    hits: list[_Beat], rng: np.random.Generator, human: Humanisation, intensity: float, tempo: int,
+    s: GrooveSettings,
+) -> list[Note]:
+    """``hits`` as notes in time order: jittered, quantised to MIDI ticks (``tempo`` in
+    microseconds per beat), velocities scaled by ``intensity`` plus noise; past ``max_time`` dropped."""
+    ticks_per_s = s.ticks_per_beat * 1e6 / tempo
     notes = []
-    for beat, key, vel, fill in sorted(unique.values(), key=lambda h: (h[0], h[1])):
+    for beat, key, vel, fill in sorted(hits, key=lambda h: (h[0], h[1])):
         jitter = 0.0
         if human.timing_sd_ms > 0:
-            jitter = float(np.clip(human_rng.normal(0.0, human.timing_sd_ms), -human.timing_max_ms, human.timing_max_ms)) / 1000
+            jitter = float(np.clip(rng.normal(0.0, human.timing_sd_ms), -human.timing_max_ms, human.timing_max_ms)) / 1000
         noise = 0.0
         if human.velocity_sd > 0:
-            noise = float(np.clip(human_rng.normal(0.0, human.velocity_sd), -human.velocity_max, human.velocity_max))
-        t = max(0.0, lead_in + beat * tempo / 1e6 + jitter)
+            noise = float(np.clip(rng.normal(0.0, human.velocity_sd), -human.velocity_max, human.velocity_max))
+        t = max(0.0, s.lead_in + beat * tempo / 1e6 + jitter)
         tick = round(t * ticks_per_s)
-        time = tick * tempo / 1e6 / ticks_per_beat
-        if max_time is not None and time > max_time:
+        time = tick * tempo / 1e6 / s.ticks_per_beat
+        if s.max_time is not None and time > s.max_time:
             continue
         velocity = int(np.clip(round(vel * intensity + noise), 1, 127))
         notes.append(Note(time, tick, key, velocity, beat, float(vel), fill))
     notes.sort(key=lambda n: (n.tick, n.key))
-    kept_fills = [f for f in fills if max_time is None or lead_in + f[0] * tempo / 1e6 <= max_time]
-    return Groove(style, complexity, int(bpm), bars, float(lead_in), intensity, notes, kept_fills, feel, ticks_per_beat)
+    return notes
 
 
 def bars_for(seconds: float, bpm: int) -> int:

@@ -25,6 +25,7 @@ from daw_bridge.audio import (
     probe,
 )
 from daw_bridge.errors import AutomixError, OutputError, StemMatchError
+from daw_bridge.files import read_settings_file
 from daw_bridge.outputs import atomic_output
 from daw_bridge.stems import ROLE_ALIASES, guess_role, match_stems, natural_key, normalise_name
 
@@ -203,30 +204,9 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
     Raises :class:`ManifestError` for a missing, unparsable or invalid file.
     """
     p = Path(path).expanduser()
-    suffix = p.suffix.lower()
-    if suffix not in _MANIFEST_SUFFIXES:
+    if p.suffix.lower() not in _MANIFEST_SUFFIXES:
         raise ManifestError(f"{p}: a manifest must be a .json, .yaml or .yml file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"manifest {p} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read manifest {p}: {exc}") from None
-    if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(
-                f"{p} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from None
-    else:
-        yaml = _yaml()
-        if yaml is None:
-            raise ManifestError(f"reading {p} needs PyYAML (pip install pyyaml); or write the manifest as JSON")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ManifestError(f"{p} is not valid YAML ({' '.join(str(exc).split())})") from None
+    data = read_settings_file(p, "manifest", error=ManifestError, shape="an object with 'slots' and 'songs'")
     manifest = parse_manifest(data, source=str(p))
     root = (p.absolute().parent / manifest.root).resolve()
     return manifest.model_copy(update={"root": root.as_posix()})
@@ -390,6 +370,90 @@ def _check_slot_names(slots: Sequence[str]) -> list[str]:
     return out
 
 
+_ScannedSong = tuple[str, str, Path | None, list[Path], list[Path]]  # (name, folder, mix, stems, extra mixes)
+
+
+def _song_folders(base: Path) -> list[tuple[str, str, list[Path]]]:
+    """``(name, folder, audio files)`` of every song under ``base`` (``base`` itself when it
+    has no song folders but audio files); raises :class:`AutomixError` when there is none."""
+    song_dirs = [d for d in sorted(base.iterdir(), key=natural_key) if d.is_dir() and not d.name.startswith(".")]
+    found: list[tuple[str, str, list[Path]]] = []  # (name, folder, files)
+    for d in song_dirs:
+        files = _audio_files(d)
+        if files:
+            found.append((d.name, d.name, files))
+        else:
+            logger.info("scan: %s holds no audio files; not a song", d)
+    if not found:
+        files = _audio_files(base)
+        if not files:
+            exts = ", ".join(sorted(AUDIO_EXTENSIONS))
+            raise AutomixError(f"no songs under {base}: expected one folder per song holding audio files ({exts})")
+        found.append((base.name, ".", files))
+    return found
+
+
+def _split_mix(name: str, folder: str, files: list[Path]) -> _ScannedSong:
+    """A song's files split into the mix (the first mix-named file, or None), the stems and
+    the further mix candidates (left unassigned)."""
+    candidates = [f for f in files if _is_mix_name(f, name)]
+    mix = candidates[0] if candidates else None
+    extra = candidates[1:]
+    if extra:
+        logger.warning("scan: %s: took %s as the mix; left %s unassigned", name, mix.name,
+                       ", ".join(f.name for f in extra))
+    stems = [f for f in files if f not in candidates]
+    return name, folder, mix, stems, extra
+
+
+def _song_entry(
+    name: str, folder: str, mix: Path | None, stems: list[Path], extra: list[Path], slot_list: list[str]
+) -> SongEntry:
+    """The manifest entry of one scanned song: its stems matched to ``slot_list``, the rest unassigned."""
+    channels: dict[Path, int] = {}
+    for f in stems:
+        try:
+            channels[f] = probe(f).channels
+        except AutomixError as exc:
+            logger.warning("scan: %s (assigned by its name; the loader will skip the song)", exc)
+            channels[f] = 1
+    sources: dict[str, list[tuple[Path, int | None]]] = {s: [] for s in slot_list}
+    unmatched: list[Path] = list(stems)
+    if stems:
+        try:
+            assignment = match_stems(stems, slot_list, channels=channels, ignore_unmatched=True)
+        except StemMatchError:
+            pass  # nothing matched: every file goes through the fallback below
+        else:
+            for slot, srcs in assignment.sources.items():
+                sources[slot] = [(s.path, s.channel) for s in srcs]
+            unmatched = list(assignment.unmatched)
+            for note in assignment.notes:
+                logger.debug("scan: %s: %s", name, note)
+    unassigned = []
+    for f in unmatched:
+        slot = _fallback_slot(f, slot_list)
+        if slot is None:
+            unassigned.append(f)
+        else:
+            sources[slot].append((f, None))
+    unassigned += extra
+    stem_entries = [
+        StemEntry(file=path.name, slot=slot, channel=channel)
+        for slot in slot_list
+        for path, channel in sources[slot]
+    ]
+    if unassigned:
+        logger.info("scan: %s: no slot for %s (listed as unassigned)", name, ", ".join(f.name for f in unassigned))
+    return SongEntry(
+        name=name,
+        folder=folder,
+        mix=mix.name if mix is not None else None,
+        stems=stem_entries,
+        unassigned=sorted((f.name for f in unassigned), key=lambda n: natural_key(Path(n))),
+    )
+
+
 def scan_collection(root: str | os.PathLike, slots: Sequence[str] | None = None) -> Manifest:
     """Scan ``root/<song>/`` folders and guess a starter manifest for the user to check.
 
@@ -420,83 +484,12 @@ def scan_collection(root: str | os.PathLike, slots: Sequence[str] | None = None)
         raise AutomixError(f"{base} is not a folder; give the folder holding one sub-folder per song")
     base = base.resolve()
     slot_list = None if slots is None else _check_slot_names(slots)
-    song_dirs = [d for d in sorted(base.iterdir(), key=natural_key) if d.is_dir() and not d.name.startswith(".")]
-    found: list[tuple[str, str, list[Path]]] = []  # (name, folder, files)
-    for d in song_dirs:
-        files = _audio_files(d)
-        if files:
-            found.append((d.name, d.name, files))
-        else:
-            logger.info("scan: %s holds no audio files; not a song", d)
-    if not found:
-        files = _audio_files(base)
-        if not files:
-            exts = ", ".join(sorted(AUDIO_EXTENSIONS))
-            raise AutomixError(f"no songs under {base}: expected one folder per song holding audio files ({exts})")
-        found.append((base.name, ".", files))
-
-    songs: list[tuple[str, str, Path | None, list[Path], list[Path]]] = []
-    for name, folder, files in found:
-        candidates = [f for f in files if _is_mix_name(f, name)]
-        mix = candidates[0] if candidates else None
-        extra = candidates[1:]
-        if extra:
-            logger.warning("scan: %s: took %s as the mix; left %s unassigned", name, mix.name,
-                           ", ".join(f.name for f in extra))
-        stems = [f for f in files if f not in candidates]
-        songs.append((name, folder, mix, stems, extra))
+    songs = [_split_mix(name, folder, files) for name, folder, files in _song_folders(base)]
     if slot_list is None:
         slot_list = _infer_slots([f for *_, stems, _ in songs for f in stems])
         if not slot_list:
             raise AutomixError(
                 f"no file under {base} has a name that says what it is; give the slots (--slots bass,drums,...)"
             )
-
-    entries: list[SongEntry] = []
-    for name, folder, mix, stems, extra in songs:
-        channels: dict[Path, int] = {}
-        for f in stems:
-            try:
-                channels[f] = probe(f).channels
-            except AutomixError as exc:
-                logger.warning("scan: %s (assigned by its name; the loader will skip the song)", exc)
-                channels[f] = 1
-        sources: dict[str, list[tuple[Path, int | None]]] = {s: [] for s in slot_list}
-        unmatched: list[Path] = list(stems)
-        if stems:
-            try:
-                assignment = match_stems(stems, slot_list, channels=channels, ignore_unmatched=True)
-            except StemMatchError:
-                pass  # nothing matched: every file goes through the fallback below
-            else:
-                for slot, srcs in assignment.sources.items():
-                    sources[slot] = [(s.path, s.channel) for s in srcs]
-                unmatched = list(assignment.unmatched)
-                for note in assignment.notes:
-                    logger.debug("scan: %s: %s", name, note)
-        unassigned = []
-        for f in unmatched:
-            slot = _fallback_slot(f, slot_list)
-            if slot is None:
-                unassigned.append(f)
-            else:
-                sources[slot].append((f, None))
-        unassigned += extra
-        stem_entries = [
-            StemEntry(file=path.name, slot=slot, channel=channel)
-            for slot in slot_list
-            for path, channel in sources[slot]
-        ]
-        if unassigned:
-            logger.info("scan: %s: no slot for %s (listed as unassigned)", name, ", ".join(f.name for f in unassigned))
-        entries.append(
-            SongEntry(
-                name=name,
-                folder=folder,
-                mix=mix.name if mix is not None else None,
-                stems=stem_entries,
-                unassigned=sorted((f.name for f in unassigned), key=lambda n: natural_key(Path(n))),
-            )
-        )
+    entries = [_song_entry(*song, slot_list) for song in songs]
     return Manifest(root=base.as_posix(), slots=slot_list, songs=entries)
-

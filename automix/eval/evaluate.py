@@ -9,7 +9,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from automix.eval.baselines import (
     rule_based_mix,
     sum_of_stems,
 )
+from automix.eval.evaluate_settings import MAX_LENGTH_DIFFERENCE_S, EvalSettings, PairSettings
 from automix.eval.metrics import METRICS, compare_systems
 from daw_bridge.loudness import measure_loudness
 
@@ -43,7 +44,9 @@ __all__ = [
     "MAX_LENGTH_DIFFERENCE_S",
     "RULE_BASED_CONSOLE",
     "SUM_OF_STEMS",
+    "EvalSettings",
     "EvaluationReport",
+    "PairSettings",
     "evaluate_pair",
     "evaluate_split",
     "loudness_equalised_sum",
@@ -53,8 +56,6 @@ __all__ = [
 
 log = logging.getLogger("automix")
 
-#: Mixes whose lengths differ by more than this (seconds) are refused by :func:`evaluate_pair`.
-MAX_LENGTH_DIFFERENCE_S = 1.0
 _REPORT_FORMAT = "automix-evaluation/1"
 PLOT_FILES = ("spectrograms.png", "loudness.png", "panning.png")
 
@@ -370,34 +371,13 @@ def _load_stems(
 # Evaluating one pair
 
 
-@reads("estimate", "reference", "stems")
-def evaluate_pair(
-    estimate: AudioInput,
-    reference: AudioInput,
-    *,
-    stems: Any = None,
-    sample_rate: int | None = None,
-    name: str = "estimate",
-    out: str | os.PathLike | None = None,
-    overwrite: bool = False,
-    plots: bool = True,
-    max_length_difference: float = MAX_LENGTH_DIFFERENCE_S,
-    rules: bool = True,
-    stem_names: Sequence[str] | None = None,
-) -> EvaluationReport:
-    """Score a mix (``estimate``) against a ``reference`` mix; see the module docstring.
-
-    ``estimate``/``reference`` are audio file paths, or arrays ``[channels, samples]`` at
-    ``sample_rate``. ``stems`` (a folder, a list of files, or an array ``[N, samples]`` at
-    ``sample_rate``) adds the :func:`sum_of_stems` and :func:`loudness_equalised_sum`
-    baselines as systems, and with ``rules`` the :func:`rule_based_mix` one (roles are read
-    off the stem file names, or off ``stem_names`` for an array). ``name`` is the estimate's row in the report. With ``out`` the
-    report is saved there (:meth:`EvaluationReport.save`; the folder is checked before any
-    work). Raises :class:`~daw_bridge.errors.AutomixError` subclasses with one-line messages.
-    """
-    if out is not None:
-        check_output_folder(out, force=overwrite, error=OutputError)
-    notes: list[str] = []
+def _load_pair(
+    reference: AudioInput, estimate: AudioInput, sample_rate: int | None, max_length_difference: float,
+    notes: list[str],
+) -> tuple[np.ndarray, np.ndarray, int, str, str]:
+    """The reference and the estimate as stereo float32 ``[2, T]`` at the reference's rate, cut to
+    their common length, the rate and their labels; what was changed is added to ``notes``.
+    AutomixError when the lengths differ by more than ``max_length_difference`` seconds."""
     ref, rate, ref_label = _load_mix(reference, "reference", sample_rate)
     est, est_rate, est_label = _load_mix(estimate, "estimate", sample_rate)
     if est_rate != rate:
@@ -421,12 +401,45 @@ def evaluate_pair(
             f"({est_label}: {est.shape[1]} samples, {ref_label}: {ref.shape[1]})"
         )
         est, ref = est[:, :length], ref[:, :length]
+    return ref, est, rate, ref_label, est_label
+
+
+@reads("estimate", "reference", "stems")
+def evaluate_pair(
+    estimate: AudioInput,
+    reference: AudioInput,
+    *,
+    stems: Any = None,
+    sample_rate: int | None = None,
+    stem_names: Sequence[str] | None = None,
+    settings: PairSettings | None = None,
+    **options: Any,
+) -> EvaluationReport:
+    """Score a mix (``estimate``) against a ``reference`` mix; see the module docstring.
+
+    ``estimate``/``reference`` are audio file paths, or arrays ``[channels, samples]`` at
+    ``sample_rate`` (Hz). ``stems`` (a folder, a list of files, or an array ``[N, samples]`` at
+    ``sample_rate``) adds the :func:`sum_of_stems` and :func:`loudness_equalised_sum`
+    baselines as systems, and with ``rules`` the :func:`rule_based_mix` one (roles are read
+    off the stem file names, or off ``stem_names`` for an array). Options (``settings`` and/or
+    the keywords of :class:`PairSettings`): ``name`` is the estimate's row in the report; with
+    ``out`` the report is saved there (:meth:`EvaluationReport.save`; the folder is checked before
+    any work); ``max_length_difference`` (s). Raises :class:`~daw_bridge.errors.AutomixError`
+    subclasses with one-line messages.
+    """
+    s = PairSettings.of(settings, options)
+    if s.out is not None:
+        check_output_folder(s.out, force=s.overwrite, error=OutputError)
+    notes: list[str] = []
+    ref, est, rate, ref_label, est_label = _load_pair(reference, estimate, sample_rate, s.max_length_difference,
+                                                      notes)
+    length = ref.shape[1]
     ref_lufs = measure_loudness(ref, rate)
     if ref_lufs <= SILENCE_LUFS:
         raise AudioError(f"{ref_label} is silent (below {SILENCE_LUFS:g} LUFS); there is nothing to compare with")
     if measure_loudness(est, rate) <= SILENCE_LUFS:
         notes.append(f"{est_label} is silent (below {SILENCE_LUFS:g} LUFS)")
-    systems = {name: est}
+    systems = {s.name: est}
     if stems is not None:
         stem_audio, loaded_names = _load_stems(stems, rate, length, sample_rate, notes)
         if stem_names is not None:
@@ -434,7 +447,7 @@ def evaluate_pair(
                 raise AutomixError(f"{len(stem_names)} stem names for {stem_audio.shape[0]} stems")
             loaded_names = [str(n) for n in stem_names]
         stem_names = loaded_names
-        systems.update(baseline_mixes(stem_audio, stem_names, rate, ref, rules=rules))
+        systems.update(baseline_mixes(stem_audio, stem_names, rate, ref, rules=s.rules))
     else:
         stem_names = []
     for note in notes:
@@ -448,7 +461,7 @@ def evaluate_pair(
         notes=notes,
         info={
             "kind": "pair",
-            "estimate": est_label if isinstance(estimate, (str, os.PathLike)) else name,
+            "estimate": est_label if isinstance(estimate, (str, os.PathLike)) else s.name,
             "reference": ref_label,
             "stems": stem_names,
             "sample_rate": rate,
@@ -458,8 +471,8 @@ def evaluate_pair(
         sample_rate=rate,
         signals={"reference": ref, **systems},
     )
-    if out is not None:
-        report.save(out, overwrite=overwrite, plots=plots)
+    if s.out is not None:
+        report.save(s.out, overwrite=s.overwrite, plots=s.plots)
     return report
 
 
@@ -473,59 +486,81 @@ def _progress(total: int, enabled: bool | None):
     return progress_bar(total, "evaluating", "take", enabled)
 
 
-@reads("data_root", "split")
 def evaluate_split(
     model: Any,
     data_root: str | os.PathLike,
     *,
-    split: Any = None,
-    subset: str | None = "test",
-    target: str = "wet",
-    out: str | os.PathLike | None = None,
-    overwrite: bool = False,
-    plots: bool = True,
-    limit: int | None = None,
-    progress: bool | None | Callable[[str], None] = None,
-    plot_take: str | None = None,
-    device: str | None = None,
-    precision: str = "fp32",
-    rules: bool = True,
-    loudness: float | str | None = "auto",
-    perspective: str | None = None,
+    settings: EvalSettings | None = None,
+    **options: Any,
 ) -> EvaluationReport:
     """Score a model over the takes of an ENST-layout dataset; see the module docstring.
 
     ``model`` is a :class:`~automix.models.checkpoint.Model`, an installed name or a checkpoint path
-    (:func:`automix.models.pretrained.load`); it must mix the ENST drum slots. ``split`` (a split
-    file, a shipped split's name or a :class:`~automix.data.segments.Split`) and ``subset``
-    (``None``: every take of the split, or of the root without a split) choose the takes, as
-    :class:`~automix.data.enst.EnstDrums` does; ``limit`` keeps the first N. ``target`` is
-    ``"wet"`` or ``"dry"``. Takes with a silent reference are skipped with a note.
-    ``progress``: a tqdm bar on stderr (``None``: when stderr is a terminal), or a callable
-    given each take id. ``device``/``precision`` are passed to
-    :func:`automix.inference.tiling.process` (fp32 by default, for reproducible scores). ``rules``
-    adds the rule-based console baseline (:func:`rule_based_mix`, the slowest one).
-    ``loudness``: the model's mix is brought to this loudness as :func:`automix.mix` brings it
-    (default ``"auto"``: the level of the mixes the model was trained on, under -1 dBTP; ``None``
-    scores the network's own level). ``perspective``: ``"drummer"`` or ``"audience"`` hears the
-    model's mix from that side, mirrored as :func:`automix.mix` mirrors it (``None``/``"auto"``:
-    as the model mixes). ``report.systems`` holds the means over the takes, ``report.per_item``
-    each take.
+    (:func:`automix.models.pretrained.load`); it must mix the ENST drum slots. Options: ``settings``
+    and/or the keywords of :class:`~automix.eval.evaluate_settings.EvalSettings` (which takes, the
+    target, device and precision, the model's loudness and side, the report folder). Takes with a
+    silent reference are skipped with a note. ``report.systems`` holds the means over the takes,
+    ``report.per_item`` each take.
     """
-    if out is not None:
-        check_output_folder(out, force=overwrite, error=OutputError)
-    if limit is not None and int(limit) < 1:
-        raise AutomixError(f"limit must be 1 or more, got {limit}")
+
+    s = EvalSettings.of(settings, options)
+    return _evaluate_split(model, data_root, s.split, s)
+
+
+@reads("data_root", "split")  # split is passed apart so that @reads sees the files it names
+def _evaluate_split(model: Any, data_root: str | os.PathLike, split: Any, s: EvalSettings) -> EvaluationReport:
+    """:func:`evaluate_split` with its options settled."""
+    if s.out is not None:
+        check_output_folder(s.out, force=s.overwrite, error=OutputError)
+    if s.limit is not None and int(s.limit) < 1:
+        raise AutomixError(f"limit must be 1 or more, got {s.limit}")
+    loaded, level, mirror = _mixing_model(model, s)
+    rate = int(loaded.sample_rate)
+    dataset, takes = _split_takes(loaded, data_root, s)
+    notes = list(dataset.notes) + [f"skipped {take}: {reason}" for take, reason in dataset.skipped]
+    per_item, signals, samples = _score_takes(loaded, dataset, takes, level, mirror, s, notes)
+    if not per_item:
+        raise AutomixError(f"no take of {data_root} could be evaluated ({len(notes)} notes; first: {notes[0] if notes else '-'})")
+    report = EvaluationReport(
+        systems=_means(per_item),
+        per_item=per_item,
+        notes=notes,
+        info={
+            "kind": "split",
+            "model": loaded.card.name,
+            "data": str(data_root),
+            "split": _split_name(split),
+            "subset": s.subset,
+            "target": dataset.target,
+            "takes": list(per_item),
+            "sample_rate": rate,
+            "seconds": samples / rate,
+            "precision": s.precision,
+            "model_loudness_lufs": level,
+            "model_perspective": (loaded.card.training.perspective if s.perspective in (None, "auto")
+                                  else s.perspective),
+            "plotted_take": s.plot_take or next(iter(per_item)),
+        },
+        sample_rate=rate,
+        signals=signals,
+    )
+    if s.out is not None:
+        report.save(s.out, overwrite=s.overwrite, plots=s.plots)
+    return report
+
+
+def _mixing_model(model: Any, s: EvalSettings) -> tuple[Any, float | None, bool]:
+    """``model`` loaded (:func:`automix.models.pretrained.load`), the LUFS its mixes are brought
+    to (``None``: as they come) and whether they are mirrored; AutomixError unless it mixes the
+    ENST slots."""
+    from automix.data.enst import SLOTS
     from automix.inference.mix_settings import target_lufs
     from automix.inference.mixers import mirrors
-    from daw_bridge.loudness import to_loudness
-    from automix.data.enst import SLOTS, EnstDrums
-    from automix.inference.tiling import process
     from automix.models.pretrained import load
 
     loaded = load(model)
-    level = target_lufs(loudness, loaded.card.output_lufs)
-    mirror = mirrors(perspective, loaded)
+    level = target_lufs(s.loudness, loaded.card.output_lufs)
+    mirror = mirrors(s.perspective, loaded)
     if loaded.task != "mix":
         raise AutomixError(f"model '{loaded.card.name}' is a {loaded.task} model; evaluation needs a mixing model")
     if tuple(loaded.slots) != tuple(SLOTS):
@@ -533,20 +568,40 @@ def evaluate_split(
             f"model '{loaded.card.name}' mixes {', '.join(loaded.slots)}; ENST-layout data provides "
             f"{', '.join(SLOTS)}"
         )
-    rate = int(loaded.sample_rate)
+    return loaded, level, mirror
+
+
+def _split_takes(loaded: Any, data_root: str | os.PathLike, s: EvalSettings) -> tuple[Any, list[str]]:
+    """The :class:`~automix.data.enst.EnstDrums` dataset the model is scored on (stems brought
+    where it was trained, at its sample rate) and the take ids evaluated."""
+    from automix.data.enst import EnstDrums
+
     rule = {"stem_gain": loaded.card.input_rule or "each"}  # the stems brought where the model was trained
     if loaded.card.input_lufs is not None:
         rule["stem_lufs"] = loaded.card.input_lufs
-    dataset = EnstDrums(data_root, split=split, subset=subset, target=target, model=loaded, mode="fixed", sample_rate=rate,
-                        **rule)
-    takes = dataset.takes[: int(limit)] if limit is not None else dataset.takes
-    if plot_take is not None and plot_take not in takes:
-        raise AutomixError(f"--plot-take {plot_take} is not among the evaluated takes (e.g. {takes[0]})")
-    notes = list(dataset.notes) + [f"skipped {take}: {reason}" for take, reason in dataset.skipped]
-    model_name = loaded.card.name
+    dataset = EnstDrums(data_root, split=s.split, subset=s.subset, target=s.target, model=loaded, mode="fixed",
+                        sample_rate=int(loaded.sample_rate), **rule)
+    takes = dataset.takes[: int(s.limit)] if s.limit is not None else dataset.takes
+    if s.plot_take is not None and s.plot_take not in takes:
+        raise AutomixError(f"--plot-take {s.plot_take} is not among the evaluated takes (e.g. {takes[0]})")
+    return dataset, takes
+
+
+def _score_takes(
+    loaded: Any, dataset: Any, takes: list[str], level: float | None, mirror: bool, s: EvalSettings,
+    notes: list[str],
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, np.ndarray], int]:
+    """Per take ``{system: {metric: value}}``, the plotted take's signals (``[2, T]`` each) and the
+    samples scored; silent references are skipped with a note added to ``notes``."""
+    from automix.data.enst import SLOTS
+    from automix.inference.tiling import process
+    from daw_bridge.loudness import to_loudness
+
+    rate = int(loaded.sample_rate)
     per_item: dict[str, dict[str, dict[str, float]]] = {}
     signals: dict[str, np.ndarray] = {}
     samples = 0
+    progress = s.progress
     bar = None if callable(progress) else _progress(len(takes), progress)
     try:
         for take in takes:
@@ -560,28 +615,31 @@ def evaluate_split(
                 notes.append(note)
                 log.warning(note)
             else:
-                mixed = process(loaded.net, stems, device=device, precision=precision)
+                mixed = process(loaded.net, stems, device=s.device, precision=s.precision)
                 if mirror:
                     mixed = np.ascontiguousarray(mixed[::-1])
                 if level is not None:
                     mixed = to_loudness(mixed, rate, level)[0]
                 systems = {
-                    model_name: mixed,
-                    **baseline_mixes(stems, SLOTS, rate, reference, rules=rules),
+                    loaded.card.name: mixed,
+                    **baseline_mixes(stems, SLOTS, rate, reference, rules=s.rules),
                 }
                 per_item[take] = compare_systems(systems, reference, rate)
                 samples += reference.shape[1]
-                if take == plot_take or (plot_take is None and not signals):
+                if take == s.plot_take or (s.plot_take is None and not signals):
                     signals = {"reference": reference, **systems}
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    if not per_item:
-        raise AutomixError(f"no take of {data_root} could be evaluated ({len(notes)} notes; first: {notes[0] if notes else '-'})")
+    return per_item, signals, samples
+
+
+def _means(per_item: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """``{system: {metric: mean over the takes that have it}}``, systems in the first take's order."""
     names = list(next(iter(per_item.values())))
-    means = {
+    return {
         system: {
             key: float(np.mean([item[system][key] for item in per_item.values() if key in item[system]]))
             for key in METRICS
@@ -589,32 +647,10 @@ def evaluate_split(
         }
         for system in names
     }
+
+
+def _split_name(split: Any) -> str | None:
+    """How the report names ``split``: its path or name, or its type and seed."""
     if split is None or isinstance(split, (str, os.PathLike)):
-        split_name = None if split is None else str(split)
-    else:
-        split_name = f"{type(split).__name__} (seed {getattr(split, 'seed', '?')})"
-    report = EvaluationReport(
-        systems=means,
-        per_item=per_item,
-        notes=notes,
-        info={
-            "kind": "split",
-            "model": model_name,
-            "data": str(data_root),
-            "split": split_name,
-            "subset": subset,
-            "target": dataset.target,
-            "takes": list(per_item),
-            "sample_rate": rate,
-            "seconds": samples / rate,
-            "precision": precision,
-            "model_loudness_lufs": level,
-            "model_perspective": loaded.card.training.perspective if perspective in (None, "auto") else perspective,
-            "plotted_take": plot_take or next(iter(per_item)),
-        },
-        sample_rate=rate,
-        signals=signals,
-    )
-    if out is not None:
-        report.save(out, overwrite=overwrite, plots=plots)
-    return report
+        return None if split is None else str(split)
+    return f"{type(split).__name__} (seed {getattr(split, 'seed', '?')})"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from automix.data.keyword_settings import KeywordSettings
 from automix.inference.stem_files import MappingInput
 from automix.inference.tiling import DEFAULT_TILE, Precision
 from daw_bridge.stems import StemAssignment
@@ -29,7 +30,7 @@ SESSION_FORMATS = ("ardour", "reaper")
 
 
 @dataclass(frozen=True)
-class MixSettings:
+class MixSettings(KeywordSettings):
     """How a mix is made and written. Every field is also a keyword of :func:`mix`.
 
     Matching: ``mapping`` (slot assignments overriding name matching: ``{"kick": "Kick In.wav"}``,
@@ -43,6 +44,8 @@ class MixSettings:
     tile) or ``tile_seconds``, ``batch_size``, ``progress`` (``None``: on a terminal). Session:
     ``session`` (a folder to write a DAW session into), ``session_format`` (``ardour``, ``reaper``), ``session_name`` (default: the output's name).
     """
+
+    what = "mix"
 
     mapping: MappingInput = None
     ignore_unmatched: bool = False
@@ -87,13 +90,9 @@ class MixSettings:
         return not isinstance(self.loudness, str)
 
     @classmethod
-    def of(cls, settings: "MixSettings | None", options: Mapping[str, Any]) -> "MixSettings":
-        """``settings`` (default: all defaults) with ``options`` replaced; unknown names raise TypeError."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TypeError(f"unknown mix option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return replace(settings or cls(), **options).check()
+    def of(cls, settings: "MixSettings | None", options: Mapping[str, Any]) -> "MixSettings":  # type: ignore[override]
+        """``settings`` (default: all defaults) with ``options`` replaced and checked; unknown names raise TypeError."""
+        return super().of(settings, options).check()
 
 
 class TimedResult:

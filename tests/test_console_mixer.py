@@ -144,3 +144,34 @@ def test_cli_trains_a_console_mixer_recipe_and_keeps_a_finished_run(corpus, tmp_
     code, _, err = cli(capsys, *args)
     assert code == 1 and "already holds a trained console mixer" in assert_one_error(err, "choose another --out")
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
+
+
+def test_the_generators_saved_settings_supervise_faders_and_pans(corpus, tmp_path):
+    """With ``param_weight`` the loss also pulls the faders (about the take's mean) and the pans
+    (from the drummer's seat: an audience take's saved pans are mirrored back) towards the
+    settings the generator mixed the take with; a training run with it goes to its end."""
+    from automix.train.console_trainer import saved_settings, settings_loss
+
+    take = sorted(p for p in (corpus / "drummer_1" / "annotation").glob("*.json"))[0]
+    mix = json.loads(take.read_text())["mix"]
+    gains, pans = saved_settings(corpus, f"drummer_1/{take.stem}")
+    side = -1.0 if mix["perspective"] == "audience" else 1.0
+    assert gains[0] == mix["slots"]["kick"]["gain_db"] and pans[6] == side * mix["slots"]["overhead_L"]["pan"]
+    assert np.isnan(saved_settings(corpus, "drummer_1/no-such-take")[0]).all()
+
+    mask = torch.ones(1, 8, dtype=torch.bool)
+    batch = {"mask": mask, "saved_gain": torch.as_tensor(gains)[None], "saved_pan": torch.as_tensor(pans)[None]}
+    exact = {"gain_db": torch.as_tensor(gains + 5.0)[None], "pan": torch.as_tensor(pans)[None]}  # one common offset
+    assert float(settings_loss(exact, batch)) == pytest.approx(0.0, abs=1e-9)
+    off = {"gain_db": exact["gain_db"].clone(), "pan": exact["pan"].clone()}
+    off["gain_db"][0, 0] += 6.0
+    off["pan"][0, 1] += 0.5
+    assert float(settings_loss(off, batch)) > 0.1
+    missing = {**batch, "saved_gain": torch.full((1, 8), float("nan"))}
+    assert float(settings_loss(off, missing)) == 0.0  # no saved mix: no supervision
+
+    recipe = ConsoleRecipe(name="cm-params", split=str(corpus.parent / "split.json"), steps=4, batch_size=2,
+                           segment_seconds=1.0, validate_every=2, valid_segments=2, target="dry", param_weight=0.5,
+                           config=ConsoleMixerConfig(width=16, layers=1))
+    path = train_console_mixer(recipe, tmp_path / "run", data=corpus, progress=False, workers=0)
+    assert path.exists() and [h["step"] for h in json.loads((tmp_path / "run" / "metrics.json").read_text())] == [0, 2, 4]

@@ -53,6 +53,8 @@ class ConsoleRecipe(BaseModel):
     validate_every: int = Field(250, ge=1)
     valid_segments: int = Field(48, ge=1)
     fft_sizes: tuple[int, ...] = (512, 2048)
+    param_weight: float = Field(0.0, ge=0.0, description="weight of the generator's saved faders and pans as extra "
+                                "supervision (0: the audio loss alone)")
     config: ConsoleMixerConfig = Field(default_factory=ConsoleMixerConfig)
 
 
@@ -79,12 +81,32 @@ def console_recipe(spec: str | Path, overrides: list[str] | None = None) -> Cons
 # --------------------------------------------------------------------------- data
 
 
-class ConsoleSegments(torch.utils.data.Dataset):
-    """The corpus loader's segments with each one's track features, mask and prior pans."""
+def saved_settings(root: Path, take_id: str, slots: tuple[str, ...] = DRUM_SLOTS) -> tuple[np.ndarray, np.ndarray]:
+    """The faders (dB) and pans (from the drummer's seat) the corpus generator mixed the take
+    ``take_id`` with, per slot ``[N]`` each; NaN where the take has no saved mix (no annotation)."""
+    drummer, name = take_id.split("/", 1) if "/" in take_id else ("", take_id)
+    path = Path(root) / drummer / "annotation" / f"{name}.json"
+    gains, pans = np.full(len(slots), np.nan), np.full(len(slots), np.nan)
+    try:
+        mix = json.loads(path.read_text(encoding="utf-8")).get("mix") or {}
+    except (OSError, ValueError):
+        return gains, pans
+    side = -1.0 if mix.get("perspective") == "audience" else 1.0  # saved pans are as heard: mirror them back
+    for i, slot in enumerate(slots):
+        strip = (mix.get("slots") or {}).get(slot)
+        if isinstance(strip, dict) and "gain_db" in strip and "pan" in strip:
+            gains[i], pans[i] = float(strip["gain_db"]), side * float(strip["pan"])
+    return gains, pans
 
-    def __init__(self, base: Any, sample_rate: int) -> None:
-        self.base, self.sample_rate = base, sample_rate
+
+class ConsoleSegments(torch.utils.data.Dataset):
+    """The corpus loader's segments with each one's track features, mask and prior pans (and,
+    with ``saved``, the generator's saved faders and pans: ``saved_gain``, ``saved_pan``)."""
+
+    def __init__(self, base: Any, sample_rate: int, saved: bool = False) -> None:
+        self.base, self.sample_rate, self.saved = base, sample_rate, saved
         self.pans = prior_pans(DRUM_SLOTS)
+        self._settings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.base)
@@ -94,8 +116,14 @@ class ConsoleSegments(torch.utils.data.Dataset):
         stems = item["stems"].numpy() if torch.is_tensor(item["stems"]) else item["stems"]
         features, live = track_features(stems, DRUM_SLOTS, self.sample_rate)
         mask = np.asarray(item["mask"], dtype=bool) & live
-        return {"stems": torch.as_tensor(stems), "mix": torch.as_tensor(np.asarray(item["mix"])),
-                "features": torch.as_tensor(features), "mask": torch.as_tensor(mask), "pans": torch.as_tensor(self.pans)}
+        out = {"stems": torch.as_tensor(stems), "mix": torch.as_tensor(np.asarray(item["mix"])),
+               "features": torch.as_tensor(features), "mask": torch.as_tensor(mask), "pans": torch.as_tensor(self.pans)}
+        if self.saved:
+            take = str(item["take"])
+            if take not in self._settings:
+                self._settings[take] = saved_settings(Path(self.base.root), take)
+            out["saved_gain"], out["saved_pan"] = (torch.as_tensor(a) for a in self._settings[take])
+        return out
 
 
 def _datasets(recipe: ConsoleRecipe, root: Path, sample_rate: int) -> tuple[ConsoleSegments, ConsoleSegments]:
@@ -107,7 +135,8 @@ def _datasets(recipe: ConsoleRecipe, root: Path, sample_rate: int) -> tuple[Cons
     train = EnstDrums(root, subset=recipe.train_subset, mode="random", segments_per_epoch=recipe.steps * recipe.batch_size,
                       seed=recipe.seed, **common)
     valid = EnstDrums(root, subset=recipe.valid_subset, mode="fixed", **common)
-    return ConsoleSegments(train, sample_rate), ConsoleSegments(valid, sample_rate)
+    saved = recipe.param_weight > 0
+    return ConsoleSegments(train, sample_rate, saved), ConsoleSegments(valid, sample_rate)
 
 
 # --------------------------------------------------------------------------- loss
@@ -141,6 +170,27 @@ def console_loss(values: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
         straight = straight + spectral_loss(mixed, target)
         swapped = swapped + spectral_loss(mixed, target.flip(1))
     return torch.minimum(straight, swapped).mean() / len(fft_sizes)
+
+
+def settings_loss(values: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Distance of the predicted faders and pans ``[B, N]`` to the generator's saved ones: mean
+    absolute error of the faders about each take's mean (dB / 6: the recorded level and the
+    loudness normalisation leave only the balance defined) plus that of the pans, over the
+    tracks that play and have saved settings."""
+    gain, pan = values["gain_db"].double(), values["pan"].double()
+    saved_gain, saved_pan = batch["saved_gain"].double(), batch["saved_pan"].double()
+    use = batch["mask"] & torch.isfinite(saved_gain) & torch.isfinite(saved_pan)
+    if not bool(use.any()):
+        return torch.zeros((), dtype=torch.float32)
+    count = use.sum(dim=1).clamp(min=1)
+
+    def centred(x: torch.Tensor) -> torch.Tensor:
+        x = torch.where(use, x, torch.zeros_like(x))
+        return x - (x.sum(dim=1) / count)[:, None]
+
+    gains = (centred(gain) - centred(saved_gain)).abs() / 6.0
+    pans = (pan - torch.where(use, saved_pan, torch.zeros_like(saved_pan))).abs()
+    return ((gains + pans) * use).sum().float() / use.sum()
 
 
 # --------------------------------------------------------------------------- the run
@@ -198,6 +248,8 @@ def train_console_mixer(recipe: ConsoleRecipe, out: str | Path, *, data: str | P
     for step, batch in enumerate(_batches(train, recipe.batch_size, recipe.seed, workers), start=1):
         values = net(batch["features"], batch["mask"], batch["pans"])
         loss = console_loss(values, batch, sample_rate, recipe.fft_sizes)
+        if recipe.param_weight > 0:
+            loss = loss + recipe.param_weight * settings_loss(values, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

@@ -34,12 +34,12 @@ from heldout_eval import stratified  # noqa: E402
 from automix.data.segments import Split, resolve_split_path  # noqa: E402
 from automix.eval.heldout import COLUMNS, evaluate_heldout, markdown_table  # noqa: E402
 
-#: Arms: name -> (kind, recipe overrides). The first is today's default recipe.
+#: Arms: name -> (kind, recipe overrides of ``drums-default``, which is the shipped recipe: kit gain, console start).
 ARMS: dict[str, tuple[str, dict]] = {
-    "Wave-U-Net, each stem to -30 LUFS (today)": ("wave-u-net", {}),
-    "Wave-U-Net, one gain for the kit": ("wave-u-net", {"data.stem_gain": "kit"}),
-    "Wave-U-Net, each stem, starts as a console": ("wave-u-net", {"start": "console"}),
-    "Wave-U-Net, kit gain, starts as a console": ("wave-u-net", {"data.stem_gain": "kit", "start": "console"}),
+    "Wave-U-Net, each stem to -30 LUFS (the previous recipe)": ("wave-u-net", {"data.stem_gain": "each", "start": "random"}),
+    "Wave-U-Net, one gain for the kit": ("wave-u-net", {"data.stem_gain": "kit", "start": "random"}),
+    "Wave-U-Net, each stem, starts as a console": ("wave-u-net", {"data.stem_gain": "each", "start": "console"}),
+    "Wave-U-Net, kit gain, starts as a console (shipped)": ("wave-u-net", {}),
     "learned console mixer": ("console-mixer", {}),
 }
 

@@ -81,11 +81,16 @@ class AceChain:
         return any(p.uri != EQ_URI for p in self.plugins)
 
 
+def _glide(sample_rate: int) -> float:
+    """What of the way to a new setting ACE EQ's smoothing leaves per 64-frame step (its 25 Hz ``tau``)."""
+    return math.exp(-2.0 * math.pi * 64.0 * 25.0 / sample_rate)
+
+
 def settling_target(value: float, threshold: float, sample_rate: int) -> float:
     """What to write so that ACE EQ, whose smoothing glides from 0 towards what is written
     (``1 - r`` of the way per 64 frames) and stops within ``threshold`` of it, settles at ``value``
     (``value`` itself where no written value lands there: within ``threshold`` then)."""
-    r = math.exp(-2.0 * math.pi * 64.0 * 25.0 / sample_rate)
+    r = _glide(sample_rate)
     if abs(value) < threshold:
         return value
     for n in range(1, 2000):  # written = value / (1 - r^n) must itself stop after n steps
@@ -98,7 +103,7 @@ def settling_target(value: float, threshold: float, sample_rate: int) -> float:
 def settled_value(written: float, threshold: float, sample_rate: int) -> float:
     """Where ACE EQ's smoothing settles for the ``written`` setting (the inverse of
     :func:`settling_target`)."""
-    r = math.exp(-2.0 * math.pi * 64.0 * 25.0 / sample_rate)
+    r = _glide(sample_rate)
     if abs(written) < threshold:
         return 0.0
     steps = math.ceil(math.log(threshold / abs(written)) / math.log(r))

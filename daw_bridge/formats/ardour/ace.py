@@ -139,7 +139,6 @@ class _EqBuilder:
     def __init__(self) -> None:
         self.ports: dict[str, float] = {}
         self.bells = 0
-        self.filters = 0
         self.master_db = 0.0
 
     def fits(self, name: str) -> bool:
@@ -169,7 +168,6 @@ class _EqBuilder:
                              f"only shelf Q, 0.707 (the shape differs)")
             self._set(slot, _clip(shelf_corner(freq, g, rate, low=low, to_ace=True), _EQ_FREQ), g, rate)
         self.ports[f"filtog{slot}"] = 1.0
-        self.filters += 1
 
     def _set(self, slot: str, freq: float, gain: float, rate: int) -> None:
         self.ports[f"freq{slot}"] = settling_target(freq, _SETTLES["freq"], rate)
@@ -188,7 +186,8 @@ def _comp_plugin(params: dict[str, float], label: str, notes: list[str]) -> AceP
     ports = {k: (_clip(v, _COMP_RANGES[k]) if k in _COMP_RANGES else v) for k, v in wanted.items()}
     for key, text in (("att", "attack"), ("rel", "release"), ("thr", "threshold"), ("rat", "ratio")):
         if ports[key] != wanted[key]:
-            notes.append(f"{label}: compressor {text} {wanted[key]:g} written as {ports[key]:g} "
+            scale = 2 * math.pi if key in ("att", "rel") else 1.0  # in pedalboard's terms
+            notes.append(f"{label}: compressor {text} {wanted[key] * scale:g} written as {ports[key] * scale:g} "
                          "(ACE Compressor's limit)")
     return AcePlugin(COMP_URI, "ACE Compressor", ports)  # times: pedalboard's are 2 pi time constants
 

@@ -219,6 +219,12 @@ def test_cli_refuses_a_silent_target(tmp_path, capsys):
     assert rc == 0, err
     assert "closed-form gain/pan start" in out and "carry faders and pans only" in out
     assert daw_bridge.load_session(tmp_path / "plan.json").tracks[0].plugins  # the EQ is in the plan
+    rc, out, err = cli(capsys, "fit", *files, "--target", tmp_path / "mix.wav", "-o", tmp_path / "ardour.json",
+                       "--fit", "gain,pan,eq", "--seconds", "20", "--for-ardour")  # fmt: skip
+    assert rc == 0, err
+    shelves = [p.params["q"] for t in daw_bridge.load_session(tmp_path / "ardour.json").tracks for p in t.plugins
+               if p.name.endswith("ShelfFilter")]
+    assert shelves and shelves == pytest.approx([2**-0.5] * len(shelves), abs=1e-6)  # as ACE EQ holds them
 
 
 # --------------------------------------------------------------------------- EQ and compressors

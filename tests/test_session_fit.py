@@ -48,6 +48,24 @@ def test_python_api_reports_the_session_fidelity(tmp_path):
     assert ardour.session_fidelity.snr_db > reaper.session_fidelity.snr_db + 0.5
     back = daw_bridge.open_session(tmp_path / "a")
     assert any(p.name == "PeakFilter" for t in back.tracks for p in t.plugins)  # ACE EQs, read back as pedalboard's
+    shelves = [p.params["q"] for t in back.tracks for p in t.plugins if p.name.endswith("ShelfFilter")]
+    assert shelves == pytest.approx([1 / np.sqrt(2)] * len(shelves), abs=1e-6)  # fitted as ACE EQ holds them
+    assert not any("only shelf Q" in n for n in ardour.session.notes)
+
+
+def test_a_fit_can_hold_eq_parameters(tmp_path):
+    from automix.console.fit import ARDOUR_HOLD, fit_console
+    from automix.console.model import ConsoleError
+
+    rng = np.random.default_rng(0)
+    stems = rng.standard_normal((2, 44100)).astype(np.float32) * 0.1
+    target = np.stack([stems[0] * 0.8 + stems[1] * 0.3, stems[0] * 0.2 + stems[1] * 0.9]).astype(np.float32)
+    fit = fit_console(stems, target, 44100, names=["a", "b"], groups=("gain", "pan", "eq"), progress=False,
+                      hold=ARDOUR_HOLD, check_render=False)
+    assert all(v["low_shelf_q"] == pytest.approx(1 / np.sqrt(2)) and v["high_shelf_q"] == pytest.approx(1 / np.sqrt(2))
+               for v in fit.tracks)
+    with pytest.raises(ConsoleError, match="hold takes EQ parameters"):
+        fit_console(stems, target, 44100, names=["a", "b"], progress=False, hold=("gain_db",))
 
 
 def test_real_ardour_renders_the_mix_session_at_the_reported_fidelity(tmp_path):

@@ -15,6 +15,7 @@ examples:
   automix fit stems/ --target engineer-mix.wav -o plan.json
   automix fit stems/ --target reference.wav -o plan.json --fit gain,pan   # what a REAPER session can carry
   automix fit stems/ --target mix.wav -o plan.json --fit gain,pan,eq,comp --seconds 30
+  automix fit stems/ --target mix.wav -o plan.json --for-ardour && automix session write plan.json --format ardour -o song/
   automix mix stems/ -o net.wav && automix fit stems/ --target net.wav -o plan.json   # settings for the network's mix
   automix fit stems/ --target mix.wav -o plan.yaml --fit gain,pan,eq,comp --render fitted.wav --force
   automix session write plan.json --format ardour -o my-song/
@@ -42,6 +43,8 @@ def register(sub: Any) -> None:
     p.add_argument("--patience", type=positive_int, default=50, help="stop a stage after this many evaluations without improvement")
     p.add_argument("--seconds", type=positive_float, default=None, help="time budget for the refinement (the closed form and the final renders are not cut)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--for-ardour", action="store_true",
+                   help="hold the EQ shelves at the one Q Ardour's ACE EQ has, so an Ardour session plays the plan's EQ exactly")
     p.add_argument("--render", default=None, metavar="MIX.wav", help="also render the fitted plan with pedalboard to this file")
     p.add_argument("--force", action="store_true", help="overwrite PLAN (and --render's file) if they exist")
     add_verbosity(p)
@@ -61,7 +64,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     for note in notes:
         log.info(note)
     groups = tuple(g.strip() for g in args.fit.split(",") if g.strip())
-    from automix.console.fit import fit_console
+    from automix.console.fit import ARDOUR_HOLD, fit_console
 
     result = fit_console(
         [str(f) for f in files],
@@ -72,6 +75,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         seconds=args.seconds,
         patience=args.patience,
         seed=args.seed,
+        hold=ARDOUR_HOLD if args.for_ardour else (),
         progress=False if args.quiet else None,
         name=Path(args.output).stem,
     )

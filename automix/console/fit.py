@@ -41,13 +41,14 @@ import numpy as np
 
 from automix.console.closed_form import FitError, GainPanFit, fit_gain_pan_from_gram, gain_pan_to_weights, gram
 from automix.console.inputs import FitInputs, load_inputs
-from automix.console.model import PARAMETER_GROUPS, Console, ConsoleError
+from automix.console.model import EQ_PARAMETERS, PARAMETER_GROUPS, Console, ConsoleError
 from automix.console.plans import console_to_plan
 from automix.console.optimise import ABSOLUTE_DELTA, StageRecord, StageSettings, one_thread, run_lbfgs_stage
 from automix.console.report import FitReport, score_fit, snr_db
 from automix.console.spectral import LOSSES
 
 __all__ = [
+    "ARDOUR_HOLD",
     "DEFAULT_GROUPS",
     "SESSION_CARRIES",
     "FitError",
@@ -59,6 +60,8 @@ __all__ = [
     "snr_db",
 ]
 
+#: EQ parameters Ardour's ACE EQ holds fixed (its shelves have one Q, 0.707): ``FitOptions(hold=ARDOUR_HOLD)``.
+ARDOUR_HOLD: tuple[str, ...] = ("low_shelf_q", "high_shelf_q")
 #: Parameter groups fitted unless told otherwise (see :data:`automix.console.model.PARAMETER_GROUPS`).
 DEFAULT_GROUPS: tuple[str, ...] = ("gain", "pan", "eq")
 #: What of a fitted console the session formats daw_bridge writes carry as it sounds
@@ -80,7 +83,8 @@ class FitOptions:
     stops; ``spectral_s``: seconds of the song the spectral stage reads (pieces of 10 s spread
     over it; all of it when shorter); ``excerpts`` of ``excerpt_s`` seconds (after a 0.25 s warm-up) in the compressor
     stage's pool; ``ridge``: the closed form's (relative); ``seed`` places the excerpts;
-    ``check_render``: render the plan with pedalboard for the report.
+    ``check_render``: render the plan with pedalboard for the report; ``hold``: EQ parameters
+    kept at their neutral value (:data:`ARDOUR_HOLD`: the shelf Qs Ardour's ACE EQ cannot change).
     """
 
     loss: str = "mse"
@@ -94,11 +98,15 @@ class FitOptions:
     ridge: float = 1e-6
     seed: int = 0
     check_render: bool = True
+    hold: tuple[str, ...] = ()
 
     def check(self) -> None:
         """Raise :class:`ConsoleError` (one line) for a value the fit cannot use."""
         if self.loss not in LOSSES:
             raise ConsoleError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        unknown = sorted(set(self.hold) - set(EQ_PARAMETERS))
+        if unknown:
+            raise ConsoleError(f"hold takes EQ parameters ({', '.join(EQ_PARAMETERS)}), not {', '.join(unknown)}")
         for k in ("steps", "comp_steps", "patience", "excerpts"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -203,11 +211,14 @@ def _closed_form(console: Console, inputs: FitInputs, groups: Sequence[str], opt
 
 
 def _spectral_stage(console: Console, stems: np.ndarray, target: np.ndarray, spans: list[tuple[int, int]],
-                    groups: Sequence[str], settings: StageSettings, loss: str) -> StageRecord:  # fmt: skip
+                    groups: Sequence[str], settings: StageSettings, opts: FitOptions) -> StageRecord:  # fmt: skip
     from automix.console.spectral import cross_spectra, spectral_objective
 
     console.set_trainable([g for g in groups if g in ("gain", "pan", "eq", "master_eq")])
-    spectra = cross_spectra(stems, target, console.sample_rate, loss, spans)
+    for k in opts.hold:
+        console.track[k].requires_grad_(False)
+        console.master[k].requires_grad_(False)
+    spectra = cross_spectra(stems, target, console.sample_rate, opts.loss, spans)
     return run_lbfgs_stage("spectral fit", console, lambda: spectral_objective(console, spectra), settings)
 
 
@@ -263,7 +274,7 @@ def _refine(console: Console, inputs: FitInputs, groups: Sequence[str], opts: Fi
 
     if not compressors:
         if spectral:
-            records.append(_spectral_stage(console, inputs.stems, inputs.target, spans, groups, share(1.0), opts.loss))
+            records.append(_spectral_stage(console, inputs.stems, inputs.target, spans, groups, share(1.0), opts))
         return records, notes
     pool = make_pool(console, inputs.stems, inputs.target, opts.loss, **pool_args)
     notes = init_compressors(console, pool, "comp" in wanted, "master_comp" in wanted, spectral and "gain" in wanted)
@@ -273,7 +284,7 @@ def _refine(console: Console, inputs: FitInputs, groups: Sequence[str], opts: Fi
         target = np.concatenate([inputs.target[:, a:b] for a, b in spans], axis=1)
         target = target if master is None else target / master
         edges = np.cumsum([0] + [b - a for a, b in spans]).tolist()
-        records.append(_spectral_stage(console, stems, target, list(itertools.pairwise(edges)), groups, share(0.4), opts.loss))
+        records.append(_spectral_stage(console, stems, target, list(itertools.pairwise(edges)), groups, share(0.4), opts))
         pool = make_pool(console, inputs.stems, inputs.target, opts.loss, **pool_args, starts=pool.starts)  # new EQ
         notes += init_compressors(console, pool, "comp" in wanted, "master_comp" in wanted, level_to_fader=False)
     records += _compressor_rounds(console, pool, groups, replace(base, steps=opts.comp_steps))

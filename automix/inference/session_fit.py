@@ -78,14 +78,14 @@ def _gain_pan(session: Any, stems: np.ndarray, target: np.ndarray) -> tuple[Any,
 def _with_eq(session: Any, stems: np.ndarray, target: np.ndarray, seconds: float) -> tuple[Any, SessionFidelity]:
     """Faders, pans and a four-band EQ per track fitted to the mix, each chain as Ardour's ACE EQ
     plays it, and how near the session's render comes."""
-    from automix.console.fit import fit_console
+    from automix.console.fit import ARDOUR_HOLD, fit_console
     from automix.eval.metrics import mrstft_distance
     from daw_bridge.formats.ardour.ace import as_ardour_plays
     from daw_bridge.render import render
 
     rate = session.sample_rate
     fit = fit_console(stems, target, rate, names=[t.name for t in session.tracks], groups=("gain", "pan", "eq"),
-                      seconds=seconds, progress=False)
+                      seconds=seconds, progress=False, hold=ARDOUR_HOLD)  # shelves as ACE EQ has them
     fitted = session.model_copy(deep=True)
     for track, planned in zip(fitted.tracks, fit.plan.tracks):
         track.gain_db, track.pan = planned.gain_db, planned.pan

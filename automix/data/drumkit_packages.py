@@ -8,13 +8,16 @@ of its ``drumkit.xml``. :mod:`automix.data.drumkit` re-exports the public names.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from automix.data.kit_catalogue import install_hint
+from automix.data.segments import (
+    cache_dir as default_cache_dir,  # the generator's kits live in automix's cache
+)
 from daw_bridge.errors import AutomixError
 
 __all__ = ["APT_PACKAGES", "default_cache_dir", "find_drumgizmo", "find_gmrockkit"]
@@ -27,17 +30,8 @@ _HYDROGEN_SUBDIR = Path("usr/share/hydrogen/data/drumkits/GMRockKit")
 _HYDROGEN_NS = "{http://www.hydrogen-music.org/drumkit}"
 
 
-def default_cache_dir() -> Path:
-    """``$AUTOMIX_CACHE``, else ``$XDG_CACHE_HOME/automix``, else ``~/.cache/automix``."""
-    env = os.environ.get("AUTOMIX_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "automix"
-
-
 def _install_hint() -> str:
-    return f"apt-get install -y --no-install-recommends {' '.join(APT_PACKAGES)}"
+    return install_hint(APT_PACKAGES)
 
 
 def find_drumgizmo() -> str:

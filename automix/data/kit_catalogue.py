@@ -274,7 +274,8 @@ def _spec(kit: str | KitSpec) -> KitSpec:
     return CATALOGUE[kit]
 
 
-def _install_hint(packages: Iterable[str]) -> str:
+def install_hint(packages: Iterable[str]) -> str:
+    """The apt-get line that installs the Debian ``packages``."""
     return f"apt-get install -y --no-install-recommends {' '.join(sorted(set(packages)))}"
 
 
@@ -292,5 +293,5 @@ def check_kits(kits: Iterable[str] | None = None) -> None:
             missing.append("fluidsynth")
     if missing:
         raise AutomixError(f"the drum kits need Debian packages that are missing ({', '.join(sorted(set(missing)))}); "
-                           f"run: {_install_hint(missing)}")
+                           f"run: {install_hint(missing)}")
 

@@ -65,10 +65,10 @@ from automix.data.kit_catalogue import (  # the public names are re-exported
     LEFT_OUT,
     KeySource,
     KitSpec,
-    _install_hint,
     _spec,
     check_kits,
     families,
+    install_hint,
     kit_names,
 )
 from automix.data.segments import cache_dir
@@ -124,7 +124,6 @@ PIECE_LEVEL_DB: dict[str, float] = {"kick": -2.0, "snare": 0.0, "hihat": -10.0, 
                                     "tom_floor": -3.0, "crash": -3.0, "ride": -9.0, "splash": -7.0, "cowbell": -9.0}
 _REFERENCE_DBFS = -20.0  # the snare's reference level in the cached one-shots (dBFS at 1 m)
 _REFERENCE_VELOCITY = 100
-_CYMBALS = {"crash", "ride", "splash"}
 _MAX_SECONDS = {"kick": 2.5, "snare": 2.5, "hihat": 3.0, "tom_high": 3.0, "tom_mid": 3.0, "tom_floor": 3.5,
                 "crash": 5.0, "ride": 5.0, "splash": 3.5, "cowbell": 1.5}
 _TAIL_DB = -80.0
@@ -369,7 +368,7 @@ def _soundfont_layers(spec: KitSpec, work: Path) -> dict[int, list[tuple[int, in
     """Render every (source key, velocity) of a SoundFont kit in one FluidSynth run."""
     exe = shutil.which("fluidsynth")
     if exe is None:
-        raise AutomixError(f"SoundFont kits need FluidSynth; run: {_install_hint(['fluidsynth'])}")
+        raise AutomixError(f"SoundFont kits need FluidSynth; run: {install_hint(['fluidsynth'])}")
     notes = sorted({int(src.ref) for src in spec.keys.values()})
     slot_s = {k: max(_MAX_SECONDS[PIECE_OF_KEY[g]] for g, s in spec.keys.items() if s.ref == k) + 0.5 for k in notes}
     tpb, tempo = 480, 500000  # 960 ticks per second

@@ -248,7 +248,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         **options: Any,
     ) -> None:
         super().__init__()
-        s = self.settings = CollectionSettings.of(settings, options).check()
+        s = self.settings = CollectionSettings.of(settings, options)
         wanted_splits = _select_splits(s.split)
         manifest, index_dir = self._load(manifest_or_path)
         self.manifest = manifest

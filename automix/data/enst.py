@@ -5,11 +5,12 @@ Details: ``docs/enst-drums.md``.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -62,6 +63,7 @@ __all__ = [
     "EnstTake",
     "make_enst_split",
     "scan_enst",
+    "take_annotation",
     "take_category",
 ]
 
@@ -205,6 +207,17 @@ def scan_enst(root: str | os.PathLike) -> list[EnstTake]:
     return sorted(takes, key=lambda t: (t.drummer, t.name))
 
 
+def take_annotation(root: str | os.PathLike, take_id: str) -> dict:
+    """The JSON annotation of take ``take_id`` (``drummer_N/name``) under ``root``
+    (``drummer_N/annotation/name.json``, as the corpus generator writes it); ``{}`` when it has none."""
+    drummer, name = take_id.split("/", 1) if "/" in take_id else ("", take_id)
+    try:
+        data = json.loads((Path(root) / drummer / "annotation" / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 # --------------------------------------------------------------------------------------------
 # Splits
 
@@ -323,11 +336,14 @@ class EnstDrums(Dataset):
 
     def __init__(self, root: str | os.PathLike, *, settings: EnstSettings | None = None, **options: Any):
         super().__init__()
-        s = self.settings = EnstSettings.of(settings, options).check()
+        s = self.settings = EnstSettings.of(settings, options)
         self.root = Path(root).expanduser()
         self.target_folder = _target_folder(s.target)
         self.target = self.target_folder.removesuffix("_mix")
         self.sizes: SegmentSizes = segment_sizes(s.model, input_length=s.input_length, output_length=s.output_length)
+        # the sizes are all the model was for: keep them, not the model (workers would copy it)
+        self.settings = replace(s, model=None, input_length=self.sizes.input_length,
+                                output_length=self.sizes.output_length)
         self.mode = s.mode
         self.normalize = s.normalize
         self.stem_gain = s.stem_gain

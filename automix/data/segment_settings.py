@@ -3,7 +3,7 @@
 :class:`SegmentSettings` holds what every segment dataset takes (lengths in samples, seed,
 silence threshold, sample rate); :class:`EnstSettings` (:class:`~automix.data.enst.EnstDrums`)
 and :class:`CollectionSettings` (:class:`~automix.data.collection.MultitrackDataset`) add their
-own. Each dataset takes ``settings=None, **options`` and calls ``Cls.of(settings, options).check()``.
+own. Each dataset takes ``settings=None, **options`` and calls ``Cls.of(settings, options)`` (checked).
 """
 
 from __future__ import annotations
@@ -57,10 +57,6 @@ class SegmentSettings(KeywordSettings):
     seed: int | None = 0
     silence_db: float = SILENCE_DB
     sample_rate: int | None = None
-
-    def check(self) -> SegmentSettings:
-        """Raise for a value out of range; return the settings to use."""
-        return self
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ takes and per kit (the annotation's ``kit``), with the four feature groups.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,12 +55,9 @@ def with_groups(metrics: Mapping[str, float]) -> dict[str, float]:
 
 def take_kit(root: Path, take: str) -> str:
     """The kit (catalogue name) a take of corpus ``root`` was recorded with, from its annotation."""
-    drummer, name = take.split("/", 1)
-    path = root / drummer / "annotation" / f"{name}.json"
-    try:
-        kit = json.loads(path.read_text()).get("kit") or "unknown"
-    except (OSError, ValueError):
-        return "unknown"
+    from automix.data.enst import take_annotation
+
+    kit = take_annotation(root, take).get("kit") or "unknown"
     return str(kit.get("name", "unknown") if isinstance(kit, dict) else kit)
 
 

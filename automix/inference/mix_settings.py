@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,10 +88,6 @@ class MixSettings(KeywordSettings):
             return bool(self.limiter)
         return not isinstance(self.loudness, str)
 
-    @classmethod
-    def of(cls, settings: "MixSettings | None", options: Mapping[str, Any]) -> "MixSettings":  # type: ignore[override]
-        """``settings`` (default: all defaults) with ``options`` replaced and checked; unknown names raise TypeError."""
-        return super().of(settings, options).check()
 
 
 class TimedResult:

@@ -55,11 +55,6 @@ def _mix_audio(result: Any, rate: int) -> np.ndarray:
     return resample(audio, result.sample_rate, rate) if result.sample_rate != rate else audio
 
 
-def _snr_db(rendered: np.ndarray, target: np.ndarray) -> float:
-    error = float(np.sum((rendered.astype(np.float64) - target) ** 2))
-    return 10.0 * math.log10(float(np.sum(target.astype(np.float64) ** 2)) / max(error, 1e-30))
-
-
 def _gain_pan(session: Any, stems: np.ndarray, target: np.ndarray) -> tuple[Any, SessionFidelity]:
     """The faders and pans of the least-squares fit, and how near their mix comes."""
     from automix.console.closed_form import fit_gain_pan
@@ -78,14 +73,15 @@ def _gain_pan(session: Any, stems: np.ndarray, target: np.ndarray) -> tuple[Any,
 def _with_eq(session: Any, stems: np.ndarray, target: np.ndarray, seconds: float) -> tuple[Any, SessionFidelity]:
     """Faders, pans and a four-band EQ per track fitted to the mix, each chain as Ardour's ACE EQ
     plays it, and how near the session's render comes."""
-    from automix.console.fit import ARDOUR_HOLD, fit_console
+    from automix.console.fit import ARDOUR_HOLD, fit_console, snr_db
     from automix.eval.metrics import mrstft_distance
     from daw_bridge.formats.ardour.ace import as_ardour_plays
     from daw_bridge.render import render
 
     rate = session.sample_rate
     fit = fit_console(stems, target, rate, names=[t.name for t in session.tracks], groups=("gain", "pan", "eq"),
-                      seconds=seconds, progress=False, hold=ARDOUR_HOLD)  # shelves as ACE EQ has them
+                      seconds=seconds, progress=False, hold=ARDOUR_HOLD,  # shelves as ACE EQ has them
+                      check_render=False)  # the session's own render below is the one that counts
     fitted = session.model_copy(deep=True)
     for track, planned in zip(fitted.tracks, fit.plan.tracks):
         track.gain_db, track.pan = planned.gain_db, planned.pan
@@ -94,7 +90,7 @@ def _with_eq(session: Any, stems: np.ndarray, target: np.ndarray, seconds: float
     n = min(audio.shape[1], target.shape[1])
     rendered = np.zeros_like(target)
     rendered[:, :n] = audio[:, :n]
-    fidelity = SessionFidelity(_snr_db(rendered, target), float(mrstft_distance(rendered, target, rate)),
+    fidelity = SessionFidelity(snr_db(rendered, target), float(mrstft_distance(rendered, target, rate)),
                                ("gain", "pan", "eq"))
     return fitted, fidelity
 

@@ -84,13 +84,10 @@ def console_recipe(spec: str | Path, overrides: list[str] | None = None) -> Cons
 def saved_settings(root: Path, take_id: str, slots: tuple[str, ...] = DRUM_SLOTS) -> tuple[np.ndarray, np.ndarray]:
     """The faders (dB) and pans (from the drummer's seat) the corpus generator mixed the take
     ``take_id`` with, per slot ``[N]`` each; NaN where the take has no saved mix (no annotation)."""
-    drummer, name = take_id.split("/", 1) if "/" in take_id else ("", take_id)
-    path = Path(root) / drummer / "annotation" / f"{name}.json"
+    from automix.data.enst import take_annotation
+
     gains, pans = np.full(len(slots), np.nan), np.full(len(slots), np.nan)
-    try:
-        mix = json.loads(path.read_text(encoding="utf-8")).get("mix") or {}
-    except (OSError, ValueError):
-        return gains, pans
+    mix = take_annotation(root, take_id).get("mix") or {}
     side = -1.0 if mix.get("perspective") == "audience" else 1.0  # saved pans are as heard: mirror them back
     for i, slot in enumerate(slots):
         strip = (mix.get("slots") or {}).get(slot)

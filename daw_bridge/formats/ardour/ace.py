@@ -28,6 +28,8 @@ _SHELF_Q = 1.0 / math.sqrt(2.0)
 _EQ_GAIN = (-20.0, 20.0)
 _EQ_FREQ = (20.0, 20000.0)
 _BANDWIDTH = (0.1, 4.0)
+#: pedalboard's compressor times are 2 pi time constants, ACE Compressor's one.
+_TIME_SCALE = 2.0 * math.pi
 #: ACE EQ glides each setting from 0 in 64-frame steps and stops this near what is written.
 _SETTLES = {"freq": 0.1, "g": 0.05, "bw": 0.001}
 
@@ -79,6 +81,10 @@ class AceChain:
     @property
     def nonlinear(self) -> bool:
         return any(p.uri != EQ_URI for p in self.plugins)
+
+    def gain_after(self, gain_db: float) -> None:
+        """Add ``gain_db`` after the plugins (an ACE EQ's master gain), where the fader cannot take it."""
+        self.plugins.append(AcePlugin(EQ_URI, "ACE EQ", {"master": gain_db}))
 
 
 def _glide(sample_rate: int) -> float:
@@ -181,15 +187,15 @@ class _EqBuilder:
 
 
 def _comp_plugin(params: dict[str, float], label: str, notes: list[str]) -> AcePlugin:
-    wanted = {"thr": params["threshold_db"], "rat": params["ratio"], "att": params["attack_ms"] / (2 * math.pi),
-              "rel": params["release_ms"] / (2 * math.pi), "mak": 0.0, "kn": 0.0}
+    wanted = {"thr": params["threshold_db"], "rat": params["ratio"], "att": params["attack_ms"] / _TIME_SCALE,
+              "rel": params["release_ms"] / _TIME_SCALE, "mak": 0.0, "kn": 0.0}
     ports = {k: (_clip(v, _COMP_RANGES[k]) if k in _COMP_RANGES else v) for k, v in wanted.items()}
     for key, text in (("att", "attack"), ("rel", "release"), ("thr", "threshold"), ("rat", "ratio")):
         if ports[key] != wanted[key]:
-            scale = 2 * math.pi if key in ("att", "rel") else 1.0  # in pedalboard's terms
+            scale = _TIME_SCALE if key in ("att", "rel") else 1.0  # in pedalboard's terms
             notes.append(f"{label}: compressor {text} {wanted[key] * scale:g} written as {ports[key] * scale:g} "
                          "(ACE Compressor's limit)")
-    return AcePlugin(COMP_URI, "ACE Compressor", ports)  # times: pedalboard's are 2 pi time constants
+    return AcePlugin(COMP_URI, "ACE Compressor", ports)
 
 
 def _params(spec: PluginSpec) -> dict[str, float]:
@@ -271,10 +277,9 @@ def plugin_specs(uri: str, ports: dict[str, float], sample_rate: int) -> list[Pl
         return []
     if uri == EQ_URI:
         return _eq_specs(ports, sample_rate)
-    to_pedalboard = 2.0 * math.pi  # pedalboard's times are 2 pi time constants, ACE's one
     specs = [PluginSpec(kind="builtin", name="Compressor", params={
         "threshold_db": ports.get("thr", 0.0), "ratio": ports.get("rat", 4.0),
-        "attack_ms": ports.get("att", 10.0) * to_pedalboard, "release_ms": ports.get("rel", 80.0) * to_pedalboard})]
+        "attack_ms": ports.get("att", 10.0) * _TIME_SCALE, "release_ms": ports.get("rel", 80.0) * _TIME_SCALE})]
     if ports.get("mak", 0.0) != 0.0:
         specs.append(PluginSpec(kind="builtin", name="Gain", params={"gain_db": ports["mak"]}))
     return specs

@@ -18,7 +18,7 @@ from pathlib import Path
 from daw_bridge.audio import AudioInfo, probe, read_audio, write_audio
 from daw_bridge.errors import SessionWriteError
 from daw_bridge.files import link_or_copy
-from daw_bridge.formats.ardour.ace import EQ_URI, AceChain, AcePlugin, ace_chain
+from daw_bridge.formats.ardour.ace import AceChain, AcePlugin, ace_chain
 from daw_bridge.formats.ardour.panning import (
     BALANCE_PANNER_URI,
     MONO_PANNER_URI,
@@ -38,7 +38,7 @@ from daw_bridge.formats.ardour.session_format import (
 from daw_bridge.formats.ardour.xml_writer import PlannedSource, PlannedTrack, session_xml
 from daw_bridge.outputs import check_output_folder, new_output_folder, reading
 from daw_bridge.panlaw import db_to_gain
-from daw_bridge.session import Session, Track
+from daw_bridge.session import PluginSpec, Session, Track
 
 _IN_PLACE_FORMATS = frozenset({"WAV", "WAVEX", "W64", "RF64", "FLAC", "AIFF"})
 _RESERVED_ROUTE_NAMES = frozenset({"master", "monitor", "click", "ltc", "auditioner", "control", "surround"})
@@ -227,7 +227,7 @@ def _plan_track(
         chain_db += gain_to_db(trim)
         notes.append(f"{label}: {gain_to_db(trim):+.2f} dB beyond Ardour's fader is the gain of an ACE EQ after "
                      "its compressor (the trim would drive the compressor)")
-        ace.plugins.append(AcePlugin(EQ_URI, "ACE EQ", {"master": gain_to_db(trim)}))
+        ace.gain_after(gain_to_db(trim))
         trim = 1.0
     frame = offset_frame(track.offset_s, rate)
     planned = PlannedTrack(
@@ -244,21 +244,26 @@ def _plan_track(
     return planned, written
 
 
-def _track_chain(track: Track, rate: int, label: str, notes: list[str]) -> AceChain:
-    """``track``'s plugin chain as ACE plugins (empty, with a note, when one has no ACE counterpart)."""
-    if not track.plugins:
-        return AceChain()
-    ace = ace_chain(track.plugins, rate, label)
+def _carried(chain: list[PluginSpec], rate: int, label: str, notes: list[str],
+             advice: str = "add equivalent plugins in Ardour, or use the rendered mix") -> AceChain | None:
+    """``chain`` as ACE plugins, its notes added (None, with a note, when a plugin has no ACE counterpart)."""
+    ace = ace_chain(chain, rate, label)
     if ace is None:
-        chain = ", ".join(pl.label() for pl in track.plugins)
-        notes.append(f"{label} has a plugin chain ({chain}) that is not in the Ardour session (only EQ, Compressor "
-                     "and Gain have ACE counterparts); add equivalent plugins in Ardour, or use the rendered mix")
-        return AceChain()
+        names = ", ".join(pl.label() for pl in chain)
+        notes.append(f"{label} has a plugin chain ({names}) that is not in the Ardour session (only EQ, Compressor "
+                     f"and Gain have ACE counterparts); {advice}")
+        return None
     notes.extend(ace.notes)
-    if ace.post_gain_db:
+    return ace
+
+
+def _track_chain(track: Track, rate: int, label: str, notes: list[str]) -> AceChain:
+    """``track``'s plugin chain as ACE plugins (empty when it has none or one has no ACE counterpart)."""
+    ace = _carried(track.plugins, rate, label, notes) if track.plugins else None
+    if ace is not None and ace.post_gain_db:
         notes.append(f"{label}: its Gain plugins after the last compressor ({ace.post_gain_db:+.2f} dB) are on "
                      "Ardour's fader")
-    return ace
+    return ace or AceChain()
 
 
 def _plan_tracks(
@@ -307,18 +312,13 @@ def _plan_mix(mix: str | os.PathLike[str], rate: int, copies: _Copies, notes: li
 
 def _master_chain(resolved: Session, notes: list[str]) -> tuple[list[AcePlugin], float]:
     """The master chain as ACE plugins and the master fader's linear gain."""
-    if not resolved.master:
-        return [], 1.0
-    ace = ace_chain(resolved.master, resolved.sample_rate, "the master")
+    ace = _carried(resolved.master, resolved.sample_rate, "the master", notes,
+                   "Ardour's master is at unity") if resolved.master else None
     if ace is None:
-        chain = ", ".join(pl.label() for pl in resolved.master)
-        notes.append(f"the master chain ({chain}) is not in the Ardour session (only EQ, Compressor and Gain have "
-                     "ACE counterparts); Ardour's master is at unity")
         return [], 1.0
-    notes.extend(ace.notes)
     fader, trim = split_gain(db_to_gain(ace.post_gain_db), "Master")
     if trim != 1.0:
-        ace.plugins.append(AcePlugin(EQ_URI, "ACE EQ", {"master": gain_to_db(trim)}))
+        ace.gain_after(gain_to_db(trim))
     return ace.plugins, fader
 
 

@@ -88,8 +88,10 @@ def _train_console(recipe: Any, args: argparse.Namespace) -> int:
 
     from automix.train.console_trainer import train_console_mixer
 
-    if args.resume or args.init or args.device not in (None, "cpu", "auto"):
-        raise AutomixError("a console-mixer recipe trains on the CPU from its start: drop --resume, --init and --device")
+    if args.resume or args.device not in (None, "cpu", "auto"):
+        raise AutomixError("a console-mixer recipe trains on the CPU from its start: drop --resume and --device")
+    if args.init:
+        recipe = recipe.model_copy(update={"init": args.init})
     out = Path(args.out or f"runs/{recipe.name}")
     path = train_console_mixer(recipe, out, data=args.data, progress=False if args.quiet else None)
     if not args.quiet:

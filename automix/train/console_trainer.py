@@ -24,7 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from automix.console.stft_mix import stft_mix
 from automix.data.enst import MIX_LUFS
 from automix.models.checkpoint import Model, ModelCard, TrainingInfo, save_model
-from automix.models.console_mixer import PREDICTED, ConsoleMixerConfig, ConsoleMixerNet, prior_pans, track_features
+from automix.models.console_mixer import (
+    PREDICTED,
+    ConsoleMixerConfig,
+    ConsoleMixerNet,
+    prior_pans,
+    track_features,
+    track_levels,
+)
 from automix.train.errors import TrainingError
 from daw_bridge.progress import progress_bar
 from daw_bridge.stems import DRUM_SLOTS
@@ -55,6 +62,9 @@ class ConsoleRecipe(BaseModel):
     fft_sizes: tuple[int, ...] = (512, 2048)
     param_weight: float = Field(0.0, ge=0.0, description="weight of the generator's saved faders and pans as extra "
                                 "supervision (0: the audio loss alone)")
+    init: str | None = Field(None, description="start from this trained console mixer (a model name or path; "
+                             "same width and layers)")
+    freeze_base: bool = Field(False, description="keep the gain, pan and EQ of `init` and train only the compressors")
     config: ConsoleMixerConfig = Field(default_factory=ConsoleMixerConfig)
 
 
@@ -111,10 +121,12 @@ class ConsoleSegments(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self.base[index]
         stems = item["stems"].numpy() if torch.is_tensor(item["stems"]) else item["stems"]
-        features, live = track_features(stems, DRUM_SLOTS, self.sample_rate)
+        levels = track_levels(stems, self.sample_rate)
+        features, live = track_features(stems, DRUM_SLOTS, self.sample_rate, levels)
         mask = np.asarray(item["mask"], dtype=bool) & live
         out = {"stems": torch.as_tensor(stems), "mix": torch.as_tensor(np.asarray(item["mix"])),
-               "features": torch.as_tensor(features), "mask": torch.as_tensor(mask), "pans": torch.as_tensor(self.pans)}
+               "features": torch.as_tensor(features), "mask": torch.as_tensor(mask), "pans": torch.as_tensor(self.pans),
+               "levels": torch.as_tensor(levels)}
         if self.saved:
             take = str(item["take"])
             if take not in self._settings:
@@ -139,33 +151,49 @@ def _datasets(recipe: ConsoleRecipe, root: Path, sample_rate: int) -> tuple[Cons
 # --------------------------------------------------------------------------- loss
 
 
-def spectral_loss(mixed: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def spectral_loss(mixed: torch.Tensor, target: torch.Tensor, invariant: bool = False) -> torch.Tensor:
     """Per-example distance of magnitude spectrograms ``[B, 2, F, T]`` at the best common gain:
-    relative L1 of linear magnitudes plus the mean L1 of log magnitudes. ``[B]``."""
+    relative L1 of linear magnitudes plus the mean L1 of log magnitudes. ``[B]``.
+
+    ``invariant``: the gradient goes through the common gain too, so it has no part that only
+    moves the mix's level (which the common gain undoes); without, the shipped mixers' recipe."""
     est, ref = mixed.abs(), target.abs()
     scale = (est * ref).sum(dim=(1, 2, 3)) / (est.square().sum(dim=(1, 2, 3)) + 1e-12)
-    est = est * scale.detach()[:, None, None, None]
+    est = est * (scale if invariant else scale.detach())[:, None, None, None]
     linear = (est - ref).abs().sum(dim=(1, 2, 3)) / (ref.sum(dim=(1, 2, 3)) + 1e-12)
     logs = (torch.log(est + 1e-5) - torch.log(ref + 1e-5)).abs().mean(dim=(1, 2, 3))
     return linear + logs
 
 
 def console_loss(values: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], sample_rate: int,
-                 fft_sizes: tuple[int, ...]) -> torch.Tensor:
-    """The mean over resolutions and examples, each example from the nearer side (L/R swapped or not)."""
+                 fft_sizes: tuple[int, ...], config: ConsoleMixerConfig | None = None) -> torch.Tensor:
+    """The mean over resolutions and examples, each example from the nearer side (L/R swapped or not).
+
+    Gain, pan and EQ alone mix the stems' spectra (:func:`stft_mix`); with compressors
+    (``config.dynamics``) the console runs in time (:func:`automix.console.batched.batch_console`)."""
     stems, mix, mask = batch["stems"].float(), batch["mix"].float(), batch["mask"]
     b, n, t = stems.shape
+    mixed_audio = None
+    if config is not None and config.dynamics:
+        from automix.console.batched import batch_console
+
+        mixed_audio = batch_console(stems, values, batch["levels"], sample_rate, attack_ms=config.comp_attack_ms,
+                                    release_ms=config.comp_release_ms, mask=mask)
     straight = torch.zeros(b)
     swapped = torch.zeros(b)
     for size in fft_sizes:
         window = torch.hann_window(size)
         spec = lambda x: torch.stft(x.reshape(-1, x.shape[-1]), size, size // 4, window=window, return_complex=True)  # noqa: E731
-        tracks = spec(stems).reshape(b, n, size // 2 + 1, -1)
         target = spec(mix).reshape(b, 2, size // 2 + 1, -1)
-        freqs = torch.fft.rfftfreq(size, 1.0 / sample_rate).double()
-        mixed = stft_mix(tracks, values, freqs, sample_rate, mask)
-        straight = straight + spectral_loss(mixed, target)
-        swapped = swapped + spectral_loss(mixed, target.flip(1))
+        if mixed_audio is not None:
+            mixed = spec(mixed_audio).reshape(b, 2, size // 2 + 1, -1)
+        else:
+            tracks = spec(stems).reshape(b, n, size // 2 + 1, -1)
+            freqs = torch.fft.rfftfreq(size, 1.0 / sample_rate).double()
+            mixed = stft_mix(tracks, values, freqs, sample_rate, mask)
+        invariant = mixed_audio is not None  # compressors could otherwise learn to fix the level
+        straight = straight + spectral_loss(mixed, target, invariant)
+        swapped = swapped + spectral_loss(mixed, target.flip(1), invariant)
     return torch.minimum(straight, swapped).mean() / len(fft_sizes)
 
 
@@ -205,7 +233,7 @@ def _validate(net: ConsoleMixerNet, loader: torch.utils.data.DataLoader, recipe:
     with torch.no_grad():
         for batch in loader:
             values = net(batch["features"], batch["mask"], batch["pans"])
-            losses.append(float(console_loss(values, batch, rate, recipe.fft_sizes)))
+            losses.append(float(console_loss(values, batch, rate, recipe.fft_sizes, recipe.config)))
     net.train()
     return float(np.mean(losses)) if losses else math.inf
 
@@ -221,6 +249,32 @@ def _card(recipe: ConsoleRecipe, steps: int, seconds: float, metrics: dict[str, 
     )
 
 
+def _network(recipe: ConsoleRecipe) -> ConsoleMixerNet:
+    """The network to train: new, or ``recipe.init``'s weights (its compressors' heads new when it
+    had none), with gain, pan and EQ frozen under ``freeze_base``."""
+    net = ConsoleMixerNet(recipe.config)
+    if recipe.init is None:
+        if recipe.freeze_base:
+            raise TrainingError("freeze_base keeps a trained mixer's gain, pan and EQ: set init to that mixer")
+        return net
+    from automix.models.pretrained import load
+
+    start = load(recipe.init)
+    if start.card.architecture != "console-mixer":
+        raise TrainingError(f"init {recipe.init} is a {start.card.architecture} model, not a console mixer")
+    mine, theirs = recipe.config.model_dump(), start.card.config.model_dump()
+    differ = [k for k in ("features", "width", "layers", "heads", "predicted") if mine[k] != theirs[k]]
+    if differ:
+        raise TrainingError(f"init {recipe.init} differs from the recipe's mixer in {', '.join(differ)}")
+    missing, unexpected = net.load_state_dict(start.net.state_dict(), strict=False)
+    if unexpected or any(not k.startswith(("dynamics.", "master.")) for k in missing):
+        raise TrainingError(f"init {recipe.init}: weights do not fit ({', '.join([*missing, *unexpected][:4])})")
+    if recipe.freeze_base:
+        for p in net.base_parameters():
+            p.requires_grad_(False)
+    return net
+
+
 def train_console_mixer(recipe: ConsoleRecipe, out: str | Path, *, data: str | Path | None = None,
                         progress: bool | None = None, workers: int = 1, sample_rate: int = 44100) -> Path:
     """Train ``recipe`` into ``out`` (a folder: ``model.safetensors`` + card, ``metrics.json``); returns the model path."""
@@ -233,8 +287,9 @@ def train_console_mixer(recipe: ConsoleRecipe, out: str | Path, *, data: str | P
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(recipe.seed)
     train, valid = _datasets(recipe, root, sample_rate)
-    net = ConsoleMixerNet(recipe.config)
-    opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=1e-4)
+    net = _network(recipe)
+    trained = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=recipe.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps, pct_start=0.1)
     valid_loader = _batches(torch.utils.data.Subset(valid, range(min(len(valid), recipe.valid_segments))),
                             recipe.batch_size, recipe.seed, 0)
@@ -244,12 +299,12 @@ def train_console_mixer(recipe: ConsoleRecipe, out: str | Path, *, data: str | P
     bar = progress_bar(recipe.steps, recipe.name, "step", progress)
     for step, batch in enumerate(_batches(train, recipe.batch_size, recipe.seed, workers), start=1):
         values = net(batch["features"], batch["mask"], batch["pans"])
-        loss = console_loss(values, batch, sample_rate, recipe.fft_sizes)
+        loss = console_loss(values, batch, sample_rate, recipe.fft_sizes, recipe.config)
         if recipe.param_weight > 0:
             loss = loss + recipe.param_weight * settings_loss(values, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         sched.step()
         bar.update(1)

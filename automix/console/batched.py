@@ -40,11 +40,11 @@ def _eq(stems: Tensor, values: Mapping[str, Tensor], sample_rate: int) -> Tensor
     b, n, t = stems.shape
     flat: dict[str, Tensor] = {}
     for band, _ in EQ_BANDS:
-        gain = values.get(f"{band}_gain_db")
-        flat[f"{band}_gain_db"] = (gain if gain is not None else torch.zeros(b, n)).reshape(-1).double()
-        flat[f"{band}_freq_hz"] = (values[f"{band}_freq_hz"] if gain is not None
-                                   else torch.full((b, n), CONSOLE_RANGES[f"{band}_freq_hz"].default)).reshape(-1).double()
-        flat[f"{band}_q"] = values.get(f"{band}_q", torch.full((b, n), _Q)).reshape(-1).double()
+        flat_band = {"gain_db": torch.zeros(b, n), "freq_hz": torch.full((b, n), CONSOLE_RANGES[f"{band}_freq_hz"].default),
+                     "q": torch.full((b, n), _Q)}  # a band not given is flat
+        if f"{band}_gain_db" in values:
+            flat_band.update({k: values[f"{band}_{k}"] for k in ("gain_db", "freq_hz", "q") if f"{band}_{k}" in values})
+        flat.update({f"{band}_{k}": v.reshape(-1).double() for k, v in flat_band.items()})
     out = fsm_filter(stems.reshape(b * n, 1, t), lambda f: eq_response(flat, f, sample_rate), sample_rate, _BLOCK)
     return out.reshape(b, n, t).to(stems.dtype)
 

@@ -47,8 +47,8 @@ def _compressor(threshold_db: np.ndarray, ratio: np.ndarray, config: Any) -> dic
     """Console compressor values; ratios under :data:`MIN_RATIO` become "off" (ratio 1)."""
     on = ratio >= MIN_RATIO
     n = len(ratio)
-    return {"comp_threshold_db": np.where(on, threshold_db, 0.0).tolist(), "comp_ratio": np.where(on, ratio, 1.0).tolist(),
-            "comp_attack_ms": [config.comp_attack_ms] * n, "comp_release_ms": [config.comp_release_ms] * n,
+    return {"comp_threshold_db": np.where(on, threshold_db, 0.0).tolist(),
+            "comp_ratio": np.where(on, ratio, 1.0).tolist(), "comp_attack_ms": [config.comp_attack_ms] * n, "comp_release_ms": [config.comp_release_ms] * n,
             "comp_knee_db": [0.0] * n, "comp_makeup_db": [0.0] * n}
 
 
@@ -71,7 +71,8 @@ def _master_compressor(console: Any, plan: Any, values: dict[str, np.ndarray], c
     audio = render(plan, None, normalize=False, progress=False).audio
     level = rms_db(torch.as_tensor(audio, dtype=torch.float64)[None])
     threshold = absolute_threshold(level, torch.as_tensor(values["master_comp_threshold_rel_db"])).numpy()
-    console.set_values({k: v[0] for k, v in _compressor(threshold, values["master_comp_ratio"], config).items()}, "master")
+    master = _compressor(threshold, values["master_comp_ratio"], config)
+    console.set_values({k: v[0] for k, v in master.items()}, "master")
     return console_to_plan(console, [t.file for t in plan.tracks], names=[t.name for t in plan.tracks]).master
 
 

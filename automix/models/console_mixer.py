@@ -184,8 +184,9 @@ class ConsoleMixerNet(nn.Module):
 
     def base_parameters(self) -> list[nn.Parameter]:
         """The parameters of gain, pan and EQ (all but the dynamics heads)."""
-        heads = {id(p) for m in (getattr(self, "dynamics", None), getattr(self, "master", None)) if m is not None for p in m.parameters()}
-        return [p for p in self.parameters() if id(p) not in heads]
+        heads = [getattr(self, name, None) for name in ("dynamics", "master")]
+        skip = {id(p) for m in heads if m is not None for p in m.parameters()}
+        return [p for p in self.parameters() if id(p) not in skip]
 
 
 def _zero_linear(width: int, outputs: int) -> nn.Linear:

@@ -138,7 +138,12 @@ def test_shipped_recipes_validate_and_paper_recipe_is_the_papers():
 
     for name in names:
         console = console_recipe(name)
-        assert isinstance(console, ConsoleRecipe) if name == "drums-console" else isinstance(load_recipe(name), TrainRecipe)
+        if name.startswith("drums-console"):
+            assert isinstance(console, ConsoleRecipe)
+        else:
+            assert isinstance(load_recipe(name), TrainRecipe)
+    dynamics = console_recipe("drums-console-dynamics")
+    assert dynamics.config.dynamics and dynamics.freeze_base and dynamics.init == "drums-console"
     paper = load_recipe("mix-wave-u-net-paper")
     assert (paper.optimizer.name, paper.optimizer.lr, paper.batch_size) == ("adam", 1e-4, 16)
     assert [t.name for t in paper.loss_terms()] == ["l1"] and paper.early_stopping is not None

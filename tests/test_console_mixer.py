@@ -371,3 +371,23 @@ def test_compressor_heads_learn_compression_the_target_has():
     assert losses[-1] < 0.5 * losses[0], losses
     ratio, threshold = v["comp_ratio"].detach(), v["comp_threshold_rel_db"].detach()
     assert bool(torch.all(ratio > MIN_RATIO)) and float(threshold.mean()) < 10.0, (ratio, threshold)
+
+
+def test_cli_trains_compressors_on_the_shipped_mixer_and_refuses_a_waveform_init(corpus, tmp_path, capsys):
+    """``automix train drums-console-dynamics`` starts from the shipped ``drums-console``; ``--init``
+    with a Wave-U-Net is one error line, exit 1, and no run folder."""
+    from automix.models.pretrained import load
+    from tests.support import assert_one_error, cli
+
+    common = ("--data", corpus, "--steps", "2", "--batch-size", "2", "--set", f'split="{corpus.parent / "split.json"}"',
+              "--set", "segment_seconds=1.0", "--set", "validate_every=1", "--set", "valid_segments=2",
+              "--set", 'target="dry"')
+    code, out, _ = cli(capsys, "train", "drums-console-dynamics", "--out", tmp_path / "run", *common)
+    assert code == 0 and "trained drums-console-dynamics" in out
+    card = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert card["config"]["dynamics"] is True and card["training"]["steps"] == 2
+    shipped, trained = load("drums-console").net.state_dict(), load(tmp_path / "run" / "model.safetensors").net.state_dict()
+    assert all(torch.equal(shipped[k], trained[k]) for k in shipped)  # gain, pan and EQ kept
+    code, _, err = cli(capsys, "train", "drums-console-dynamics", "--out", tmp_path / "bad", "--init", "drums", *common)
+    assert code == 1 and assert_one_error(err, "init drums", "not a console mixer")
+    assert not (tmp_path / "bad").exists()

@@ -29,10 +29,10 @@ _Q = 1.0 / math.sqrt(2.0)
 _BLOCK = 1 << 14  # overlap-save FFT size of the EQ (impulse responses cut at 186 ms at 44.1 kHz)
 
 
-def absolute_threshold(level_lufs: Tensor, relative_db: Tensor) -> Tensor:
-    """A compressor's threshold (dBFS, within the console's range) from its input's loudness and
-    the predicted offset: ``level + relative`` clamped to the range."""
-    return (level_lufs + relative_db).clamp(_THRESHOLD.minimum, _THRESHOLD.maximum)
+def absolute_threshold(level_db: Tensor, relative_db: Tensor) -> Tensor:
+    """A compressor's threshold (dBFS, within the console's range) from the level it is relative to
+    (a stem's loudness, LUFS, or a sum's RMS, dBFS) and the predicted offset, clamped to the range."""
+    return (level_db + relative_db).clamp(_THRESHOLD.minimum, _THRESHOLD.maximum)
 
 
 def _eq(stems: Tensor, values: Mapping[str, Tensor], sample_rate: int) -> Tensor:

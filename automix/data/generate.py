@@ -365,15 +365,37 @@ def plan_corpus(songs: int, *, seed: int = 0, seconds: float = 20.0, drummers: i
     kit_list = rec.recording.kit_list()
     rows = []
     for index, drummer, number, slots, toms in _take_order(songs, drummers):
-        seeds = _take_seeds([seed, drummer, number])
-        groove, tempo, _ = _plan(rec, seeds, float(seconds), toms)
+        plan = _plan_take(rec, [seed, drummer, number], float(seconds), slots, toms)
         kit = kit_for_take(seed, index, kit_list)
-        setup = recording.draw_setup(np.random.default_rng(seeds["setup"]), rec.recording, _pieces_for(toms), slots)
-        style = sample_mix_params(np.random.default_rng(seeds["mix"]), rec, slots)["style"]
-        rows.append({"id": f"drummer_{drummer}/{take_name(number, groove.style, groove.complexity, tempo)}",
-                     "kit": kit, "family": kits.CATALOGUE[kit].family, "placement": setup.pair["placement"],
-                     "technique": setup.pair["technique"], "room": setup.room_type, "mix_style": style})
+        rows.append({"id": f"drummer_{drummer}/{plan.name}", "kit": kit, "family": kits.CATALOGUE[kit].family,
+                     "placement": plan.setup.pair["placement"], "technique": plan.setup.pair["technique"],
+                     "room": plan.setup.room_type, "mix_style": plan.params["style"]})
     return rows
+
+
+@dataclasses.dataclass
+class _TakePlan:
+    """What a take's seeds decide before any audio: groove, tempo, name, set-up and mix parameters."""
+
+    seeds: dict
+    groove: grooves.Groove
+    tempo: str
+    extra: dict
+    name: str
+    setup: recording.Setup
+    params: dict
+
+
+def _plan_take(rec: GeneratorRecipe, entropy: list[int], seconds: float, slots: tuple[str, ...],
+               toms: int) -> _TakePlan:
+    """The plan of take ``entropy`` = ``[seed, drummer, number]``; each draw has its own seed, so
+    :func:`plan_corpus` and the renderer agree without rendering."""
+    seeds = _take_seeds(entropy)
+    groove, tempo, extra = _plan(rec, seeds, seconds, toms)
+    setup = recording.draw_setup(np.random.default_rng(seeds["setup"]), rec.recording, _pieces_for(toms), slots)
+    params = sample_mix_params(np.random.default_rng(seeds["mix"]), rec, slots)
+    return _TakePlan(seeds, groove, tempo, extra, take_name(entropy[2], groove.style, groove.complexity, tempo),
+                     setup, params)
 
 
 def _enst_annotation(groove: grooves.Groove) -> str:
@@ -483,21 +505,16 @@ def _start_job(out: Path, songs: int, seed: int, seconds: float, drummers: int, 
 def _render_take(job: _CorpusJob, index: int, drummer: int, number: int, slots: tuple[str, ...],
                  toms: int) -> _Take:
     """Take ``index`` (``number`` of ``drummer``): groove, kit, set-up, recording and both mixes."""
-    rec = job.rec
     entropy = [job.seed, drummer, number]
-    seeds = _take_seeds(entropy)
-    groove, tempo, extra = _plan(rec, seeds, job.seconds, toms)
-    name = take_name(number, groove.style, groove.complexity, tempo)
+    plan = _plan_take(job.rec, entropy, job.seconds, slots, toms)
     kit = kits.load_kit(job.schedule[index], job.cache)
-    setup = recording.draw_setup(np.random.default_rng(seeds["setup"]), rec.recording, _pieces_for(toms), slots)
     stems, levels = recording.record_take(
-        kit, setup, take_events(groove.to_dict()), job.length,
-        tail_rng=np.random.default_rng(seeds["tails"]), noise_rng=np.random.default_rng(seeds["hiss"]),
-        peak_limit_dbfs=rec.recording.peak_limit_dbfs)
-    params = sample_mix_params(np.random.default_rng(seeds["mix"]), rec, slots)
-    dry, wet, outcome = mix_stems(stems, params)
-    return _Take(name, drummer, number, entropy, slots, toms, groove, tempo, extra["ring_out_s"], kit, setup,
-                 stems, levels, params, dry, wet, outcome)
+        kit, plan.setup, take_events(plan.groove.to_dict()), job.length,
+        tail_rng=np.random.default_rng(plan.seeds["tails"]), noise_rng=np.random.default_rng(plan.seeds["hiss"]),
+        peak_limit_dbfs=job.rec.recording.peak_limit_dbfs)
+    dry, wet, outcome = mix_stems(stems, plan.params)
+    return _Take(plan.name, drummer, number, entropy, slots, toms, plan.groove, plan.tempo, plan.extra["ring_out_s"],
+                 kit, plan.setup, stems, levels, plan.params, dry, wet, outcome)
 
 
 def _write_take(job: _CorpusJob, take: _Take) -> list[Path]:

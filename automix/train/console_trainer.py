@@ -284,10 +284,10 @@ def train_console_mixer(recipe: ConsoleRecipe, out: str | Path, *, data: str | P
     out = Path(out)
     if (out / "model.safetensors").exists() or (out / "metrics.json").exists():
         raise TrainingError(f"{out} already holds a trained console mixer; choose another --out (nothing was replaced)")
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(recipe.seed)
     train, valid = _datasets(recipe, root, sample_rate)
-    net = _network(recipe)
+    net = _network(recipe)  # a bad init is refused before anything is written
+    out.mkdir(parents=True, exist_ok=True)
     trained = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trained, lr=recipe.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps, pct_start=0.1)
